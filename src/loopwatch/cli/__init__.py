@@ -1,0 +1,1 @@
+"""The ``loopwatch`` command."""

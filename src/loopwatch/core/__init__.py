@@ -1,0 +1,1 @@
+"""Pure data and maths: the spec, row schemas, windows, profiles. No I/O, no imports of ours."""

@@ -1,0 +1,419 @@
+"""Row schemas of the store, and the one validator every entry point shares.
+
+The decision logger, file ingest and in-process ingest all hand their rows to
+:meth:`TableSchema.conform` (or :meth:`TableSchema.conform_rows`), which casts
+each column to its stored type, applies the PII rules, turns NaN into null and
+splits the input into rows that land and :class:`Rejection` s that go to
+quarantine with a reason. Valid rows are never held back by invalid ones.
+
+Stored types: numeric features, score, threshold, latency and cost are
+``float64``; categorical features, cohorts, ids and actions are ``string``;
+boolean features and labels are ``bool``; times are ``timestamp[us, UTC]``
+(naive input times are read in the spec's time zone).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from loopwatch.core.spec import MODEL_COLUMN, Spec
+
+__all__ = [
+    "Conformed",
+    "Rejection",
+    "TableSchema",
+    "decision_schema",
+    "outcome_schema",
+]
+
+Kind = Literal["decisions", "outcomes"]
+TIMESTAMP = pa.timestamp("us", tz="UTC")
+_ARROW = {"numeric": pa.float64(), "categorical": pa.string(), "boolean": pa.bool_()}
+_TRUE = {"true", "1", "yes", "t", "y"}
+_FALSE = {"false", "0", "no", "f", "n"}
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """A row that did not land, with the reason; PII rules are already applied to ``row``."""
+
+    row: Mapping[str, Any]
+    reason: str
+    source: str
+
+    def row_json(self) -> str:
+        return json.dumps(dict(self.row), default=str, sort_keys=True)
+
+
+@dataclass(frozen=True)
+class Conformed:
+    """The outcome of validating one batch: rows that land and rows that do not."""
+
+    table: pa.Table
+    rejected: tuple[Rejection, ...] = ()
+    unknown_columns: tuple[str, ...] = ()
+
+
+def _describe(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _to_float(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return float(value)
+    if isinstance(value, int | float):
+        return None if isinstance(value, float) and math.isnan(value) else float(value)
+    if isinstance(value, str):
+        try:
+            out = float(value.strip())
+        except ValueError:
+            raise ValueError(f"expected a number; got {_describe(value)}") from None
+        return None if math.isnan(out) else out
+    if hasattr(value, "__float__") and not isinstance(value, date):
+        return _to_float(float(value))
+    raise ValueError(f"expected a number; got {_describe(value)}")
+
+
+def _to_str(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str | int):
+        return str(value)
+    if isinstance(value, float) and not math.isnan(value):
+        return repr(value)
+    raise ValueError(f"expected a string; got {_describe(value)}")
+
+
+def _to_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int | float) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
+        return value.strip().lower() in _TRUE
+    raise ValueError(f"expected true or false; got {_describe(value)}")
+
+
+def _timestamp_parser(zone: ZoneInfo) -> Callable[[Any], datetime]:
+    def parse(value: Any) -> datetime:
+        if isinstance(value, str):
+            try:
+                value = datetime.fromisoformat(value.strip())
+            except ValueError:
+                raise ValueError(
+                    f"expected an ISO 8601 time such as 2026-01-31T12:00:00Z; got {_describe(value)}"
+                ) from None
+        if not isinstance(value, datetime):
+            raise ValueError(f"expected a time; got {_describe(value)}")
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=zone)
+        return value.astimezone(UTC)
+
+    return parse
+
+
+@dataclass(frozen=True)
+class _Column:
+    name: str
+    type: pa.DataType
+    required: bool = False
+    hash_key: bytes | None = None
+
+
+@dataclass(frozen=True)
+class TableSchema:
+    """The stored schema of one table of the store, and its validator.
+
+    Build one with :func:`decision_schema` or :func:`outcome_schema`.
+    """
+
+    kind: Kind
+    model: str
+    zone: ZoneInfo
+    columns: tuple[_Column, ...]
+    dropped: frozenset[str] = frozenset()
+    _hash_cache: dict[str, dict[str, str]] = field(default_factory=dict, compare=False)
+
+    @property
+    def arrow(self) -> pa.Schema:
+        """The Arrow schema of stored rows, ``model`` first."""
+        return pa.schema([pa.field(MODEL_COLUMN, pa.string(), nullable=False)] + [
+            pa.field(c.name, c.type, nullable=not c.required) for c in self.columns
+        ])
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns)
+
+    @property
+    def required(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns if c.required)
+
+    @property
+    def key(self) -> str:
+        """The column that identifies a row: the decision id."""
+        return self.columns[0].name
+
+    @property
+    def time(self) -> str:
+        """The column that partitions rows by date: decision time or outcome time."""
+        return self.columns[1].name
+
+    def empty(self) -> pa.Table:
+        return self.arrow.empty_table()
+
+    # --- validation ---------------------------------------------------------------------
+
+    def conform(self, data: pa.Table, *, source: str) -> Conformed:
+        """Validate an Arrow table: cast, apply PII rules, split good rows from bad ones."""
+        known = {MODEL_COLUMN, *self.names, *self.dropped}
+        unknown = tuple(name for name in data.column_names if name not in known)
+        arrays: dict[str, pa.Array | pa.ChunkedArray | list[Any]] = {
+            name: data.column(name) for name in data.column_names if name in known
+        }
+        return self._conform(arrays, data.num_rows, source, unknown,
+                             lambda rows: data.take(rows).to_pylist())
+
+    def conform_rows(self, rows: Sequence[Mapping[str, Any]], *, source: str) -> Conformed:
+        """Validate rows given as mappings (the decision logger's path)."""
+        known = {MODEL_COLUMN, *self.names, *self.dropped}
+        keys: set[str] = set()
+        for row in rows:
+            keys.update(row.keys())
+        unknown = tuple(sorted(str(k) for k in keys - known))
+        arrays: dict[str, pa.Array | pa.ChunkedArray | list[Any]] = {
+            name: [row.get(name) for row in rows] for name in keys & known
+        }
+        return self._conform(arrays, len(rows), source, unknown,
+                             lambda idx: [dict(rows[i]) for i in idx.to_pylist()])
+
+    def _conform(
+        self,
+        arrays: Mapping[str, pa.Array | pa.ChunkedArray | list[Any]],
+        n: int,
+        source: str,
+        unknown: tuple[str, ...],
+        originals: Callable[[pa.Array], list[dict[str, Any]]],
+    ) -> Conformed:
+        reasons: dict[int, str] = {}
+        out: dict[str, pa.Array] = {}
+        model_values = arrays.get(MODEL_COLUMN)
+        if model_values is not None:
+            model_arr, bad = _coerce(model_values, pa.string(), self.zone)
+            for i, value in enumerate(model_arr.to_pylist()):
+                if value is not None and value != self.model:
+                    bad.setdefault(i, f"model: expected {self.model!r} (the spec's model); "
+                                      f"got {value!r}")
+            _note(reasons, bad)
+        out[MODEL_COLUMN] = pa.array([self.model] * n, pa.string())
+        for column in self.columns:
+            values = arrays.get(column.name)
+            if values is None:
+                arr: pa.Array = pa.nulls(n, column.type)
+            else:
+                arr, bad = _coerce(values, column.type, self.zone)
+                _note(reasons, {i: f"{column.name}: {why}" for i, why in bad.items()})
+            if column.required and arr.null_count:
+                missing = pc.indices_nonzero(pc.is_null(arr)).to_pylist()
+                _note(reasons, {i: f"{column.name}: required value is missing" for i in missing})
+            if column.hash_key is not None:
+                arr = self._hash(column, arr)
+            out[column.name] = arr
+        table = pa.table(out)
+        if not reasons:
+            return Conformed(table.cast(self.arrow), (), unknown)
+        bad_rows = pa.array(sorted(reasons), pa.int64())
+        keep = pc.invert(pc.is_in(pa.array(range(n), pa.int64()), value_set=bad_rows))
+        rejected = tuple(
+            Rejection(self._scrub(row), reasons[i], source)
+            for i, row in zip(bad_rows.to_pylist(), originals(bad_rows), strict=True)
+        )
+        return Conformed(table.filter(keep).cast(self.arrow), rejected, unknown)
+
+    def _hash(self, column: _Column, arr: pa.Array) -> pa.Array:
+        assert column.hash_key is not None
+        cache = self._hash_cache.setdefault(column.name, {})
+        key = column.hash_key
+
+        def digest(value: str) -> str:
+            out = cache.get(value)
+            if out is None:
+                out = hmac.new(key, value.encode(), hashlib.sha256).hexdigest()
+                if len(cache) < 100_000:
+                    cache[value] = out
+            return out
+
+        return pa.array([None if v is None else digest(v) for v in arr.to_pylist()], pa.string())
+
+    def _scrub(self, row: Mapping[str, Any]) -> dict[str, Any]:
+        """Apply PII rules to a rejected row before it is written to quarantine."""
+        clean: dict[str, Any] = {}
+        hashed = {c.name: c for c in self.columns if c.hash_key is not None}
+        for name, value in row.items():
+            if name in self.dropped:
+                continue
+            column = hashed.get(name)
+            if column is not None and value is not None:
+                assert column.hash_key is not None
+                value = hmac.new(column.hash_key, str(value).encode(), hashlib.sha256).hexdigest()
+            clean[str(name)] = value
+        return clean
+
+
+def _note(reasons: dict[int, str], bad: Mapping[int, str]) -> None:
+    for i, why in bad.items():
+        reasons.setdefault(i, why)
+
+
+def _slow(values: Iterable[Any], target: pa.DataType, zone: ZoneInfo) -> tuple[pa.Array, dict[int, str]]:
+    convert: Callable[[Any], Any]
+    if pa.types.is_floating(target):
+        convert = _to_float
+    elif pa.types.is_string(target):
+        convert = _to_str
+    elif pa.types.is_boolean(target):
+        convert = _to_bool
+    else:
+        convert = _timestamp_parser(zone)
+    out: list[Any] = []
+    bad: dict[int, str] = {}
+    for i, value in enumerate(values):
+        if value is None:
+            out.append(None)
+            continue
+        try:
+            out.append(convert(value))
+        except (ValueError, TypeError, OverflowError) as exc:
+            bad[i] = str(exc)
+            out.append(None)
+    return pa.array(out, target), bad
+
+
+def _coerce(
+    values: pa.Array | pa.ChunkedArray | list[Any], target: pa.DataType, zone: ZoneInfo
+) -> tuple[pa.Array, dict[int, str]]:
+    """Cast ``values`` to ``target``; bad elements become null and are reported by index."""
+    if isinstance(values, list):
+        naive_times = pa.types.is_timestamp(target) and zone != ZoneInfo("UTC") and any(
+            isinstance(v, datetime) and v.tzinfo is None for v in values)
+        first = next((v for v in values if v is not None), None)
+        # a typed build from strings fails slowly; strings go through Arrow's casts instead
+        typed = not isinstance(first, str) or pa.types.is_string(target)
+        if not naive_times and typed:
+            try:
+                return _nan_to_null(pa.array(values, target)), {}
+            except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError, OverflowError):
+                pass
+        try:
+            inferred = pa.array(values)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError, OverflowError):
+            return _slow(values, target, zone)
+        return _coerce(inferred, target, zone)
+    arr = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+    if pa.types.is_dictionary(arr.type):
+        arr = arr.dictionary_decode()
+    if arr.type == target:
+        return _nan_to_null(arr), {}
+    if pa.types.is_timestamp(target):
+        if pa.types.is_timestamp(arr.type) and arr.type.tz is None:
+            arr = pc.assume_timezone(arr, timezone=zone.key)
+        if pa.types.is_timestamp(arr.type) or pa.types.is_date(arr.type):
+            return arr.cast(target), {}
+        if pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type):
+            for parse in (lambda a: a.cast(target),
+                          lambda a: pc.assume_timezone(a.cast(pa.timestamp("us")),
+                                                       timezone=zone.key).cast(target)):
+                try:
+                    return parse(arr), {}
+                except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                    pass
+        return _slow(arr.to_pylist(), target, zone)
+    if pa.types.is_string(target) and pa.types.is_floating(arr.type):
+        return _slow(arr.to_pylist(), target, zone)
+    if pa.types.is_boolean(target) and (pa.types.is_string(arr.type) or
+                                       pa.types.is_large_string(arr.type)):
+        return _slow(arr.to_pylist(), target, zone)
+    try:
+        return _nan_to_null(arr.cast(target)), {}
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+        return _slow(arr.to_pylist(), target, zone)
+
+
+def _nan_to_null(arr: pa.Array) -> pa.Array:
+    # NaN is stored as null: engines disagree on NaN (ENGINE-NOTES), and a model input
+    # that is not a number is missing.
+    if pa.types.is_floating(arr.type) and len(arr):
+        nan = pc.is_nan(arr)
+        if pc.any(nan).as_py():
+            return pc.if_else(nan, pa.scalar(None, arr.type), arr)
+    return arr
+
+
+def decision_schema(spec: Spec, *, pii_key: bytes | None = None) -> TableSchema:
+    """The schema of the decision log of ``spec``.
+
+    ``pii_key`` is required when a feature has ``pii: hash``.
+
+    Examples
+    --------
+    >>> from loopwatch.core.spec import spec_from_mapping
+    >>> spec = spec_from_mapping({"model": "m", "features": [{"name": "x", "dtype": "numeric"}]})
+    >>> schema = decision_schema(spec)
+    >>> good = schema.conform_rows(
+    ...     [{"decision_id": "a", "timestamp": "2026-01-01T00:00:00Z", "score": 0.4, "x": "1.5"},
+    ...      {"decision_id": "b", "timestamp": "2026-01-01T00:00:00Z", "score": 0.4, "x": "abc"}],
+    ...     source="doctest")
+    >>> good.table.column("x").to_pylist()
+    [1.5]
+    >>> good.rejected[0].reason
+    "x: expected a number; got 'abc'"
+    """
+    hashed = [f.name for f in spec.features if f.pii == "hash"]
+    if hashed and not pii_key:
+        raise ValueError(
+            f"features {hashed} have pii: hash, which needs a secret key; set LOOPWATCH_PII_KEY"
+        )
+    c = spec.columns
+    columns = [
+        _Column(c.decision_id, pa.string(), required=True),
+        _Column(c.timestamp, TIMESTAMP, required=True),
+    ]
+    if c.model_version:
+        columns.append(_Column(c.model_version, pa.string()))
+    for feature in spec.stored_features:
+        columns.append(_Column(feature.name, _ARROW[feature.stored_dtype],
+                               hash_key=pii_key if feature.pii == "hash" else None))
+    columns += [_Column(name, pa.string()) for name in spec.cohort_only_columns]
+    columns.append(_Column(c.score, pa.float64(), required=True))
+    for name, kind in ((c.action, pa.string()), (c.threshold, pa.float64()),
+                       (c.latency, pa.float64()), (c.cost, pa.float64()),
+                       (c.error, pa.string()), (c.source, pa.string())):
+        if name:
+            columns.append(_Column(name, kind))
+    dropped = frozenset(f.name for f in spec.features if f.pii == "drop")
+    return TableSchema("decisions", spec.model, spec.tz, tuple(columns), dropped)
+
+
+def outcome_schema(spec: Spec) -> TableSchema:
+    """The schema of outcomes: decision id, observed time, label and value."""
+    o = spec.outcomes
+    columns = [
+        _Column(o.decision_id, pa.string(), required=True),
+        _Column(o.observed_at, TIMESTAMP, required=True),
+        _Column(o.label, pa.bool_(), required=True),
+    ]
+    if o.value:
+        columns.append(_Column(o.value, pa.float64()))
+    return TableSchema("outcomes", spec.model, spec.tz, tuple(columns))

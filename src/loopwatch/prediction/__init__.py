@@ -1,0 +1,1 @@
+"""Loop 1, the prediction loop: decision logging for serving code."""

@@ -1,0 +1,39 @@
+"""Every setting of loopwatch, with one source and one name.
+
+Each setting is read from the environment as ``LOOPWATCH_<NAME>`` and, where a
+command takes it, from a ``--<name>`` option of the same name; the option wins.
+
+==========================  ===================  ==============================================
+environment                 option               meaning
+==========================  ===================  ==============================================
+``LOOPWATCH_SPEC``          ``--spec``           path of the spec (default ``./loopwatch.yaml``)
+``LOOPWATCH_STORE``         ``--store``          store location, overriding the spec's ``store``
+``LOOPWATCH_PII_KEY``       (none)               secret key for HMAC-SHA256 of ``pii: hash``
+                                                 features; never logged or printed
+==========================  ===================  ==============================================
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Settings"]
+
+
+class Settings(BaseSettings):
+    """Settings read from ``LOOPWATCH_*`` environment variables.
+
+    Examples
+    --------
+    >>> Settings(spec=Path("other.yaml")).spec
+    PosixPath('other.yaml')
+    """
+
+    model_config = SettingsConfigDict(env_prefix="LOOPWATCH_", extra="forbid", frozen=True)
+
+    spec: Path = Path("loopwatch.yaml")
+    store: str | None = None
+    pii_key: SecretStr | None = None

@@ -1,0 +1,1 @@
+"""A simulated production system with injectable incidents, for demos, tests and benchmarks."""

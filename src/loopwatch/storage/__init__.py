@@ -1,0 +1,1 @@
+"""Where rows and state live: the Parquet + DuckDB store, ingest, quarantine."""
