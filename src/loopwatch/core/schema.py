@@ -144,6 +144,8 @@ class TableSchema:
     zone: ZoneInfo
     columns: tuple[_Column, ...]
     dropped: frozenset[str] = frozenset()
+    #: features with ``pii: hash`` that cannot be written because no key was given
+    missing_key: tuple[str, ...] = ()
     _hash_cache: dict[str, dict[str, str]] = field(default_factory=dict, compare=False)
 
     @property
@@ -176,8 +178,17 @@ class TableSchema:
 
     # --- validation ---------------------------------------------------------------------
 
+    def require_key(self) -> None:
+        """Raise ``ValueError`` when rows cannot be written for want of the PII key."""
+        if self.missing_key:
+            raise ValueError(
+                f"features {list(self.missing_key)} have pii: hash, which needs a secret key "
+                "to write them; set LOOPWATCH_PII_KEY"
+            )
+
     def conform(self, data: pa.Table, *, source: str) -> Conformed:
         """Validate an Arrow table: cast, apply PII rules, split good rows from bad ones."""
+        self.require_key()
         known = {MODEL_COLUMN, *self.names, *self.dropped}
         unknown = tuple(name for name in data.column_names if name not in known)
         arrays: dict[str, pa.Array | pa.ChunkedArray | list[Any]] = {
@@ -188,6 +199,7 @@ class TableSchema:
 
     def conform_rows(self, rows: Sequence[Mapping[str, Any]], *, source: str) -> Conformed:
         """Validate rows given as mappings (the decision logger's path)."""
+        self.require_key()
         known = {MODEL_COLUMN, *self.names, *self.dropped}
         keys: set[str] = set()
         for row in rows:
@@ -364,7 +376,8 @@ def _nan_to_null(arr: pa.Array) -> pa.Array:
 def decision_schema(spec: Spec, *, pii_key: bytes | None = None) -> TableSchema:
     """The schema of the decision log of ``spec``.
 
-    ``pii_key`` is required when a feature has ``pii: hash``.
+    ``pii_key`` is needed to validate rows when a feature has ``pii: hash``
+    (reading needs no key).
 
     Examples
     --------
@@ -380,11 +393,7 @@ def decision_schema(spec: Spec, *, pii_key: bytes | None = None) -> TableSchema:
     >>> good.rejected[0].reason
     "x: expected a number; got 'abc'"
     """
-    hashed = [f.name for f in spec.features if f.pii == "hash"]
-    if hashed and not pii_key:
-        raise ValueError(
-            f"features {hashed} have pii: hash, which needs a secret key; set LOOPWATCH_PII_KEY"
-        )
+    hashed = tuple(f.name for f in spec.features if f.pii == "hash")
     c = spec.columns
     columns = [
         _Column(c.decision_id, pa.string(), required=True),
@@ -403,7 +412,8 @@ def decision_schema(spec: Spec, *, pii_key: bytes | None = None) -> TableSchema:
         if name:
             columns.append(_Column(name, kind))
     dropped = frozenset(f.name for f in spec.features if f.pii == "drop")
-    return TableSchema("decisions", spec.model, spec.tz, tuple(columns), dropped)
+    return TableSchema("decisions", spec.model, spec.tz, tuple(columns), dropped,
+                       missing_key=() if pii_key else hashed)
 
 
 def outcome_schema(spec: Spec) -> TableSchema:

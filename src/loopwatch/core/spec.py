@@ -288,6 +288,8 @@ def _location(loc: tuple[int | str, ...]) -> str:
             out += f"[{part}]"
         elif part.startswith(("function-", "function_")) or part in {"tagged-union"}:
             continue
+        elif not part.isidentifier():
+            out += f"[{part!r}]"
         else:
             out += f".{part}" if out else part
     return out or "(top level)"

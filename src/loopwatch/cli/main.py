@@ -1,0 +1,286 @@
+"""The ``loopwatch`` command.
+
+Conventions (docs/cli.md): every command takes ``--spec PATH`` (default
+``./loopwatch.yaml``, or ``LOOPWATCH_SPEC``); commands that print results take
+``--format table|json``. Exit codes: 0 ok, 1 something the caller should act on
+(rows sent to quarantine), 2 a usage or input error, with a message that names it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sys
+from datetime import UTC, datetime
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from loopwatch.core.spec import Spec, load_spec
+from loopwatch.errors import LoopwatchError
+from loopwatch.settings import Settings
+
+app = typer.Typer(
+    name="loopwatch",
+    help="Is this model still working, for whom, and at what cost?",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+out = Console()
+err = Console(stderr=True)
+
+EXAMPLE_SPEC = Path(__file__).with_name("example_spec.yaml")
+
+
+class Format(str, Enum):
+    table = "table"
+    json = "json"
+
+
+class TableKind(str, Enum):
+    decisions = "decisions"
+    outcomes = "outcomes"
+
+
+SpecOption = Annotated[
+    Path | None,
+    typer.Option("--spec", help="The spec file [default: ./loopwatch.yaml, or LOOPWATCH_SPEC]"),
+]
+StoreOption = Annotated[
+    str | None,
+    typer.Option("--store", help="Store location, overriding the spec's [env: LOOPWATCH_STORE]"),
+]
+FormatOption = Annotated[Format, typer.Option("--format", help="table for people, json for scripts")]
+
+
+def _fail(exc: LoopwatchError) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True, soft_wrap=True)
+    return typer.Exit(2)
+
+
+def _settings() -> Settings:
+    try:
+        return Settings()
+    except ValueError as exc:
+        err.print(f"[bold red]error:[/] invalid LOOPWATCH_* setting: {exc}", highlight=False)
+        raise typer.Exit(2) from None
+
+
+def _open(spec_path: Path | None, store: str | None) -> tuple[Spec, Any]:
+    from loopwatch.storage.parquet_store import ParquetStore
+
+    settings = _settings()
+    try:
+        spec = load_spec(spec_path or settings.spec)
+        key = settings.pii_key.get_secret_value().encode() if settings.pii_key else None
+        return spec, ParquetStore.for_spec(spec, location=store or settings.store, pii_key=key)
+    except LoopwatchError as exc:
+        raise _fail(exc) from None
+    except ValueError as exc:  # a spec that needs a setting it does not have
+        err.print(f"[bold red]error:[/] {exc}", highlight=False)
+        raise typer.Exit(2) from None
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TimeRemainingColumn(),
+        console=err, disable=not err.is_terminal, transient=True,
+    )
+
+
+def _print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
+
+
+@app.command()
+def init(
+    spec: SpecOption = None,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file")] = False,
+) -> None:
+    """Write a commented example spec to edit."""
+    path = spec or _settings().spec
+    if path.exists() and not force:
+        err.print(f"[bold red]error:[/] {path} exists; pass --force to overwrite it")
+        raise typer.Exit(2)
+    path.write_text(EXAMPLE_SPEC.read_text(encoding="utf-8"), encoding="utf-8")
+    out.print(f"wrote {path}; edit it, then run 'loopwatch ingest decisions FILE'")
+
+
+@app.command()
+def simulate(
+    out_dir: Annotated[Path, typer.Option("--out", help="Directory for the store, spec and ground truth")],
+    days: Annotated[int, typer.Option(min=1, help="Simulated days")] = 90,
+    per_day: Annotated[int, typer.Option("--per-day", min=100, help="Decisions per day")] = 20_000,
+    incidents: Annotated[str, typer.Option(
+        help="Comma-separated incident kinds, 'all' or 'none'")] = "all",
+    seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same data")] = 7,
+    start: Annotated[str, typer.Option(help="First simulated day (UTC)")] = "2026-01-01",
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing simulation")] = False,
+) -> None:
+    """Simulate a card-fraud model in production, with injected incidents and their ground truth."""
+    from loopwatch.simulate.fraud import INCIDENT_KINDS, SimulationConfig
+    from loopwatch.simulate.fraud import simulate as run_simulation
+    from loopwatch.simulate.fraud import write_simulation
+
+    chosen = tuple(k.strip() for k in incidents.split(",") if k.strip())
+    if chosen == ("none",):
+        chosen = ()
+    unknown = [k for k in chosen if k != "all" and k not in INCIDENT_KINDS]
+    if unknown:
+        err.print(f"[bold red]error:[/] --incidents: unknown kind {unknown[0]!r}; expected 'all', "
+                  f"'none' or some of: {', '.join(INCIDENT_KINDS)}", highlight=False)
+        raise typer.Exit(2)
+    try:
+        first = datetime.fromisoformat(start).replace(tzinfo=UTC)
+    except ValueError:
+        err.print(f"[bold red]error:[/] --start: expected a date like 2026-01-01; got {start!r}")
+        raise typer.Exit(2) from None
+    config = SimulationConfig(days=days, decisions_per_day=per_day, incidents=chosen, seed=seed,
+                              start=first)
+    try:
+        with err.status("simulating...", spinner="dots") if err.is_terminal else contextlib.nullcontext():
+            result = run_simulation(config)
+            summary = write_simulation(result, out_dir, overwrite=overwrite)
+    except LoopwatchError as exc:
+        raise _fail(exc) from None
+    out.print(f"simulated {days} days into {out_dir}: "
+              f"{summary.get('decisions', '?')} decisions, {summary.get('outcomes', '?')} outcomes, "
+              f"{len(result.ground_truth.get('incidents', []))} incidents "
+              f"(ground truth in {out_dir / 'ground_truth.json'})", highlight=False)
+    out.print(f"next: loopwatch summary --spec {out_dir / 'loopwatch.yaml'}", highlight=False)
+
+
+@app.command()
+def ingest(
+    kind: Annotated[TableKind, typer.Argument(help="What the files hold")],
+    files: Annotated[list[Path], typer.Argument(help="CSV, Parquet or JSON Lines files")],
+    spec: SpecOption = None,
+    store: StoreOption = None,
+    fmt: FormatOption = Format.table,
+) -> None:
+    """Load decisions or outcomes from files. Bad rows go to quarantine with a reason.
+
+    Exits 1 when some rows were quarantined, so a pipeline notices.
+    """
+    from loopwatch.storage.ingest import ingest_file
+
+    _, target = _open(spec, store)
+    reports = []
+    with _progress() as progress:
+        for path in files:
+            task = progress.add_task(f"{path.name}", total=None)
+            try:
+                report = ingest_file(
+                    target, kind.value, path,  # type: ignore[arg-type]
+                    on_progress=lambda done, total, t=task: progress.update(t, completed=done, total=total))
+            except LoopwatchError as exc:
+                raise _fail(exc) from None
+            reports.append(report)
+    quarantined = sum(r.result.quarantined for r in reports)
+    if fmt is Format.json:
+        _print_json({"files": [{
+            "file": r.source, "rows_read": r.rows_read, "written": r.result.written,
+            "duplicates": r.result.duplicates, "quarantined": r.result.quarantined,
+            "reasons": dict(r.result.reasons), "unknown_columns": list(r.result.unknown_columns),
+        } for r in reports]})
+    else:
+        table = Table("file", "read", "written", "duplicates ignored", "quarantined")
+        for r in reports:
+            table.add_row(r.source, f"{r.rows_read:,}", f"{r.result.written:,}",
+                          f"{r.result.duplicates:,}", f"{r.result.quarantined:,}")
+        out.print(table)
+        for r in reports:
+            for reason, count in r.result.reasons.most_common(10):
+                out.print(f"  quarantined {count:,} × {reason}", highlight=False)
+            if r.result.unknown_columns:
+                out.print(f"  ignored columns not in the spec: {', '.join(r.result.unknown_columns)}",
+                          highlight=False)
+    if quarantined:
+        raise typer.Exit(1)
+
+
+@app.command()
+def compact(spec: SpecOption = None, store: StoreOption = None) -> None:
+    """Merge each day's small files into one; no query's result changes."""
+    _, target = _open(spec, store)
+    try:
+        result = target.compact()
+    except LoopwatchError as exc:
+        raise _fail(exc) from None
+    out.print(f"compacted {result.partitions} partitions: {result.files_before} files -> "
+              f"{result.files_after}; {result.duplicates_removed} duplicate rows removed")
+
+
+@app.command()
+def summary(spec: SpecOption = None, store: StoreOption = None,
+            fmt: FormatOption = Format.table) -> None:
+    """What the store holds: volumes, time range, decision and label rates, cohorts, quarantine."""
+    from loopwatch.storage.summary import summarize
+
+    spec_obj, target = _open(spec, store)
+    try:
+        result = summarize(target)
+    except LoopwatchError as exc:
+        raise _fail(exc) from None
+    truth_path = spec_obj.base_dir / "ground_truth.json"
+    truth = json.loads(truth_path.read_text()) if truth_path.exists() else None
+    if fmt is Format.json:
+        data = result.to_dict()
+        if truth is not None:
+            data["ground_truth"] = truth
+        _print_json(data)
+        return
+    overview = Table(title=f"loopwatch · {result.model}", show_header=False, title_justify="left")
+    overview.add_column(style="bold")
+    overview.add_column()
+    period = (f"{result.first_decision:%Y-%m-%d %H:%M} → {result.last_decision:%Y-%m-%d %H:%M} UTC "
+              f"({result.days} days)") if result.first_decision and result.last_decision else "-"
+    for label, value in (
+        ("store", result.store),
+        ("decisions", f"{result.decisions:,}"),
+        ("period", period),
+        ("model versions", ", ".join(result.model_versions) or "-"),
+        ("decision rate", _pct(result.decision_rate)),
+        ("outcomes", f"{result.outcomes:,}"),
+        ("label coverage", _pct(result.label_coverage)),
+        ("base rate (labelled)", _pct(result.base_rate)),
+        ("quarantined rows", f"{result.quarantined:,}"),
+    ):
+        overview.add_row(label, value)
+    out.print(overview)
+    for name, counts in result.cohorts.items():
+        table = Table(name, "decisions", "share", title=f"cohort: {name}", title_justify="left")
+        for value, n in counts.items():
+            table.add_row(value, f"{n:,}", _pct(n / result.decisions if result.decisions else None))
+        out.print(table)
+    if result.quarantine_reasons:
+        table = Table("reason", "rows", title="quarantine", title_justify="left")
+        for reason, n in result.quarantine_reasons.items():
+            table.add_row(reason, f"{n:,}")
+        out.print(table)
+    if truth is not None:
+        table = Table("incident", "onset", "end", "affects", title="injected incidents (ground truth)",
+                      title_justify="left")
+        for incident in truth.get("incidents", []):
+            affects = [*incident.get("features", []), *(
+                f"{x['column']}={x['value']}" for x in
+                [*incident.get("cohorts", []), *incident.get("entities", [])]),
+                *incident.get("sources", [])]
+            table.add_row(incident["kind"], str(incident.get("onset", ""))[:10],
+                          str(incident.get("end") or "-")[:10], ", ".join(map(str, affects)))
+        out.print(table)
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2%}"
+
+
+def main() -> None:  # pragma: no cover - console entry point
+    app()
+
