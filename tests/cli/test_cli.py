@@ -1,0 +1,143 @@
+"""The loopwatch command: exact messages, exit codes 0/1/2, JSON for scripts."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from loopwatch.cli.main import app
+
+runner = CliRunner()
+
+
+def spec_file(tmp_path: Path) -> Path:
+    path = tmp_path / "loopwatch.yaml"
+    path.write_text(yaml.safe_dump({
+        "model": "m",
+        "features": [{"name": "amount", "dtype": "numeric"},
+                     {"name": "merchant", "dtype": "categorical"}],
+        "cohorts": ["region"],
+        "store": "./data",
+    }))
+    return path
+
+
+def test_init_writes_a_valid_spec_and_refuses_to_overwrite(tmp_path: Path) -> None:
+    target = tmp_path / "loopwatch.yaml"
+    first = runner.invoke(app, ["init", "--spec", str(target)])
+    assert first.exit_code == 0
+    assert "wrote" in first.output
+    again = runner.invoke(app, ["init", "--spec", str(target)])
+    assert again.exit_code == 2
+    assert "exists; pass --force to overwrite it" in again.output
+    assert runner.invoke(app, ["init", "--spec", str(target), "--force"]).exit_code == 0
+
+
+def test_missing_spec_is_a_usage_error_naming_the_file(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["summary", "--spec", str(tmp_path / "none.yaml")])
+    assert result.exit_code == 2
+    assert "no spec at" in result.output
+    assert "loopwatch init" in result.output
+
+
+def test_invalid_spec_names_the_key(tmp_path: Path) -> None:
+    path = tmp_path / "loopwatch.yaml"
+    path.write_text("model: m\nfeatures:\n  - name: a\n    dtype: numerc\n")
+    result = runner.invoke(app, ["summary", "--spec", str(path)])
+    assert result.exit_code == 2
+    assert "features[0].dtype: expected one of" in " ".join(result.output.split())
+
+
+def test_ingest_reports_counts_and_exits_1_when_rows_are_quarantined(tmp_path: Path) -> None:
+    spec = spec_file(tmp_path)
+    csv = tmp_path / "decisions.csv"
+    csv.write_text(
+        "decision_id,timestamp,score,amount,merchant,region,note\n"
+        "a,2026-01-01T10:00:00Z,0.2,10.5,food,NA,x\n"
+        "b,2026-01-01T11:00:00Z,0.9,oops,travel,EU,y\n"
+        "c,2026-01-02T11:00:00Z,0.4,3,food,EU,z\n"
+    )
+    result = runner.invoke(app, ["ingest", "decisions", str(csv), "--spec", str(spec),
+                                 "--format", "json"])
+    assert result.exit_code == 1
+    report = json.loads(result.stdout)["files"][0]
+    assert report["rows_read"] == 3
+    assert report["written"] == 2
+    assert report["quarantined"] == 1
+    assert report["reasons"] == {"amount: expected a number": 1}
+    assert report["unknown_columns"] == ["note"]
+    again = runner.invoke(app, ["ingest", "decisions", str(csv), "--spec", str(spec),
+                                "--format", "json"])
+    assert json.loads(again.stdout)["files"][0]["duplicates"] == 2
+
+
+def test_ingest_of_a_file_without_the_id_column_is_an_input_error(tmp_path: Path) -> None:
+    spec = spec_file(tmp_path)
+    csv = tmp_path / "decisions.csv"
+    csv.write_text("timestamp,score\n2026-01-01T10:00:00Z,0.2\n")
+    result = runner.invoke(app, ["ingest", "decisions", str(csv), "--spec", str(spec)])
+    assert result.exit_code == 2
+    assert "no column 'decision_id'" in result.output
+
+
+def test_ingest_of_an_unknown_format_names_the_suffix(tmp_path: Path) -> None:
+    spec = spec_file(tmp_path)
+    path = tmp_path / "decisions.xlsx"
+    path.write_text("x")
+    result = runner.invoke(app, ["ingest", "decisions", str(path), "--spec", str(spec)])
+    assert result.exit_code == 2
+    assert "cannot tell the format from the suffix '.xlsx'" in " ".join(result.output.split())
+
+
+@pytest.mark.parametrize("env", [False, True])
+def test_store_option_and_environment_override_the_spec(tmp_path: Path, env: bool,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    spec = spec_file(tmp_path)
+    rows = tmp_path / "d.jsonl"
+    rows.write_text('{"decision_id": "a", "timestamp": "2026-01-01T00:00:00Z", "score": 0.1}\n')
+    other = tmp_path / "elsewhere"
+    args = ["ingest", "decisions", str(rows), "--spec", str(spec)]
+    if env:
+        monkeypatch.setenv("LOOPWATCH_STORE", str(other))
+    else:
+        args += ["--store", str(other)]
+    assert runner.invoke(app, args).exit_code == 0
+    assert list(other.glob("decisions/model=m/date=2026-01-01/*.parquet"))
+    assert not (tmp_path / "data").exists()
+
+
+def test_summary_and_compact_on_a_small_store(tmp_path: Path) -> None:
+    spec = spec_file(tmp_path)
+    for i in range(3):
+        rows = tmp_path / f"d{i}.jsonl"
+        rows.write_text("".join(
+            json.dumps({"decision_id": f"{i}-{j}", "timestamp": f"2026-01-0{1 + j % 2}T00:00:00Z",
+                        "score": 0.5, "action": "block" if j == 0 else "approve",
+                        "region": "EU" if j % 2 else "NA"}) + "\n" for j in range(4)))
+        assert runner.invoke(app, ["ingest", "decisions", str(rows), "--spec", str(spec)]).exit_code == 0
+    outcomes = tmp_path / "o.jsonl"
+    outcomes.write_text(json.dumps({"decision_id": "0-0", "observed_at": "2026-02-01T00:00:00Z",
+                                    "label": True, "value": 10}) + "\n")
+    assert runner.invoke(app, ["ingest", "outcomes", str(outcomes), "--spec", str(spec)]).exit_code == 0
+    first = runner.invoke(app, ["summary", "--spec", str(spec), "--format", "json"])
+    assert first.exit_code == 0, (first.output, first.exception)
+    before = json.loads(first.stdout)
+    assert before["decisions"] == 12
+    assert before["outcomes"] == 1
+    assert before["decision_rate"] == pytest.approx(3 / 12)
+    assert before["label_coverage"] == pytest.approx(1 / 12)
+    assert before["base_rate"] == 1.0
+    assert before["cohorts"]["region"] == {"EU": 6, "NA": 6}
+    assert before["days"] == 2
+    result = runner.invoke(app, ["compact", "--spec", str(spec)])
+    assert result.exit_code == 0
+    assert "compacted 2 partitions: 7 files -> 3" in result.output
+    after = json.loads(runner.invoke(app, ["summary", "--spec", str(spec), "--format", "json"]).stdout)
+    assert after == before
+    table = runner.invoke(app, ["summary", "--spec", str(spec)])
+    assert table.exit_code == 0
+    assert "decision rate" in table.output and "25.00%" in table.output
