@@ -20,6 +20,7 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/loopwatch simulate --days 90 --incidents all --out $(DEMO_DIR) --overwrite
 	$(BIN)/loopwatch summary --spec $(DEMO_DIR)/loopwatch.yaml
+	$(BIN)/loopwatch profile --spec $(DEMO_DIR)/loopwatch.yaml
 
 test: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

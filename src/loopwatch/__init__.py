@@ -17,14 +17,14 @@ from loopwatch.errors import (
     SpecError,
     StoreError,
 )
-# LOGGER from loopwatch.prediction.logger import DecisionLogger
+from loopwatch.prediction.logger import DecisionLogger
 from loopwatch.settings import Settings
 from loopwatch.storage.ingest import IngestReport, ingest_file, ingest_table
 from loopwatch.storage.parquet_store import ParquetStore
 
 __all__ = [
     "Conformed",
-    # LOGGER "DecisionLogger",
+    "DecisionLogger",
     "Feature",
     "IngestReport",
     "InputError",

@@ -88,7 +88,7 @@ def test_top_level_must_be_a_mapping() -> None:
 
 
 def test_load_spec_reports_missing_file_and_bad_yaml(tmp_path: Path) -> None:
-    with pytest.raises(SpecError, match="no spec at .*loopwatch init"):
+    with pytest.raises(SpecError, match=r"no spec at .*loopwatch init"):
         load_spec(tmp_path / "nope.yaml")
     bad = tmp_path / "bad.yaml"
     bad.write_text("model: m\nfeatures: [\n")

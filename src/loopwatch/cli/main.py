@@ -12,7 +12,7 @@ import contextlib
 import json
 import sys
 from datetime import UTC, datetime
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -38,12 +38,12 @@ err = Console(stderr=True)
 EXAMPLE_SPEC = Path(__file__).with_name("example_spec.yaml")
 
 
-class Format(str, Enum):
+class Format(StrEnum):
     table = "table"
     json = "json"
 
 
-class TableKind(str, Enum):
+class TableKind(StrEnum):
     decisions = "decisions"
     outcomes = "outcomes"
 
@@ -124,9 +124,8 @@ def simulate(
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing simulation")] = False,
 ) -> None:
     """Simulate a card-fraud model in production, with injected incidents and their ground truth."""
-    from loopwatch.simulate.fraud import INCIDENT_KINDS, SimulationConfig
+    from loopwatch.simulate.fraud import INCIDENT_KINDS, SimulationConfig, write_simulation
     from loopwatch.simulate.fraud import simulate as run_simulation
-    from loopwatch.simulate.fraud import write_simulation
 
     chosen = tuple(k.strip() for k in incidents.split(",") if k.strip())
     if chosen == ("none",):
@@ -149,8 +148,9 @@ def simulate(
             summary = write_simulation(result, out_dir, overwrite=overwrite)
     except LoopwatchError as exc:
         raise _fail(exc) from None
-    out.print(f"simulated {days} days into {out_dir}: "
-              f"{summary.get('decisions', '?')} decisions, {summary.get('outcomes', '?')} outcomes, "
+    decisions, outcomes = summary["decisions"], summary["outcomes"]
+    out.print(f"simulated {days} days into {out_dir}: {decisions['written']:,} decisions, "
+              f"{outcomes['written']:,} outcomes, "
               f"{len(result.ground_truth.get('incidents', []))} incidents "
               f"(ground truth in {out_dir / 'ground_truth.json'})", highlight=False)
     out.print(f"next: loopwatch summary --spec {out_dir / 'loopwatch.yaml'}", highlight=False)
@@ -175,10 +175,12 @@ def ingest(
     with _progress() as progress:
         for path in files:
             task = progress.add_task(f"{path.name}", total=None)
+            def advance(done: int, total: int, task: Any = task) -> None:
+                progress.update(task, completed=done, total=total)
+
             try:
-                report = ingest_file(
-                    target, kind.value, path,  # type: ignore[arg-type]
-                    on_progress=lambda done, total, t=task: progress.update(t, completed=done, total=total))
+                report = ingest_file(target, "decisions" if kind is TableKind.decisions else "outcomes",
+                                     path, on_progress=advance)
             except LoopwatchError as exc:
                 raise _fail(exc) from None
             reports.append(report)
@@ -215,6 +217,88 @@ def compact(spec: SpecOption = None, store: StoreOption = None) -> None:
         raise _fail(exc) from None
     out.print(f"compacted {result.partitions} partitions: {result.files_before} files -> "
               f"{result.files_after}; {result.duplicates_removed} duplicate rows removed")
+
+
+def _when(text: str | None, option: str) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        err.print(f"[bold red]error:[/] {option}: expected an ISO 8601 date or time such as "
+                  f"2026-03-01; got {text!r}", highlight=False)
+        raise typer.Exit(2) from None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+@app.command()
+def profile(
+    spec: SpecOption = None,
+    store: StoreOption = None,
+    start: Annotated[str | None, typer.Option("--from", help="First day (UTC), inclusive")] = None,
+    end: Annotated[str | None, typer.Option("--to", help="Last day (UTC), exclusive")] = None,
+    cohort: Annotated[str, typer.Option(help="Cohort to show: 'all' or COLUMN=VALUE")] = "all",
+    refit: Annotated[bool, typer.Option("--refit", help="Fit the reference bins again")] = False,
+    fmt: FormatOption = Format.table,
+) -> None:
+    """Profile new days (incrementally) and show the profile of a window and cohort."""
+    from loopwatch.core.profile import ALL, Cohort
+    from loopwatch.storage.profile_history import ProfileHistory
+
+    first, last = _when(start, "--from"), _when(end, "--to")
+    chosen = ALL
+    if cohort != "all":
+        column, sep, value = cohort.partition("=")
+        if not sep:
+            err.print(f"[bold red]error:[/] --cohort: expected 'all' or COLUMN=VALUE; got {cohort!r}")
+            raise typer.Exit(2)
+        chosen = Cohort(column, value)
+    _, target = _open(spec, store)
+    history = ProfileHistory(target)
+    try:
+        with _progress() as progress:
+            task = progress.add_task("profiling days", total=None)
+            result = history.update(
+                start=first, end=last, refit=refit,
+                on_progress=lambda done, total: progress.update(task, completed=done, total=total))
+        found = history.profile(start=first, end=last, cohort=chosen)
+    except LoopwatchError as exc:
+        raise _fail(exc) from None
+    if fmt is Format.json:
+        _print_json({"update": {"days_profiled": result.days_profiled,
+                                "days_relabelled": result.days_relabelled,
+                                "days_stored": result.days_stored,
+                                "seconds": round(result.seconds, 3)},
+                     "profile": found.to_dict()})
+        return
+    err.print(f"profiled {result.days_profiled} new days, relabelled {result.days_relabelled}, "
+              f"{result.days_stored} stored ({result.seconds:.1f} s)", highlight=False)
+    data = found.to_dict()
+    title = (f"{data['cohort']} · {data['start'][:10]} → {data['end'][:10]} · "
+             f"{data['n']:,} decisions, {data['labelled']:,} labelled, {data['errors']:,} errors")
+    table = Table("feature", "count", "missing", "mean", "std", "min", "max", title=title,
+                  title_justify="left")
+    for name, stats in found.numeric.items():
+        table.add_row(name, f"{stats.count:,}", _pct(_finite(stats.missing_rate)),
+                      _num(stats.mean), _num(stats.variance ** 0.5 if stats.count > 1 else None),
+                      _num(stats.minimum), _num(stats.maximum))
+    out.print(table)
+    cats = Table("feature", "count", "missing", "distinct (est.)", "unseen", title_justify="left")
+    for name, cstats in found.categorical.items():
+        cats.add_row(name, f"{cstats.count:,}", _pct(_finite(cstats.missing_rate)),
+                     f"{cstats.distinct_estimate:,.0f}", f"{cstats.unseen:,}")
+    out.print(cats)
+
+
+def _finite(value: float | None) -> float | None:
+    import math
+
+    return value if value is not None and math.isfinite(value) else None
+
+
+def _num(value: float | None) -> str:
+    value = _finite(value)
+    return "-" if value is None else f"{value:,.4g}"
 
 
 @app.command()

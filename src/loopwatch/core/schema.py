@@ -119,7 +119,8 @@ def _timestamp_parser(zone: ZoneInfo) -> Callable[[Any], datetime]:
             raise ValueError(f"expected a time; got {_describe(value)}")
         if value.tzinfo is None:
             value = value.replace(tzinfo=zone)
-        return value.astimezone(UTC)
+        moment: datetime = value.astimezone(UTC)
+        return moment
 
     return parse
 
@@ -129,7 +130,7 @@ class _Column:
     name: str
     type: pa.DataType
     required: bool = False
-    hash_key: bytes | None = None
+    hash_key: bytes | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -194,8 +195,11 @@ class TableSchema:
         arrays: dict[str, pa.Array | pa.ChunkedArray | list[Any]] = {
             name: data.column(name) for name in data.column_names if name in known
         }
+        # rows are sliced out one by one: ``take`` has no kernel for every type (string_view,
+        # which polars hands over)
         return self._conform(arrays, data.num_rows, source, unknown,
-                             lambda rows: data.take(rows).to_pylist())
+                             lambda rows: [data.slice(i, 1).to_pylist()[0]
+                                           for i in rows.to_pylist()])
 
     def conform_rows(self, rows: Sequence[Mapping[str, Any]], *, source: str) -> Conformed:
         """Validate rows given as mappings (the decision logger's path)."""
@@ -302,7 +306,7 @@ def _slow(values: Iterable[Any], target: pa.DataType, zone: ZoneInfo) -> tuple[p
     out: list[Any] = []
     bad: dict[int, str] = {}
     for i, value in enumerate(values):
-        if value is None:
+        if value is None or (isinstance(value, float) and math.isnan(value)):
             out.append(None)
             continue
         try:
@@ -323,6 +327,14 @@ def _coerce(
         first = next((v for v in values if v is not None), None)
         # a typed build from strings fails slowly; strings go through Arrow's casts instead
         typed = not isinstance(first, str) or pa.types.is_string(target)
+        # a typed build would also take 2 or NaN as true and an int as a time; only exact
+        # types take that path, so a list validates as the same values in a table would
+        if pa.types.is_boolean(target):
+            typed = all(v is None or isinstance(v, bool) for v in values)
+        elif pa.types.is_timestamp(target):
+            typed = all(v is None or isinstance(v, datetime) for v in values)
+            if not typed and any(isinstance(v, int | float) for v in values):
+                return _slow(values, target, zone)  # Arrow infers a number among times as µs
         if not naive_times and typed:
             try:
                 return _nan_to_null(pa.array(values, target)), {}
@@ -332,6 +344,9 @@ def _coerce(
             inferred = pa.array(values)
         except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError, OverflowError):
             return _slow(values, target, zone)
+        if pa.types.is_binary(inferred.type) or pa.types.is_large_binary(inferred.type):
+            # Arrow reads str and bytes together as bytes; the str values are still good
+            return _slow(values, target, zone)
         return _coerce(inferred, target, zone)
     arr = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
     if pa.types.is_dictionary(arr.type):
@@ -340,13 +355,21 @@ def _coerce(
         return _nan_to_null(arr), {}
     if pa.types.is_timestamp(target):
         if pa.types.is_timestamp(arr.type) and arr.type.tz is None:
-            arr = pc.assume_timezone(arr, timezone=zone.key)
+            try:
+                arr = pc.assume_timezone(arr, timezone=zone.key)
+            except pa.ArrowInvalid:  # a local time that DST makes ambiguous or skips
+                return _slow(arr.to_pylist(), target, zone)
         if pa.types.is_timestamp(arr.type) or pa.types.is_date(arr.type):
-            return arr.cast(target), {}
+            # nanoseconds (pandas) are truncated to the stored microseconds
+            return arr.cast(target, safe=False), {}
         if pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type):
-            for parse in (lambda a: a.cast(target),
-                          lambda a: pc.assume_timezone(a.cast(pa.timestamp("us")),
-                                                       timezone=zone.key).cast(target)):
+            def with_offset(a: Any) -> Any:
+                return a.cast(target)
+
+            def local(a: Any) -> Any:
+                return pc.assume_timezone(a.cast(pa.timestamp("us")), timezone=zone.key).cast(target)
+
+            for parse in (with_offset, local):
                 try:
                     return parse(arr), {}
                 except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
@@ -354,8 +377,8 @@ def _coerce(
         return _slow(arr.to_pylist(), target, zone)
     if pa.types.is_string(target) and pa.types.is_floating(arr.type):
         return _slow(arr.to_pylist(), target, zone)
-    if pa.types.is_boolean(target) and (pa.types.is_string(arr.type) or
-                                       pa.types.is_large_string(arr.type)):
+    if pa.types.is_boolean(target) and not pa.types.is_null(arr.type):
+        # Arrow casts any non-zero number (and NaN) to true; only 0 and 1 are booleans
         return _slow(arr.to_pylist(), target, zone)
     try:
         return _nan_to_null(arr.cast(target)), {}

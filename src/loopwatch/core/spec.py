@@ -232,13 +232,13 @@ class Spec(_Model):
             seen[feature.name] = f"features[{i}]"
         for key in ("cohorts", "entities"):
             for i, name in enumerate(getattr(self, key)):
-                feature = features.get(name)
-                if feature is not None and feature.stored_dtype == "numeric":
+                found = features.get(name)
+                if found is not None and found.stored_dtype == "numeric":
                     raise ValueError(f"{key}[{i}]: {name!r} is a numeric feature; expected a "
                                      "categorical or boolean feature or a column of its own")
-                if feature is not None and feature.pii == "drop":
+                if found is not None and found.pii == "drop":
                     raise ValueError(f"{key}[{i}]: {name!r} has pii: drop, so it is never stored")
-                if feature is None and name in seen:
+                if found is None and name in seen:
                     raise ValueError(f"{key}[{i}]: {name!r} is already used by {seen[name]}")
         return self
 

@@ -68,6 +68,16 @@ def to_arrow(data: Any) -> pa.Table:
 
 def ingest_table(store: ParquetStore, kind: Kind, data: Any, *, source: str = "python") -> IngestReport:
     """Validate and write an in-memory table (pandas, polars, Arrow, or a list of dicts)."""
+    if isinstance(data, list):
+        # rows go to the row validator as they are: building an Arrow table first would
+        # fail on the whole list for one row of another type (or an int beyond int64)
+        if not all(isinstance(row, dict) for row in data):
+            raise InputError(f"{source}: expected a list of dicts (one a row)")
+        if data:
+            _require_columns(store.schema(kind), list(dict.fromkeys(k for r in data for k in r)),
+                             source)
+        conformed = store.schema(kind).conform_rows(data, source=source)
+        return IngestReport(source, len(data), store.write(kind, conformed))
     table = to_arrow(data)
     _require_columns(store.schema(kind), table.column_names, source)
     return IngestReport(source, table.num_rows, store.ingest(kind, table, source=source))
@@ -190,6 +200,8 @@ def _csv_batches(path: Path, schema: TableSchema) -> _Batches:
             bad.clear()
         yield conformed, read, min(source.position, size), size
     source.close()
+    if bad:  # malformed lines after the last batch (or every line) are quarantined too
+        yield Conformed(schema.empty(), tuple(bad)), len(bad), size, size
 
 
 def _jsonl_batches(path: Path, schema: TableSchema) -> _Batches:
