@@ -1,0 +1,630 @@
+"""Profiles: the mergeable aggregates of one window × cohort.
+
+Evaluation and monitoring never read raw rows: they read profiles. A profile
+holds, for one time window and one cohort, the volume; per numeric feature the
+count, nulls, sum, sum of squares, min, max and counts per bin (edges fixed by
+the reference, see :class:`Binning`); per categorical or boolean feature the
+counts of the reference categories plus ``unseen`` and ``null`` and a
+HyperLogLog sketch of the unseen values (for a distinct-count estimate); score
+histograms split by label (negative, positive, not yet labelled) and by action;
+a latency histogram and the error count.
+
+``a.merge(b)`` is exact: counts and sums add, minima and maxima take the
+extremes, sketches take the register-wise maximum. So the profile of A ∪ B
+equals the merge of the profiles of A and B, daily profiles add up to weekly
+ones, and cohort profiles of one column add up to the global one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.compute as pc
+
+__all__ = [
+    "ALL",
+    "HLL_REGISTERS",
+    "SCORE_BINS",
+    "Binning",
+    "CategoricalStats",
+    "Cohort",
+    "NumericStats",
+    "Profile",
+    "ProfileParts",
+    "ScoreStats",
+    "SystemStats",
+    "hll_estimate",
+    "latency_edges",
+    "numeric_edges",
+    "score_bin",
+    "score_edges",
+    "uniform_grid",
+]
+
+Counts = npt.NDArray[np.int64]
+
+#: Score histograms have this many bins (or one per distinct reference score, if fewer).
+SCORE_BINS = 1000
+#: HyperLogLog registers (2**10: about 3% standard error).
+HLL_BITS = 10
+HLL_REGISTERS = 1 << HLL_BITS
+#: Bits of the hash left after the register index; the rank of a value is 1..HLL_RANK_BITS+1.
+HLL_RANK_BITS = 21
+#: Quantiles of the reference that become numeric bin edges (besides its min and max).
+QUANTILES = tuple(i / 20 for i in range(1, 20))
+#: Label rows of the score histogram.
+LABELS = ("negative", "positive", "unlabelled")
+
+
+@dataclass(frozen=True, order=True)
+class Cohort:
+    """A slice of decisions: ``all``, a cohort column's value, an hour of day or a day of week.
+
+    Examples
+    --------
+    >>> Cohort("region", "EU")
+    Cohort(column='region', value='EU')
+    >>> str(Cohort("region", "EU")), str(ALL)
+    ('region=EU', 'all')
+    """
+
+    column: str
+    value: str | None = None
+
+    def __str__(self) -> str:
+        return self.column if self.value is None else f"{self.column}={self.value}"
+
+
+ALL = Cohort("all")
+HOUR_OF_DAY = "hour_of_day"
+DAY_OF_WEEK = "day_of_week"
+
+
+def numeric_edges(quantiles: Sequence[float | None], minimum: float | None,
+                  maximum: float | None) -> tuple[float, ...]:
+    """Bin edges from a reference's quantiles, min and max.
+
+    The edges are the reference minimum, the unique quantiles and the smallest
+    float above the maximum, so values outside the reference range get bins of
+    their own (below the first edge, at or above the last), ties collapse, and a
+    constant column gets one bin for its value.
+
+    Examples
+    --------
+    >>> numeric_edges([1.0, 1.0, 2.0], 0.0, 3.0)
+    (0.0, 1.0, 2.0, 3.0000000000000004)
+    >>> numeric_edges([5.0], 5.0, 5.0)
+    (5.0, 5.000000000000001)
+    >>> numeric_edges([None], None, None)
+    ()
+    """
+    if minimum is None or maximum is None:
+        return ()
+    inner = {float(q) for q in quantiles if q is not None and math.isfinite(q)}
+    edges = sorted(inner | {float(minimum)})
+    edges = [e for e in edges if float(minimum) <= e <= float(maximum)]
+    edges.append(math.nextafter(float(maximum), math.inf))
+    return tuple(sorted(set(edges)))
+
+
+def score_edges(distinct: Sequence[float] | None, minimum: float, maximum: float) -> tuple[float, ...]:
+    """Edges of the score histogram: exact for ≤ 1,000 distinct reference scores, else 1,000 bins.
+
+    With few distinct scores each gets its own bin (edges at the scores
+    themselves); otherwise the range [0, 1] (or the reference range, if wider) is
+    cut into :data:`SCORE_BINS` equal bins. Scores outside fall in the end bins.
+
+    Examples
+    --------
+    >>> score_edges([0.2, 0.5, 0.9], 0.2, 0.9)
+    (0.5, 0.9)
+    >>> len(score_edges(None, 0.0, 1.0)) + 1
+    1000
+    """
+    if distinct is not None and len(distinct) <= SCORE_BINS:
+        return tuple(sorted(float(v) for v in distinct))[1:]
+    low, high = min(0.0, float(minimum)), max(1.0, float(maximum))
+    return tuple(float(x) for x in np.linspace(low, high, SCORE_BINS + 1)[1:-1])
+
+
+def uniform_grid(edges: Sequence[float]) -> tuple[float | None, float | None]:
+    """``(low, high)`` when ``edges`` are the inner edges of :data:`SCORE_BINS` equal bins.
+
+    Such score bins are computed as ``floor((s - low) * bins / (high - low))``,
+    clipped to the end bins; the comparison tree is used otherwise.
+
+    Examples
+    --------
+    >>> uniform_grid(score_edges(None, 0.0, 1.0))
+    (0.0, 1.0)
+    >>> uniform_grid((0.5, 0.9))
+    (None, None)
+    """
+    if len(edges) != SCORE_BINS - 1:
+        return None, None
+    width = edges[1] - edges[0]
+    low, high = edges[0] - width, edges[-1] + width
+    expected = np.linspace(low, high, SCORE_BINS + 1)[1:-1]
+    if not np.allclose(expected, edges, rtol=0, atol=width * 1e-6):
+        return None, None
+    return float(round(low, 12)), float(round(high, 12))
+
+
+def score_bin(scores: npt.ArrayLike, edges: Sequence[float]) -> npt.NDArray[np.int64]:
+    """Score bins computed in numpy exactly as the engines compute them (for tests and tools)."""
+    values = np.asarray(scores, dtype=np.float64)
+    low, high = uniform_grid(edges)
+    if low is None or high is None:
+        return np.searchsorted(np.asarray(edges), values, side="right").astype(np.int64)
+    bins = len(edges) + 1
+    raw = np.floor((values - low) * (bins / (high - low)))
+    return np.clip(raw, 0, bins - 1).astype(np.int64)
+
+
+def latency_edges() -> tuple[float, ...]:
+    """Fixed log-spaced latency edges in milliseconds: 0.01 ms to 100 s, 8 bins per decade."""
+    return tuple(float(round(10 ** (k / 8), 10)) for k in range(-16, 41))
+
+
+def hll_estimate(registers: npt.NDArray[np.uint8]) -> float:
+    """Distinct-count estimate from HyperLogLog registers (Flajolet et al. 2007, with the
+    small-range correction by linear counting)."""
+    m = registers.size
+    if not registers.any():
+        return 0.0
+    alpha = 0.7213 / (1 + 1.079 / m)
+    raw = alpha * m * m / float(np.sum(np.power(2.0, -registers.astype(np.float64))))
+    zeros = int(np.count_nonzero(registers == 0))
+    if raw <= 2.5 * m and zeros:
+        return m * math.log(m / zeros)
+    return raw
+
+
+def _as_counts(values: Iterable[int] | Counts) -> Counts:
+    return np.asarray(values, dtype=np.int64).copy()
+
+
+@dataclass(frozen=True)
+class Binning:
+    """Bin edges and categories fixed by the reference; every profile compared shares one.
+
+    Numeric bin ``i`` holds ``edges[i-1] <= x < edges[i]`` (bin 0 everything below
+    the first edge, the last bin everything at or above the last edge).
+    Categorical code ``i < len(categories)`` is that category; the next code is
+    ``unseen``. Booleans are categoricals with categories ``false`` and ``true``.
+    """
+
+    numeric: Mapping[str, tuple[float, ...]]
+    categorical: Mapping[str, tuple[str, ...]]
+    score: tuple[float, ...]
+    latency: tuple[float, ...] = field(default_factory=latency_edges)
+    actions: tuple[str, ...] = ()
+
+    def to_json(self) -> str:
+        return json.dumps({
+            "numeric": {k: list(v) for k, v in self.numeric.items()},
+            "categorical": {k: list(v) for k, v in self.categorical.items()},
+            "score": list(self.score), "latency": list(self.latency), "actions": list(self.actions),
+        }, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> Binning:
+        data = json.loads(text)
+        return cls(
+            numeric={k: tuple(v) for k, v in data["numeric"].items()},
+            categorical={k: tuple(v) for k, v in data["categorical"].items()},
+            score=tuple(data["score"]), latency=tuple(data["latency"]),
+            actions=tuple(data["actions"]),
+        )
+
+    @property
+    def fingerprint(self) -> str:
+        """A short digest: profiles with the same fingerprint can be merged."""
+        return hashlib.sha256(self.to_json().encode()).hexdigest()[:16]
+
+    def empty(self, start: datetime, end: datetime, cohort: Cohort = ALL) -> Profile:
+        """The profile of no rows (the identity of merge)."""
+        return Profile(
+            start=start, end=end, cohort=cohort, binning=self.fingerprint, n=0,
+            numeric={name: NumericStats.empty(len(edges) + 1) for name, edges in self.numeric.items()},
+            categorical={name: CategoricalStats.empty(len(cats) + 1)
+                         for name, cats in self.categorical.items()},
+            score=ScoreStats.empty(len(self.score) + 1, len(self.actions) + 1),
+            system=SystemStats.empty(len(self.latency) + 1),
+        )
+
+
+@dataclass(frozen=True, eq=False)
+class NumericStats:
+    """Count, nulls, sum, sum of squares, min, max and bin counts of one numeric feature."""
+
+    count: int
+    nulls: int
+    total: float
+    total_sq: float
+    minimum: float
+    maximum: float
+    bins: Counts
+
+    @classmethod
+    def empty(cls, n_bins: int) -> NumericStats:
+        return cls(0, 0, 0.0, 0.0, math.inf, -math.inf, np.zeros(n_bins, np.int64))
+
+    def merge(self, other: NumericStats) -> NumericStats:
+        return NumericStats(
+            self.count + other.count, self.nulls + other.nulls, self.total + other.total,
+            self.total_sq + other.total_sq, min(self.minimum, other.minimum),
+            max(self.maximum, other.maximum), self.bins + other.bins,
+        )
+
+    @property
+    def mean(self) -> float:
+        return self.total / self.count if self.count else math.nan
+
+    @property
+    def variance(self) -> float:
+        """Sample variance (n - 1)."""
+        if self.count < 2:
+            return math.nan
+        return max(0.0, (self.total_sq - self.total * self.total / self.count) / (self.count - 1))
+
+    @property
+    def missing_rate(self) -> float:
+        rows = self.count + self.nulls
+        return self.nulls / rows if rows else math.nan
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, NumericStats) and _close(self._key(), other._key()) and \
+            np.array_equal(self.bins, other.bins)
+
+    def _key(self) -> tuple[float, ...]:
+        return (self.count, self.nulls, self.total, self.total_sq, self.minimum, self.maximum)
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+@dataclass(frozen=True, eq=False)
+class CategoricalStats:
+    """Counts per reference category plus ``unseen``; nulls; a sketch of the unseen values."""
+
+    counts: Counts
+    nulls: int
+    unseen_sketch: npt.NDArray[np.uint8]
+
+    @classmethod
+    def empty(cls, n_codes: int) -> CategoricalStats:
+        return cls(np.zeros(n_codes, np.int64), 0, np.zeros(HLL_REGISTERS, np.uint8))
+
+    def merge(self, other: CategoricalStats) -> CategoricalStats:
+        return CategoricalStats(self.counts + other.counts, self.nulls + other.nulls,
+                                np.maximum(self.unseen_sketch, other.unseen_sketch))
+
+    @property
+    def count(self) -> int:
+        return int(self.counts.sum())
+
+    @property
+    def unseen(self) -> int:
+        """Rows whose value is not among the reference categories."""
+        return int(self.counts[-1])
+
+    @property
+    def distinct_estimate(self) -> float:
+        """Reference categories seen (exact) plus an estimate of distinct unseen values."""
+        return float(np.count_nonzero(self.counts[:-1])) + hll_estimate(self.unseen_sketch)
+
+    @property
+    def missing_rate(self) -> float:
+        rows = self.count + self.nulls
+        return self.nulls / rows if rows else math.nan
+
+    def __eq__(self, other: object) -> bool:
+        return (isinstance(other, CategoricalStats) and self.nulls == other.nulls
+                and np.array_equal(self.counts, other.counts)
+                and np.array_equal(self.unseen_sketch, other.unseen_sketch))
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+@dataclass(frozen=True, eq=False)
+class ScoreStats:
+    """Score histograms: rows ``negative``, ``positive``, ``unlabelled`` by score bin; and by action.
+
+    ``by_action`` has one row per reference action, then one for any other action
+    (or none), in the order of :attr:`Binning.actions`.
+    """
+
+    by_label: Counts  # shape (3, bins)
+    by_action: Counts  # shape (actions + 1, bins)
+
+    @classmethod
+    def empty(cls, n_bins: int, n_actions: int) -> ScoreStats:
+        return cls(np.zeros((3, n_bins), np.int64), np.zeros((n_actions, n_bins), np.int64))
+
+    def merge(self, other: ScoreStats) -> ScoreStats:
+        return ScoreStats(self.by_label + other.by_label, self.by_action + other.by_action)
+
+    @property
+    def labelled(self) -> int:
+        return int(self.by_label[:2].sum())
+
+    def __eq__(self, other: object) -> bool:
+        return (isinstance(other, ScoreStats) and np.array_equal(self.by_label, other.by_label)
+                and np.array_equal(self.by_action, other.by_action))
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+@dataclass(frozen=True, eq=False)
+class SystemStats:
+    """Latency histogram (and its count and sum) and the error count."""
+
+    latency: Counts
+    latency_count: int
+    latency_total: float
+    errors: int
+
+    @classmethod
+    def empty(cls, n_bins: int) -> SystemStats:
+        return cls(np.zeros(n_bins, np.int64), 0, 0.0, 0)
+
+    def merge(self, other: SystemStats) -> SystemStats:
+        return SystemStats(self.latency + other.latency, self.latency_count + other.latency_count,
+                           self.latency_total + other.latency_total, self.errors + other.errors)
+
+    def __eq__(self, other: object) -> bool:
+        return (isinstance(other, SystemStats) and np.array_equal(self.latency, other.latency)
+                and self.latency_count == other.latency_count and self.errors == other.errors
+                and _close((self.latency_total,), (other.latency_total,)))
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+@dataclass(frozen=True)
+class Profile:
+    """The mergeable aggregates of one window ``[start, end)`` × one cohort.
+
+    Examples
+    --------
+    >>> from datetime import UTC, datetime
+    >>> binning = Binning(numeric={"x": (0.0, 1.0)}, categorical={}, score=(0.5,))
+    >>> day = lambda d: datetime(2026, 1, d, tzinfo=UTC)
+    >>> a, b = binning.empty(day(1), day(2)), binning.empty(day(2), day(3))
+    >>> merged = a.merge(b)
+    >>> merged.start == day(1) and merged.end == day(3) and merged.n == 0
+    True
+    """
+
+    start: datetime
+    end: datetime
+    cohort: Cohort
+    binning: str
+    n: int
+    numeric: Mapping[str, NumericStats]
+    categorical: Mapping[str, CategoricalStats]
+    score: ScoreStats
+    system: SystemStats
+
+    def merge(self, other: Profile) -> Profile:
+        """The profile of both windows' rows (same cohort and binning required)."""
+        if other.binning != self.binning:
+            raise ValueError(
+                f"cannot merge profiles with different binnings ({self.binning} vs {other.binning}); "
+                "profile both against the same reference"
+            )
+        if other.cohort != self.cohort:
+            raise ValueError(
+                f"cannot merge cohort {other.cohort} into {self.cohort}; "
+                "use Profile.combine(..., cohort=...) to add disjoint cohorts"
+            )
+        return Profile(
+            start=min(self.start, other.start), end=max(self.end, other.end), cohort=self.cohort,
+            binning=self.binning, n=self.n + other.n,
+            numeric={k: v.merge(other.numeric[k]) for k, v in self.numeric.items()},
+            categorical={k: v.merge(other.categorical[k]) for k, v in self.categorical.items()},
+            score=self.score.merge(other.score), system=self.system.merge(other.system),
+        )
+
+    @staticmethod
+    def combine(profiles: Iterable[Profile], *, cohort: Cohort | None = None) -> Profile:
+        """Merge many profiles; with ``cohort``, disjoint cohorts add up to that cohort.
+
+        ``Profile.combine(profiles_of_each_region, cohort=ALL)`` is the global profile.
+        """
+        items = list(profiles)
+        if not items:
+            raise ValueError("nothing to combine: no profiles given (an empty window?)")
+        out = replace(items[0], cohort=cohort) if cohort is not None else items[0]
+        for item in items[1:]:
+            out = out.merge(replace(item, cohort=cohort) if cohort is not None else item)
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready summary: moments and rates, not bins (for people and scripts)."""
+        return {
+            "start": self.start.isoformat(), "end": self.end.isoformat(),
+            "cohort": str(self.cohort), "n": self.n, "errors": self.system.errors,
+            "labelled": self.score.labelled,
+            "numeric": {k: {"count": v.count, "nulls": v.nulls, "mean": _finite(v.mean),
+                            "variance": _finite(v.variance), "min": _finite(v.minimum),
+                            "max": _finite(v.maximum)} for k, v in self.numeric.items()},
+            "categorical": {k: {"count": v.count, "nulls": v.nulls, "unseen": v.unseen,
+                                "distinct_estimate": round(v.distinct_estimate, 1)}
+                            for k, v in self.categorical.items()},
+        }
+
+
+def _finite(value: float) -> float | None:
+    return value if math.isfinite(value) else None
+
+
+def _close(a: Sequence[float], b: Sequence[float]) -> bool:
+    return all(x == y or (math.isfinite(x) and math.isfinite(y)
+                          and abs(x - y) <= 1e-9 * max(abs(x), abs(y), 1e-300))
+               for x, y in zip(a, b, strict=True))
+
+
+@dataclass(frozen=True)
+class ProfileParts:
+    """Aggregates of a set of days as long tables keyed by ``day``, ``dim``, ``value``.
+
+    This is what an engine returns and what the profile history stores; profiles
+    are sums of its rows (:meth:`profiles`).
+
+    * ``counts``: ``feature`` (index into :attr:`features`, then score × action,
+      then latency), ``bin`` (-1 = null), ``n``.
+    * ``moments``: ``n``, ``errors``, ``lat_count``, ``lat_sum``, and per numeric
+      feature ``<i>_count``, ``<i>_sum``, ``<i>_sum_sq``, ``<i>_min``, ``<i>_max``.
+    * ``labels``: score ``bin``, ``label`` (0 negative, 1 positive, 2 unlabelled), ``n``.
+    * ``sketch``: ``feature``, ``register`` and the maximum ``rank`` of unseen values.
+
+    ``dim`` indexes :attr:`dims` (cohort columns, then hour of day); ``value`` is text.
+    """
+
+    dims: tuple[str, ...]
+    features: tuple[str, ...]
+    counts: pa.Table
+    moments: pa.Table
+    labels: pa.Table
+    sketch: pa.Table
+
+    def select_days(self, start: datetime, end: datetime) -> ProfileParts:
+        """The rows of days in ``[start, end)``."""
+        def keep(table: pa.Table) -> pa.Table:
+            day = table.column("day")
+            mask = pc.and_(pc.greater_equal(day, pa.scalar(start, day.type)),
+                           pc.less(day, pa.scalar(end, day.type)))
+            return table.filter(mask)
+
+        return ProfileParts(self.dims, self.features, keep(self.counts), keep(self.moments),
+                            keep(self.labels), keep(self.sketch))
+
+    @staticmethod
+    def concat(parts: Sequence[ProfileParts]) -> ProfileParts:
+        first = parts[0]
+        return ProfileParts(
+            first.dims, first.features,
+            *(pa.concat_tables([getattr(p, name) for p in parts])
+              for name in ("counts", "moments", "labels", "sketch")))
+
+    def profiles(self, binning: Binning, *, start: datetime, end: datetime,
+                 cohorts: Iterable[Cohort] | None = None) -> dict[Cohort, Profile]:
+        """Profiles of ``[start, end)`` for every cohort present (or those asked for).
+
+        The global cohort sums the first dimension; day-of-week cohorts sum days.
+        """
+        parts = self.select_days(start, end)
+        keyed = {name: _with_cohort(getattr(parts, name))
+                 for name in ("counts", "moments", "labels", "sketch")}
+        wanted = set(cohorts) if cohorts is not None else None
+        present = sorted({Cohort(self.dims[d], v)
+                          for d, v in zip(keyed["moments"].column("dim").to_pylist(),
+                                          keyed["moments"].column("value").to_pylist(),
+                                          strict=True)}, key=str)
+        present += [Cohort(DAY_OF_WEEK, str(d)) for d in range(7)] + [ALL]
+        out: dict[Cohort, Profile] = {}
+        for cohort in present:
+            if wanted is not None and cohort not in wanted:
+                continue
+            profile = self._one(binning, keyed, cohort, start, end)
+            if profile.n or cohort == ALL:
+                out[cohort] = profile
+        return out
+
+    def _one(self, binning: Binning, keyed: Mapping[str, pa.Table], cohort: Cohort,
+             start: datetime, end: datetime) -> Profile:
+        def rows(table: pa.Table) -> pa.Table:
+            if cohort == ALL:
+                return table.filter(pc.equal(table.column("dim"), 0))
+            if cohort.column == DAY_OF_WEEK:
+                mask = pc.and_(pc.equal(table.column("dim"), 0),
+                               pc.equal(table.column("_weekday"), int(cohort.value or 0)))
+                return table.filter(mask)
+            dim = self.dims.index(cohort.column)
+            mask = pc.and_(pc.equal(table.column("dim"), dim),
+                           pc.equal(table.column("value"), cohort.value))
+            return table.filter(mask)
+
+        # positions follow ``self.features`` (the spec's order), never the binning's key order
+        numeric_names = [f for f in self.features if f in binning.numeric]
+        categorical_names = [f for f in self.features if f in binning.categorical]
+        n_features = len(self.features)
+        counts = rows(keyed["counts"])
+        feature = counts.column("feature").to_numpy()
+        bin_ = counts.column("bin").to_numpy()
+        n = counts.column("n").to_numpy()
+
+        def hist(j: int, size: int) -> tuple[Counts, int]:
+            mask = feature == j
+            b, c = bin_[mask], n[mask]
+            out = np.zeros(size, np.int64)
+            valid = b >= 0
+            np.add.at(out, b[valid], c[valid])
+            return out, int(c[~valid].sum())
+
+        moments = rows(keyed["moments"])
+        total = _sum(moments, "n")
+        numeric: dict[str, NumericStats] = {}
+        for name in numeric_names:
+            j = self.features.index(name)
+            bins, nulls = hist(j, len(binning.numeric[name]) + 1)
+            count = _sum(moments, f"{j}_count")
+            numeric[name] = NumericStats(
+                count=count, nulls=nulls, total=_fsum(moments, f"{j}_sum"),
+                total_sq=_fsum(moments, f"{j}_sum_sq"),
+                minimum=_extreme(moments, f"{j}_min", min) if count else math.inf,
+                maximum=_extreme(moments, f"{j}_max", max) if count else -math.inf, bins=bins)
+        sketch = rows(keyed["sketch"])
+        categorical: dict[str, CategoricalStats] = {}
+        for name in categorical_names:
+            j = self.features.index(name)
+            codes, nulls = hist(j, len(binning.categorical[name]) + 1)
+            registers = np.zeros(HLL_REGISTERS, np.uint8)
+            mask = sketch.column("feature").to_numpy() == j
+            np.maximum.at(registers, sketch.column("register").to_numpy()[mask],
+                          sketch.column("rank").to_numpy()[mask].astype(np.uint8))
+            categorical[name] = CategoricalStats(codes, nulls, registers)
+        n_score = len(binning.score) + 1
+        n_actions = len(binning.actions) + 1
+        by_action, _ = hist(n_features, n_score * n_actions)
+        latency, _ = hist(n_features + 1, len(binning.latency) + 1)
+        labels = rows(keyed["labels"])
+        by_label = np.zeros((3, n_score), np.int64)
+        np.add.at(by_label, (labels.column("label").to_numpy(), labels.column("bin").to_numpy()),
+                  labels.column("n").to_numpy())
+        return Profile(
+            start=start, end=end, cohort=cohort, binning=binning.fingerprint, n=total,
+            numeric=numeric, categorical=categorical,
+            score=ScoreStats(by_label, by_action.reshape(n_actions, n_score)),
+            system=SystemStats(latency, _sum(moments, "lat_count"), _fsum(moments, "lat_sum"),
+                               _sum(moments, "errors")),
+        )
+
+
+def _with_cohort(table: pa.Table) -> pa.Table:
+    # Monday = 0, as datetime.weekday(); the day is a UTC midnight
+    weekday = pc.subtract(pc.day_of_week(table.column("day")), 0)
+    return table.append_column("_weekday", weekday)
+
+
+def _sum(table: pa.Table, column: str) -> int:
+    value = pc.sum(table.column(column)).as_py()
+    return int(value or 0)
+
+
+def _fsum(table: pa.Table, column: str) -> float:
+    return math.fsum(v for v in table.column(column).to_pylist() if v is not None)
+
+
+def _extreme(table: pa.Table, column: str, pick: Any) -> float:
+    values = [v for v in table.column(column).to_pylist() if v is not None]
+    return float(pick(values)) if values else (math.inf if pick is min else -math.inf)

@@ -1,0 +1,310 @@
+"""Profile history: daily aggregates stored beside the logs, reused and extended incrementally.
+
+Layout under the store root::
+
+    profiles/model=<model>/binning=<fingerprint>/binning.json     bin edges of the reference
+    profiles/model=<model>/binning=<fingerprint>/manifest.json    which file holds which day
+    profiles/model=<model>/binning=<fingerprint>/<part>/<uuid>.parquet
+
+A day is profiled again only when its decision files changed; the label part is
+recomputed for every stored day when outcomes changed (outcomes arrive late and
+may concern any earlier day), with a lighter query. Files and the manifest are
+written atomically, so a crash leaves the previous history intact; running an
+update twice does nothing the second time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from loopwatch.core.profile import ALL, Binning, Cohort, Profile, ProfileParts
+from loopwatch.core.spec import MODEL_COLUMN, parse_duration
+from loopwatch.errors import InputError, StoreError
+from loopwatch.storage.parquet_store import ParquetStore, _write_atomic
+from loopwatch.storage.profiling import dimensions, fit_binning, profile_parts
+
+__all__ = ["ProfileHistory", "UpdateResult"]
+
+_PARTS = ("counts", "moments", "labels", "sketch")
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class UpdateResult:
+    """What an update did."""
+
+    days_profiled: int
+    days_relabelled: int
+    days_stored: int
+    seconds: float
+
+
+def _day(value: str) -> datetime:
+    return datetime.strptime(value, "%Y-%m-%d").replace(tzinfo=UTC)
+
+
+class ProfileHistory:
+    """Daily profiles of one store, computed in its engine and kept as Parquet.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from loopwatch.core.spec import spec_from_mapping
+    >>> spec = spec_from_mapping({"model": "m", "features": [{"name": "x", "dtype": "numeric"}],
+    ...                           "reference": {"trailing": "1d"}})
+    >>> store = ParquetStore(tempfile.mkdtemp(), spec=spec)
+    >>> rows = [{"decision_id": str(i), "timestamp": f"2026-03-0{1 + i % 2}T10:00:00Z",
+    ...          "score": i / 10, "x": float(i)} for i in range(10)]
+    >>> _ = store.ingest("decisions", pa.Table.from_pylist(rows), source="doctest")
+    >>> history = ProfileHistory(store)
+    >>> history.update().days_profiled
+    2
+    >>> history.update().days_profiled
+    0
+    >>> history.profile().n
+    10
+    """
+
+    def __init__(self, store: ParquetStore) -> None:
+        self.store = store
+        self.spec = store.spec
+        self._binning: Binning | None = None
+
+    # --- reference and binning --------------------------------------------------------
+
+    def reference_window(self) -> tuple[datetime, datetime]:
+        """The reference window: fixed, or the first ``trailing`` of the data."""
+        ref = self.spec.reference
+        if ref.start is not None and ref.end is not None:
+            return _aware(ref.start), _aware(ref.end)
+        days = self._stored_days()
+        if not days:
+            raise InputError(f"the store at {self.store.root} has no decisions to profile")
+        start = _day(days[0])
+        return start, start + parse_duration(ref.trailing or "30d")
+
+    def binning(self, *, refit: bool = False) -> Binning:
+        """The reference's bins: read from the history, or fitted once and kept."""
+        if self._binning is not None and not refit:
+            return self._binning
+        current = self._base() / "current.json"
+        if current.exists() and not refit:
+            fingerprint = json.loads(current.read_text())["binning"]
+            path = self._base() / f"binning={fingerprint}" / "binning.json"
+            self._binning = Binning.from_json(path.read_text())
+            return self._binning
+        start, end = self.reference_window()
+        con = self.store.connect()
+        decisions = self.store.table("decisions", con=con)
+        ts = decisions[self.spec.columns.timestamp]
+        import ibis
+
+        reference = decisions.filter((ts >= ibis.literal(start)) & (ts < ibis.literal(end)))
+        if reference.count().to_pyarrow().as_py() == 0:
+            raise InputError(
+                f"the reference window {start:%Y-%m-%d} to {end:%Y-%m-%d} holds no decisions; "
+                "fix 'reference' in the spec"
+            )
+        binning = fit_binning(reference, self.spec)
+        directory = self._base() / f"binning={binning.fingerprint}"
+        directory.mkdir(parents=True, exist_ok=True)
+        _replace_text(directory / "binning.json", binning.to_json())
+        _replace_text(current, json.dumps({"binning": binning.fingerprint,
+                                           "reference": [start.isoformat(), end.isoformat()]}))
+        self._binning = binning
+        return binning
+
+    # --- update -------------------------------------------------------------------------
+
+    def update(self, *, start: datetime | None = None, end: datetime | None = None,
+               refit: bool = False, on_progress: Progress | None = None) -> UpdateResult:
+        """Profile the days in ``[start, end)`` whose decisions changed since the last update.
+
+        Idempotent: a second call with nothing new in the store does nothing.
+        """
+        began = datetime.now(UTC)
+        binning = self.binning(refit=refit)
+        manifest = self._manifest(binning)
+        days = [d for d in self._stored_days()
+                if (start is None or _day(d) >= _floor(start)) and (end is None or _day(d) < end)]
+        fingerprints = {d: self._fingerprint("decisions", d) for d in days}
+        stale = [d for d in days if manifest["days"].get(d, {}).get("decisions") != fingerprints[d]]
+        outcomes = self._fingerprint("outcomes", None)
+        relabel = [d for d in days if d not in stale
+                   and manifest["days"].get(d, {}).get("outcomes") != outcomes]
+        total = len(stale) + len(relabel)
+        done = 0
+        con = self.store.connect()
+        decisions = self.store.table("decisions", con=con)
+        latest = self.store.outcomes_latest(con=con) if self.store.files("outcomes") else None
+        for run in _runs(stale):
+            parts = profile_parts(decisions, self.spec, binning, start=_day(run[0]),
+                                  end=_day(run[-1]) + timedelta(days=1), outcomes=latest, con=con)
+            files = self._write_parts(binning, parts, set(_PARTS))
+            for d in run:
+                manifest["days"][d] = {"decisions": fingerprints[d], "outcomes": outcomes, **files}
+            done += len(run)
+            self._save_manifest(binning, manifest)
+            if on_progress:
+                on_progress(done, total)
+        for run in _runs(relabel):
+            parts = profile_parts(decisions, self.spec, binning, start=_day(run[0]),
+                                  end=_day(run[-1]) + timedelta(days=1), outcomes=latest, con=con,
+                                  labels_only=True)
+            files = self._write_parts(binning, parts, {"labels"})
+            for d in run:
+                manifest["days"][d].update(outcomes=outcomes, **files)
+            done += len(run)
+            self._save_manifest(binning, manifest)
+            if on_progress:
+                on_progress(done, total)
+        self._collect_garbage(binning, manifest)
+        seconds = (datetime.now(UTC) - began).total_seconds()
+        return UpdateResult(len(stale), len(relabel), len(manifest["days"]), seconds)
+
+    # --- reading ------------------------------------------------------------------------
+
+    def parts(self, *, start: datetime | None = None, end: datetime | None = None) -> ProfileParts:
+        """The stored aggregates of the days in ``[start, end)`` (all days by default)."""
+        binning = self.binning()
+        manifest = self._manifest(binning)
+        days = [d for d in sorted(manifest["days"])
+                if (start is None or _day(d) >= _floor(start)) and (end is None or _day(d) < end)]
+        directory = self._base() / f"binning={binning.fingerprint}"
+        tables: dict[str, pa.Table | None] = {}
+        for part in _PARTS:
+            files = sorted({manifest["days"][d][part] for d in days})
+            chunks = [pq.read_table(directory / part / f) for f in files]
+            if chunks:
+                table = pa.concat_tables(chunks, promote_options="permissive")
+                tables[part] = _only_days(table, days)
+            else:
+                tables[part] = None
+        numeric = [f.name for f in self.spec.stored_features if f.stored_dtype == "numeric"]
+        categorical = [f.name for f in self.spec.stored_features if f.stored_dtype != "numeric"]
+        if tables["counts"] is None:
+            empty = profile_parts_empty()
+            return ProfileParts(dimensions(self.spec), (*numeric, *categorical), *empty)
+        return ProfileParts(dimensions(self.spec), (*numeric, *categorical),
+                            tables["counts"], tables["moments"], tables["labels"], tables["sketch"])
+
+    def profiles(self, *, start: datetime | None = None, end: datetime | None = None,
+                 cohorts: list[Cohort] | None = None) -> dict[Cohort, Profile]:
+        """Profiles of ``[start, end)`` for each cohort, merged from the stored days."""
+        binning = self.binning()
+        first, last = self._span(start, end)
+        return self.parts(start=first, end=last).profiles(binning, start=first, end=last,
+                                                          cohorts=cohorts)
+
+    def profile(self, *, start: datetime | None = None, end: datetime | None = None,
+                cohort: Cohort = ALL) -> Profile:
+        """The profile of one cohort over ``[start, end)``."""
+        binning = self.binning()
+        first, last = self._span(start, end)
+        found = self.parts(start=first, end=last).profiles(binning, start=first, end=last,
+                                                           cohorts=[cohort])
+        return found.get(cohort) or binning.empty(first, last, cohort)
+
+    # --- internals ----------------------------------------------------------------------
+
+    def _span(self, start: datetime | None, end: datetime | None) -> tuple[datetime, datetime]:
+        days = self._stored_days()
+        first = start or (_day(days[0]) if days else datetime(1970, 1, 1, tzinfo=UTC))
+        last = end or (_day(days[-1]) + timedelta(days=1) if days else first)
+        return _floor(first), last
+
+    def _base(self) -> Path:
+        return self.store.root / "profiles" / f"{MODEL_COLUMN}={self.spec.model}"
+
+    def _stored_days(self) -> list[str]:
+        return sorted({p.parent.name.removeprefix("date=") for p in self.store.files("decisions")})
+
+    def _fingerprint(self, kind: str, day: str | None) -> str:
+        files = self.store.files(kind)
+        if day is not None:
+            files = [f for f in files if f.parent.name == f"date={day}"]
+        return hashlib.sha256("\n".join(f.name for f in files).encode()).hexdigest()[:16]
+
+    def _manifest(self, binning: Binning) -> dict[str, Any]:
+        path = self._base() / f"binning={binning.fingerprint}" / "manifest.json"
+        if not path.exists():
+            return {"days": {}}
+        try:
+            data: dict[str, Any] = json.loads(path.read_text())
+        except json.JSONDecodeError as exc:
+            raise StoreError(f"{path} is corrupt ({exc}); delete it to profile again") from exc
+        return data
+
+    def _save_manifest(self, binning: Binning, manifest: dict[str, Any]) -> None:
+        path = self._base() / f"binning={binning.fingerprint}" / "manifest.json"
+        _replace_text(path, json.dumps(manifest, sort_keys=True))
+
+    def _write_parts(self, binning: Binning, parts: ProfileParts, which: set[str]) -> dict[str, str]:
+        directory = self._base() / f"binning={binning.fingerprint}"
+        return {name: _write_atomic(getattr(parts, name), directory / name).name
+                for name in _PARTS if name in which}
+
+    def _collect_garbage(self, binning: Binning, manifest: dict[str, Any]) -> None:
+        directory = self._base() / f"binning={binning.fingerprint}"
+        used = {v for day in manifest["days"].values() for k, v in day.items() if k in _PARTS}
+        for part in _PARTS:
+            for path in (directory / part).glob("*.parquet"):
+                if path.name not in used:
+                    path.unlink()
+
+
+def profile_parts_empty() -> tuple[pa.Table, pa.Table, pa.Table, pa.Table]:
+    from loopwatch.storage.profiling import _COUNTS, _LABELS, _SKETCH, _normalize_moments
+
+    moments = pa.schema([("day", pa.timestamp("us", tz="UTC")), ("dim", pa.int32()),
+                         ("value", pa.dictionary(pa.int32(), pa.string())), ("n", pa.int64()),
+                         ("errors", pa.int64()), ("lat_count", pa.int64()),
+                         ("lat_sum", pa.float64())]).empty_table()
+    return _COUNTS.empty_table(), _normalize_moments(moments, 0), _LABELS.empty_table(), \
+        _SKETCH.empty_table()
+
+
+def _only_days(table: pa.Table, days: list[str]) -> pa.Table:
+    import pyarrow.compute as pc
+
+    stamps = pa.array([_day(d) for d in days], pa.timestamp("us", tz="UTC"))
+    return table.filter(pc.is_in(table.column("day"), value_set=stamps))
+
+
+def _runs(days: list[str]) -> list[list[str]]:
+    """Consecutive days grouped, so each run is one query over a contiguous range."""
+    runs: list[list[str]] = []
+    for d in days:
+        if runs and _day(runs[-1][-1]) + timedelta(days=1) == _day(d):
+            runs[-1].append(d)
+        else:
+            runs.append([d])
+    return runs
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _floor(value: datetime) -> datetime:
+    value = _aware(value).astimezone(UTC)
+    return value.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def _replace_text(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "w", encoding="utf-8") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)

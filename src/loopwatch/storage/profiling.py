@@ -1,0 +1,511 @@
+"""Profiles computed where the logs live: one Ibis query plan for DuckDB, PostgreSQL and Spark.
+
+Only aggregates leave the engine. Bins are computed in the engine with a
+balanced tree of comparisons against the reference edges (about log2(bins)
+comparisons a value); categorical codes come from a join with a small table of
+the reference categories. Every feature's bin, every cohort dimension and
+every day is unpivoted by a cross join with a small index table and counted in
+one group-by (the fastest portable form measured in ENGINE-NOTES). Column and
+value names reach the engine only as Ibis identifiers and literals, never as
+SQL text.
+
+The result of a run is a :class:`~loopwatch.core.profile.ProfileParts`: long
+tables of aggregates keyed by (day, dimension, value). They are what the profile
+history stores, and they turn into profiles by summing.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+
+from loopwatch.core.profile import (
+    HLL_BITS,
+    HLL_RANK_BITS,
+    HOUR_OF_DAY,
+    QUANTILES,
+    SCORE_BINS,
+    Binning,
+    ProfileParts,
+    latency_edges,
+    numeric_edges,
+    score_edges,
+    uniform_grid,
+)
+from loopwatch.core.spec import Spec
+
+__all__ = [
+    "MAX_CATEGORIES",
+    "dimensions",
+    "fit_binning",
+    "profile_parts",
+]
+
+#: Reference categories kept per categorical feature (the most frequent); rarer ones count as unseen.
+MAX_CATEGORIES = 10_000
+#: Reference actions kept for the score-by-action histogram (the most frequent).
+MAX_ACTIONS = 16
+NULL_CODE = -1
+_UNSEEN_HASH_MOD = 1 << (HLL_BITS + HLL_RANK_BITS)
+
+
+def _features(spec: Spec) -> tuple[list[str], list[str]]:
+    numeric = [f.name for f in spec.stored_features if f.stored_dtype == "numeric"]
+    categorical = [f.name for f in spec.stored_features if f.stored_dtype != "numeric"]
+    return numeric, categorical
+
+
+def dimensions(spec: Spec) -> tuple[str, ...]:
+    """Cohort dimensions profiled: each cohort column, then hour of day.
+
+    The global cohort is the sum of any one dimension's values; day of week is a
+    sum of days. Without cohort columns, hour of day alone partitions the rows.
+    """
+    return (*spec.cohorts, HOUR_OF_DAY)
+
+
+def _as_text(column: Any, dtype: str) -> Any:
+    import ibis
+
+    if dtype == "boolean":
+        return ibis.ifelse(column, "true", "false")
+    return column.cast("string")
+
+
+def fit_binning(table: Any, spec: Spec) -> Binning:
+    """Fix bin edges and categories from a reference (an Ibis table of decisions).
+
+    Numeric edges come from the reference's quantiles, min and max
+    (:func:`~loopwatch.core.profile.numeric_edges`); categories are the
+    :data:`MAX_CATEGORIES` most frequent values (ties by value); score edges are
+    exact for ≤ 1,000 distinct scores.
+    """
+    import ibis
+
+    numeric, categorical = _features(spec)
+    c = spec.columns
+    aggregates: dict[str, Any] = {}
+    for i, name in enumerate(numeric):
+        column = table[name]
+        valid = column.notnull() & ~column.isnan()
+        aggregates[f"q{i}"] = column.quantile(list(QUANTILES), where=valid)
+        aggregates[f"lo{i}"] = column.min(where=valid)
+        aggregates[f"hi{i}"] = column.max(where=valid)
+    score = table[c.score]
+    aggregates["score_lo"] = score.min()
+    aggregates["score_hi"] = score.max()
+    aggregates["score_distinct"] = score.nunique()
+    row = table.aggregate(**aggregates).to_pyarrow().to_pylist()[0]
+    edges = {name: numeric_edges(row[f"q{i}"] or [], row[f"lo{i}"], row[f"hi{i}"])
+             for i, name in enumerate(numeric)}
+    categories: dict[str, tuple[str, ...]] = {}
+    for name in categorical:
+        feature = spec.feature(name) if name in {f.name for f in spec.features} else None
+        if feature is not None and feature.stored_dtype == "boolean":
+            categories[name] = ("false", "true")
+            continue
+        column = table[name]
+        top = (table.filter(column.notnull()).group_by(v=column.cast("string"))
+               .aggregate(n=ibis._.count()).order_by([ibis.desc("n"), "v"]).limit(MAX_CATEGORIES))
+        categories[name] = tuple(top.to_pyarrow().column("v").to_pylist())
+    distinct = None
+    if row["score_distinct"] is not None and int(row["score_distinct"]) <= SCORE_BINS:
+        values = table.select(s=score).filter(ibis._.s.notnull()).distinct().to_pyarrow()
+        distinct = sorted(values.column("s").to_pylist())
+    lo = row["score_lo"] if row["score_lo"] is not None else 0.0
+    hi = row["score_hi"] if row["score_hi"] is not None else 1.0
+    actions: tuple[str, ...] = ()
+    if c.action:
+        column = table[c.action]
+        top = (table.filter(column.notnull()).group_by(a=column)
+               .aggregate(n=ibis._.count()).order_by([ibis.desc("n"), "a"]).limit(MAX_ACTIONS))
+        actions = tuple(sorted(top.to_pyarrow().column("a").to_pylist()))
+    return Binning(numeric=edges, categorical=categories, score=score_edges(distinct, lo, hi),
+                   latency=latency_edges(), actions=actions)
+
+
+def _tree(column: Any, edges: Sequence[float], offset: int = 0) -> Any:
+    """Bin index of ``column`` by binary search over ``edges``: ``edges[i-1] <= x < edges[i]``."""
+    import ibis
+
+    if not edges:
+        return ibis.literal(offset)
+    mid = len(edges) // 2
+    left = _tree(column, edges[:mid], offset)
+    right = _tree(column, edges[mid + 1:], offset + mid + 1)
+    return ibis.ifelse(column < float(edges[mid]), left, right)
+
+
+def _score_bin(column: Any, edges: Sequence[float]) -> Any:
+    """Score bin: arithmetic for the uniform grid (one division), else the comparison tree."""
+    import ibis
+
+    low, high = uniform_grid(edges)
+    if low is None or high is None:
+        return _tree(column, edges)
+    bins = len(edges) + 1
+    raw = ((column - low) * (bins / (high - low))).floor().cast("int64")
+    return ibis.greatest(ibis.least(raw, bins - 1), 0)
+
+
+def _numeric_bin(column: Any, edges: Sequence[float]) -> Any:
+    import ibis
+
+    missing = column.isnull() | column.isnan()
+    return ibis.ifelse(missing, NULL_CODE, _tree(column, edges)).cast("int32")
+
+
+def _rank(hashed: Any) -> Any:
+    """HyperLogLog rank: position of the first 1 bit in the RANK_BITS above the register."""
+    import ibis
+
+    word = (hashed // (1 << HLL_BITS)).cast("int64")
+    branches = [(word >= (1 << (HLL_RANK_BITS - k)), k) for k in range(1, HLL_RANK_BITS + 1)]
+    return ibis.cases(*branches, else_=HLL_RANK_BITS + 1)
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """How (day, cohort value, feature, bin) pack into one integer group key.
+
+    Grouping by one BIGINT is several times faster than by five columns with
+    text among them (measured on DuckDB: 1.1 s against 3.6 s for 1M rows).
+    """
+
+    day0: int
+    values: tuple[tuple[int, str], ...]  # (dimension index, value) by global code
+    sizes: tuple[int, ...]  # slots per pseudo-feature, null slot included
+
+    @property
+    def n_values(self) -> int:
+        return len(self.values)
+
+    @property
+    def offsets(self) -> tuple[int, ...]:
+        out, total = [], 0
+        for size in self.sizes:
+            out.append(total)
+            total += size
+        return tuple(out)
+
+    @property
+    def total(self) -> int:
+        return sum(self.sizes)
+
+
+def _codes_table(con: Any, name: str, values: Sequence[str], first: int = 0) -> Any:
+    return con.create_table(
+        f"_lw_{name}_{uuid.uuid4().hex}",
+        pa.table({f"_v_{name}": pa.array(values, pa.string()),
+                  f"_c_{name}": pa.array(range(first, first + len(values)), pa.int64())}),
+        temp=True)
+
+
+class _Views:
+    """Temporary views created for one profile run, dropped at the end."""
+
+    def __init__(self, con: Any) -> None:
+        self.con = con
+        self.names: list[str] = []
+
+    def barrier(self, expr: Any) -> Any:
+        name = f"_lw_view_{uuid.uuid4().hex}"
+        self.con.create_view(name, expr)
+        self.names.append(name)
+        return self.con.table(name)
+
+    def drop(self) -> None:
+        for name in reversed(self.names):
+            self.con.drop_view(name, force=True)
+
+
+def profile_parts(
+    table: Any,
+    spec: Spec,
+    binning: Binning,
+    *,
+    start: datetime,
+    end: datetime,
+    outcomes: Any | None = None,
+    con: Any | None = None,
+    labels_only: bool = False,
+) -> ProfileParts:
+    """Aggregate the decisions of ``[start, end)`` by UTC day and cohort, in the engine.
+
+    Parameters
+    ----------
+    table
+        Ibis table of decisions (any backend).
+    spec, binning
+        What to profile, and the reference's bins.
+    outcomes
+        Ibis table of outcomes, one per decision (the latest), on the same backend;
+        ``None`` when there are none (every decision is then unlabelled).
+    con
+        The backend, to register the small tables of codes.
+    labels_only
+        Compute only the score × label part (when only outcomes changed).
+    """
+    con = con if con is not None else table._find_backend()
+    views = _Views(con)
+    try:
+        return _profile_parts(table, spec, binning, start, end, outcomes, con, views, labels_only)
+    finally:
+        views.drop()
+
+
+def _profile_parts(table: Any, spec: Spec, binning: Binning, start: datetime, end: datetime,
+                   outcomes: Any | None, con: Any, views: _Views,
+                   labels_only: bool) -> ProfileParts:
+    import ibis
+
+    c, o = spec.columns, spec.outcomes
+    numeric, categorical = _features(spec)
+    features = [*numeric, *categorical]
+    dims = dimensions(spec)
+    ts = table[c.timestamp]
+    table = table.filter((ts >= ibis.literal(start)) & (ts < ibis.literal(end)))
+    day0 = int(start.timestamp() // 86400)
+
+    # 1. the cohort values present (small), so that each gets an integer code
+    values: list[tuple[int, str]] = []
+    texts = {name: _as_text(table[name], _dtype(spec, name)) for name in spec.cohorts}
+    for i, name in enumerate(dims):
+        if name == HOUR_OF_DAY:
+            found = [str(h) for h in range(24)]
+        else:
+            found = sorted(v for v in table.select(v=texts[name]).distinct().to_pyarrow()
+                           .column("v").to_pylist() if v is not None)
+        values += [(i, v) for v in found] + [(i, _NULL_VALUE)]
+    joined = table
+    for i, name in enumerate(dims):
+        if name == HOUR_OF_DAY:
+            continue
+        first = values.index((i, _NULL_VALUE)) - len([v for d, v in values if d == i]) + 1
+        codes = _codes_table(con, f"d{i}", [v for d, v in values if d == i and v != _NULL_VALUE],
+                             first)
+        joined = joined.left_join(codes, _as_text(joined[name], _dtype(spec, name))
+                                  == codes[f"_v_d{i}"])
+    for j, name in enumerate(categorical, start=len(numeric)):
+        codes = _codes_table(con, f"f{j}", binning.categorical[name])
+        joined = joined.left_join(codes, _as_text(joined[name], _dtype(spec, name))
+                                  == codes[f"_v_f{j}"])
+    n_scores = len(binning.score) + 1
+    n_actions = len(binning.actions) + 1
+    sizes = [len(binning.numeric[n]) + 2 for n in numeric]
+    sizes += [len(binning.categorical[n]) + 2 for n in categorical]
+    sizes += [n_scores * n_actions + 1, len(binning.latency) + 2]
+    layout = _Layout(day0, tuple(values), tuple(sizes))
+
+    # 2. one projection: day index, cohort codes, and a slot per pseudo-feature
+    ts = joined[c.timestamp]
+    base: dict[str, Any] = {"_day": (ts.epoch_seconds() // 86400 - day0).cast("int64")}
+    for i, name in enumerate(dims):
+        null_code = values.index((i, _NULL_VALUE))
+        if name == HOUR_OF_DAY:
+            base[f"_d{i}"] = (ts.hour() + null_code - 24).cast("int64")
+        else:
+            base[f"_d{i}"] = joined[f"_c_d{i}"].fill_null(null_code)
+    slots = []
+    for name in numeric:
+        slots.append(_numeric_bin(joined[name], binning.numeric[name]) + 1)
+    for j, name in enumerate(categorical, start=len(numeric)):
+        unseen = len(binning.categorical[name])
+        slots.append(ibis.ifelse(joined[name].isnull(), 0,
+                                 joined[f"_c_f{j}"].fill_null(unseen) + 1))
+    score_bin = _score_bin(joined[c.score], binning.score)
+    if c.action and binning.actions:
+        action = joined[c.action]
+        action_code = ibis.cases(*[(action == a, k) for k, a in enumerate(binning.actions)],
+                                 else_=len(binning.actions))
+    else:
+        action_code = ibis.literal(len(binning.actions))
+    slots.append(action_code * n_scores + score_bin + 1)
+    slots.append(_numeric_bin(joined[c.latency].cast("float64"), binning.latency) + 1
+                 if c.latency else ibis.literal(0))
+    for k, (slot, offset) in enumerate(zip(slots, layout.offsets, strict=True)):
+        base[f"_s{k}"] = (slot + offset).cast("int64")
+    # a view keeps the projection below the cross join: Ibis would otherwise inline it
+    # and compute every bin once per unpivoted row instead of once per row
+    projected = views.barrier(joined.select(**base))
+
+    # 3. unpivot dimensions × pseudo-features with a small index table; one group-by
+    index = ibis.memtable(pa.table({
+        "_dim": pa.array([i for i in range(len(dims)) for _ in slots], pa.int32()),
+        "_feat": pa.array([k for _ in dims for k in range(len(slots))], pa.int32()),
+    }))
+    crossed = projected.cross_join(index)
+    value = ibis.cases(*[(crossed._dim == i, crossed[f"_d{i}"]) for i in range(len(dims))])
+    slot = ibis.cases(*[(crossed._feat == k, crossed[f"_s{k}"]) for k in range(len(slots))])
+    key = (crossed._day * layout.n_values + value) * layout.total + slot
+    counts = crossed.select(key=key).group_by("key").aggregate(n=ibis._.count())
+
+    # 4. moments: one wide aggregate per (day, cohort value)
+    mcols: dict[str, Any] = {"_day": base["_day"], **{f"_d{i}": base[f"_d{i}"]
+                                                      for i in range(len(dims))}}
+    for j, name in enumerate(numeric):
+        column = joined[name]
+        mcols[f"_x{j}"] = ibis.ifelse(column.isnull() | column.isnan(), None, column)
+    mcols["_err"] = (joined[c.error].notnull() if c.error else ibis.literal(False)).cast("int64")
+    mcols["_lat"] = (joined[c.latency].cast("float64") if c.latency
+                     else ibis.literal(None).cast("float64"))
+    dim_index = ibis.memtable(pa.table({"_dim": pa.array(range(len(dims)), pa.int32())}))
+    mcross = views.barrier(joined.select(**mcols)).cross_join(dim_index)
+    mvalue = ibis.cases(*[(mcross._dim == i, mcross[f"_d{i}"]) for i in range(len(dims))])
+    aggs: dict[str, Any] = {"n": ibis._.count(), "errors": ibis._._err.sum(),
+                            "lat_count": ibis._._lat.count(), "lat_sum": ibis._._lat.sum()}
+    for j in range(len(numeric)):
+        x = ibis._[f"_x{j}"]
+        aggs[f"{j}_count"] = x.count()
+        aggs[f"{j}_sum"] = x.sum()
+        aggs[f"{j}_sum_sq"] = (x * x).sum()
+        aggs[f"{j}_min"] = x.min()
+        aggs[f"{j}_max"] = x.max()
+    moments = (mcross.select(key=mcross._day * layout.n_values + mvalue, **{
+        k: mcross[k] for k in mcols if k not in base}).group_by("key").aggregate(**aggs))
+
+    # 5. labels: score bin × label, outcomes joined by decision id
+    if outcomes is not None:
+        lab = outcomes.select(_oid=outcomes[o.decision_id], _label=outcomes[o.label])
+        lj = joined.left_join(lab, joined[c.decision_id] == lab._oid)
+        label_code = ibis.cases((lj._label.isnull(), 2), (lj._label, 1), else_=0)
+    else:
+        lj = joined
+        label_code = ibis.literal(2)
+    lcols = {"_day": (lj[c.timestamp].epoch_seconds() // 86400 - day0).cast("int64"),
+             "_bin": _score_bin(lj[c.score], binning.score), "_label": label_code}
+    for i, name in enumerate(dims):
+        null_code = values.index((i, _NULL_VALUE))
+        lcols[f"_d{i}"] = ((lj[c.timestamp].hour() + null_code - 24) if name == HOUR_OF_DAY
+                           else lj[f"_c_d{i}"].fill_null(null_code))
+    lcross = views.barrier(lj.select(**lcols)).cross_join(dim_index)
+    lvalue = ibis.cases(*[(lcross._dim == i, lcross[f"_d{i}"]) for i in range(len(dims))])
+    lkey = ((lcross._day * layout.n_values + lvalue) * n_scores + lcross._bin) * 3 + lcross._label
+    labels = lcross.select(key=lkey.cast("int64")).group_by("key").aggregate(n=ibis._.count())
+
+    # 6. sketch of unseen categorical values (unseen rows are few)
+    sketches = []
+    for j, name in enumerate(categorical, start=len(numeric)):
+        unseen = joined.filter(joined[f"_c_f{j}"].isnull() & joined[name].notnull())
+        hashed = (_as_text(unseen[name], _dtype(spec, name)).hash() % _UNSEEN_HASH_MOD
+                  + _UNSEEN_HASH_MOD) % _UNSEEN_HASH_MOD
+        scols: dict[str, Any] = {
+            "_day": (unseen[c.timestamp].epoch_seconds() // 86400 - day0).cast("int64"),
+            "_reg": hashed % (1 << HLL_BITS), "_rank": _rank(hashed)}
+        for i, dim in enumerate(dims):
+            null_code = values.index((i, _NULL_VALUE))
+            scols[f"_d{i}"] = ((unseen[c.timestamp].hour() + null_code - 24)
+                               if dim == HOUR_OF_DAY else unseen[f"_c_d{i}"].fill_null(null_code))
+        scross = views.barrier(unseen.select(**scols)).cross_join(dim_index)
+        svalue = ibis.cases(*[(scross._dim == i, scross[f"_d{i}"]) for i in range(len(dims))])
+        skey = ((scross._day * layout.n_values + svalue) * len(features) + j) \
+            * (1 << HLL_BITS) + scross._reg
+        sketches.append(scross.select(key=skey.cast("int64"), rank=scross._rank)
+                        .group_by("key").aggregate(rank=ibis._["rank"].max()))
+    if labels_only:
+        empty_counts = pa.table({"key": pa.array([], pa.int64()), "n": pa.array([], pa.int64())})
+        empty_moments = pa.table({"key": pa.array([], pa.int64()), **{
+            name: pa.array([], pa.int64()) for name in aggs}})
+        return _decode(layout, dims, features, len(numeric), n_scores, empty_counts,
+                       empty_moments, labels.to_pyarrow(), _KEYED_RANK.empty_table())
+    sketch = pa.concat_tables([s.to_pyarrow().cast(_KEYED_RANK) for s in sketches]) \
+        if sketches else _KEYED_RANK.empty_table()
+    return _decode(layout, dims, features, len(numeric), n_scores,
+                   counts.to_pyarrow(), moments.to_pyarrow(), labels.to_pyarrow(), sketch)
+
+
+_NULL_VALUE = "(null)"
+_KEYED_RANK = pa.schema([("key", pa.int64()), ("rank", pa.int64())])
+
+
+def _dtype(spec: Spec, name: str) -> str:
+    names = {f.name: f for f in spec.features}
+    return names[name].stored_dtype if name in names else "categorical"
+
+
+def _decode(layout: _Layout, dims: tuple[str, ...], features: list[str], n_numeric: int,
+            n_scores: int, counts: pa.Table, moments: pa.Table, labels: pa.Table,
+            sketch: pa.Table) -> ProfileParts:
+    """Unpack the integer keys into the long (day, dim, value, ...) tables."""
+    value_dim = np.array([d for d, _ in layout.values], np.int32)
+    value_text = pa.array([v for _, v in layout.values], pa.string())
+    day_base = np.datetime64(layout.day0, "D").astype("datetime64[us]")
+
+    def head(group: npt.NDArray[np.int64]) -> dict[str, Any]:
+        day, code = np.divmod(group, layout.n_values)
+        # values as a dictionary array: no string is built per row
+        return {"day": pa.array(day_base + day.astype("timedelta64[D]"),
+                                pa.timestamp("us", tz="UTC")),
+                "dim": pa.array(value_dim[code], pa.int32()),
+                "value": pa.DictionaryArray.from_arrays(pa.array(code, pa.int32()), value_text)}
+
+    key = counts.column("key").to_numpy().astype(np.int64)
+    group, slot = np.divmod(key, layout.total)
+    offsets = np.asarray(layout.offsets, np.int64)
+    feature = np.searchsorted(offsets, slot, side="right") - 1
+    bin_ = slot - offsets[feature] - 1
+    counts_t = pa.table({**head(group), "feature": pa.array(feature, pa.int32()),
+                         "bin": pa.array(bin_, pa.int32()),
+                         "n": counts.column("n").cast(pa.int64())}, schema=_COUNTS)
+    mkey = moments.column("key").to_numpy().astype(np.int64)
+    mcols = {**head(mkey)}
+    for name in moments.column_names:
+        if name != "key":
+            mcols[name] = moments.column(name)
+    moments_t = _normalize_moments(pa.table(mcols), n_numeric)
+    lkey = labels.column("key").to_numpy().astype(np.int64)
+    rest, label = np.divmod(lkey, 3)
+    group, sbin = np.divmod(rest, n_scores)
+    labels_t = pa.table({**head(group), "bin": pa.array(sbin, pa.int32()),
+                         "label": pa.array(label, pa.int32()),
+                         "n": labels.column("n").cast(pa.int64())}, schema=_LABELS)
+    skey = sketch.column("key").to_numpy().astype(np.int64)
+    rest, register = np.divmod(skey, 1 << HLL_BITS)
+    group, feat = np.divmod(rest, len(features))
+    sketch_t = pa.table({**head(group), "feature": pa.array(feat, pa.int32()),
+                         "register": pa.array(register, pa.int32()),
+                         "rank": sketch.column("rank").cast(pa.int32())}, schema=_SKETCH)
+    return ProfileParts(dims=dims, features=tuple(features), counts=counts_t, moments=moments_t,
+                        labels=labels_t, sketch=sketch_t)
+
+
+_DAY = ("day", pa.timestamp("us", tz="UTC"))
+_VALUE = ("value", pa.dictionary(pa.int32(), pa.string()))
+_COUNTS = pa.schema([_DAY, ("dim", pa.int32()), _VALUE, ("feature", pa.int32()),
+                     ("bin", pa.int32()), ("n", pa.int64())])
+_SKETCH = pa.schema([_DAY, ("dim", pa.int32()), _VALUE, ("feature", pa.int32()),
+                     ("register", pa.int32()), ("rank", pa.int32())])
+_LABELS = pa.schema([_DAY, ("dim", pa.int32()), _VALUE, ("bin", pa.int32()),
+                     ("label", pa.int32()), ("n", pa.int64())])
+
+
+def _normalize(table: pa.Table, schema: pa.Schema) -> pa.Table:
+    """Engines return different integer widths and time types; fix them to one schema."""
+    arrays = []
+    for field_ in schema:
+        column = table.column(field_.name)
+        if pa.types.is_timestamp(field_.type) and column.type.tz is None:
+            column = column.cast(pa.timestamp("us")).cast(field_.type)
+        arrays.append(column.cast(field_.type))
+    return pa.table(arrays, schema=schema)
+
+
+def _normalize_moments(table: pa.Table, n_numeric: int) -> pa.Table:
+    fields = [_DAY, ("dim", pa.int32()), _VALUE, ("n", pa.int64()),
+              ("errors", pa.int64()), ("lat_count", pa.int64()), ("lat_sum", pa.float64())]
+    for j in range(n_numeric):
+        fields += [(f"{j}_count", pa.int64()), (f"{j}_sum", pa.float64()),
+                   (f"{j}_sum_sq", pa.float64()), (f"{j}_min", pa.float64()),
+                   (f"{j}_max", pa.float64())]
+    schema = pa.schema(fields)
+    table = table.set_column(table.schema.get_field_index("errors"), "errors",
+                             table.column("errors").fill_null(0))
+    return _normalize(table, schema)
+

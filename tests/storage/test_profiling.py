@@ -1,0 +1,285 @@
+"""Profiles computed in the engine: equal to a direct computation on raw rows, and mergeable."""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from loopwatch.core.profile import ALL, DAY_OF_WEEK, HOUR_OF_DAY, Cohort, Profile, score_bin
+from loopwatch.core.spec import Spec, spec_from_mapping
+from loopwatch.storage.parquet_store import ParquetStore
+from loopwatch.storage.profiling import fit_binning, profile_parts
+
+T0 = datetime(2026, 3, 1, tzinfo=UTC)
+
+
+def make_spec(**extra: Any) -> Spec:
+    return spec_from_mapping({
+        "model": "m",
+        "features": [{"name": "x", "dtype": "numeric"}, {"name": "y", "dtype": "numeric"},
+                     {"name": "c", "dtype": "categorical"}, {"name": "b", "dtype": "boolean"}],
+        "cohorts": ["region"],
+        **extra,
+    })
+
+
+def make_rows(n: int, seed: int, days: int = 7) -> pa.Table:
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=n)
+    x[rng.random(n) < 0.1] = np.nan
+    seconds = rng.integers(0, days * 86400, n)
+    return pa.table({
+        "decision_id": [f"{seed}-{i}" for i in range(n)],
+        "timestamp": pa.array([T0 + timedelta(seconds=int(s)) for s in seconds],
+                              pa.timestamp("us", tz="UTC")),
+        "score": rng.random(n),
+        "x": x,
+        "y": rng.lognormal(size=n),
+        "c": pa.array(rng.choice(np.array(["a", "b", "c", "d", "new", None], dtype=object), n),
+                      pa.string()),
+        "b": rng.random(n) < 0.3,
+        "region": pa.array(rng.choice(np.array(["EU", "NA", "AFR"], dtype=object), n,
+                                      p=[0.5, 0.45, 0.05]), pa.string()),
+        "action": pa.array(rng.choice(np.array(["block", "approve", "review"], dtype=object), n),
+                           pa.string()),
+        "latency_ms": rng.lognormal(2, 1, n),
+        "error": pa.array(rng.choice(np.array([None, "timeout"], dtype=object), n,
+                                     p=[0.98, 0.02]), pa.string()),
+    })
+
+
+def make_store(tmp_path: Path, table: pa.Table, spec: Spec | None = None) -> ParquetStore:
+    store = ParquetStore(tmp_path / "store", spec=spec or make_spec())
+    assert store.ingest("decisions", table, source="test").quarantined == 0
+    return store
+
+
+def engine_profiles(store: ParquetStore, reference: Any, start: datetime,
+                    end: datetime) -> tuple[Any, dict[Cohort, Profile]]:
+    con = store.connect()
+    decisions = store.table("decisions", con=con)
+    binning = fit_binning(reference if reference is not None else decisions, store.spec)
+    outcomes = store.outcomes_latest(con=con) if store.files("outcomes") else None
+    parts = profile_parts(decisions, store.spec, binning, start=start, end=end,
+                          outcomes=outcomes, con=con)
+    return binning, parts.profiles(binning, start=start, end=end)
+
+
+def test_profile_equals_a_direct_computation_on_raw_rows(tmp_path: Path) -> None:
+    table = make_rows(3000, seed=1)
+    store = make_store(tmp_path, table)
+    labels = np.random.default_rng(9).random(1500) < 0.2
+    store.ingest("outcomes", pa.table({
+        "decision_id": table.column("decision_id").to_pylist()[:1500],
+        "observed_at": [T0 + timedelta(days=30)] * 1500, "label": labels}), source="test")
+    binning, profiles = engine_profiles(store, None, T0, T0 + timedelta(days=7))
+    raw = store.read("decisions")
+    for cohort, mask in [(ALL, np.ones(raw.num_rows, bool)),
+                         (Cohort("region", "AFR"),
+                          np.asarray(raw.column("region").to_pylist()) == "AFR")]:
+        p = profiles[cohort]
+        assert p.n == mask.sum()
+        x = raw.column("x").to_numpy(zero_copy_only=False)[mask].astype(float)
+        valid = ~np.isnan(x)
+        stats = p.numeric["x"]
+        assert stats.count == valid.sum()
+        assert stats.nulls == (~valid).sum()
+        assert stats.total == pytest.approx(x[valid].sum(), rel=1e-9)
+        assert stats.total_sq == pytest.approx((x[valid] ** 2).sum(), rel=1e-9)
+        assert stats.minimum == x[valid].min() and stats.maximum == x[valid].max()
+        expected = np.bincount(np.searchsorted(binning.numeric["x"], x[valid], side="right"),
+                               minlength=len(binning.numeric["x"]) + 1)
+        assert np.array_equal(stats.bins, expected)
+        c = np.asarray(raw.column("c").to_pylist(), dtype=object)[mask]
+        codes = {v: i for i, v in enumerate(binning.categorical["c"])}
+        expected_c = np.zeros(len(codes) + 1, np.int64)
+        for v in c:
+            if v is not None:
+                expected_c[codes.get(v, len(codes))] += 1
+        assert np.array_equal(p.categorical["c"].counts, expected_c)
+        assert p.categorical["c"].nulls == sum(v is None for v in c)
+        b = np.asarray(raw.column("b").to_pylist())[mask]
+        assert list(p.categorical["b"].counts) == [(~b).sum(), b.sum(), 0]
+        scores = raw.column("score").to_numpy()[mask]
+        expected_s = np.bincount(score_bin(scores, binning.score), minlength=len(binning.score) + 1)
+        assert np.array_equal(p.score.by_action.sum(axis=0), expected_s)
+        assert p.system.errors == sum(e is not None for e in
+                                      np.asarray(raw.column("error").to_pylist(), object)[mask])
+    # labels: the first 1,500 decisions have outcomes
+    all_profile = profiles[ALL]
+    assert all_profile.score.by_label[1].sum() == labels.sum()
+    assert all_profile.score.by_label[0].sum() == (~labels).sum()
+    assert all_profile.score.by_label[2].sum() == 1500
+
+
+def test_global_hour_and_weekday_cohorts_add_up(tmp_path: Path) -> None:
+    store = make_store(tmp_path, make_rows(2000, seed=2))
+    _, profiles = engine_profiles(store, None, T0, T0 + timedelta(days=7))
+    total = profiles[ALL]
+    for column in ("region", HOUR_OF_DAY, DAY_OF_WEEK):
+        parts = [p for c, p in profiles.items() if c.column == column]
+        combined = Profile.combine(parts, cohort=ALL)
+        assert combined.n == total.n == 2000
+        assert combined == total, column
+
+
+def _split_equal(store_a: ParquetStore, store_b: ParquetStore, store_ab: ParquetStore,
+                 reference: Any) -> None:
+    start, end = T0, T0 + timedelta(days=7)
+    binning = fit_binning(reference, store_ab.spec)
+
+    def run(store: ParquetStore) -> dict[Cohort, Profile]:
+        con = store.connect()
+        parts = profile_parts(store.table("decisions", con=con), store.spec, binning,
+                              start=start, end=end, con=con)
+        return parts.profiles(binning, start=start, end=end)
+
+    a, b, ab = run(store_a), run(store_b), run(store_ab)
+    for cohort, whole in ab.items():
+        if cohort in a and cohort in b:
+            assert a[cohort].merge(b[cohort]) == whole, cohort
+        else:
+            assert (a.get(cohort) or b.get(cohort)) == whole, cohort
+
+
+@settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.integers(1, 400), st.integers(1, 400), st.integers(0, 10_000))
+def test_profile_of_a_union_is_the_merge_of_profiles(tmp_path_factory: pytest.TempPathFactory,
+                                                     n_a: int, n_b: int, seed: int) -> None:
+    base = tmp_path_factory.mktemp("law")
+    a, b = make_rows(n_a, seed), make_rows(n_b, seed + 1)
+    sa, sb = make_store(base / "a", a), make_store(base / "b", b)
+    sab = make_store(base / "ab", pa.concat_tables([a, b]))
+    con = sab.connect()
+    _split_equal(sa, sb, sab, sab.table("decisions", con=con))
+
+
+def test_daily_profiles_merged_equal_the_weekly_profile(tmp_path: Path) -> None:
+    store = make_store(tmp_path, make_rows(3000, seed=3))
+    con = store.connect()
+    decisions = store.table("decisions", con=con)
+    binning = fit_binning(decisions, store.spec)
+    week = profile_parts(decisions, store.spec, binning, start=T0, end=T0 + timedelta(days=7),
+                         con=con).profiles(binning, start=T0, end=T0 + timedelta(days=7))
+    days = [profile_parts(decisions, store.spec, binning, start=T0 + timedelta(days=d),
+                          end=T0 + timedelta(days=d + 1), con=con)
+            .profiles(binning, start=T0 + timedelta(days=d), end=T0 + timedelta(days=d + 1))
+            for d in range(7)]
+    for cohort in (ALL, Cohort("region", "EU"), Cohort(HOUR_OF_DAY, "13")):
+        merged = Profile.combine([d[cohort] for d in days if cohort in d])
+        assert merged == week[cohort]
+
+
+def test_empty_window_gives_an_empty_global_profile(tmp_path: Path) -> None:
+    store = make_store(tmp_path, make_rows(100, seed=4))
+    _, profiles = engine_profiles(store, None, T0 + timedelta(days=30), T0 + timedelta(days=31))
+    assert list(profiles) == [ALL]
+    assert profiles[ALL].n == 0
+    assert math.isnan(profiles[ALL].numeric["x"].mean)
+
+
+def test_all_null_and_constant_features(tmp_path: Path) -> None:
+    table = make_rows(500, seed=5)
+    table = table.set_column(table.schema.get_field_index("x"), "x", pa.nulls(500, pa.float64()))
+    table = table.set_column(table.schema.get_field_index("y"), "y", pa.array([7.0] * 500))
+    store = make_store(tmp_path, table)
+    binning, profiles = engine_profiles(store, None, T0, T0 + timedelta(days=7))
+    assert binning.numeric["x"] == ()
+    p = profiles[ALL]
+    assert p.numeric["x"].nulls == 500 and p.numeric["x"].count == 0
+    assert list(p.numeric["x"].bins) == [0]
+    assert p.numeric["y"].variance == 0.0
+    assert list(p.numeric["y"].bins) == [0, 500, 0]
+
+
+def test_values_outside_the_reference_range_land_in_the_end_bins(tmp_path: Path) -> None:
+    table = make_rows(1000, seed=6)
+    store = make_store(tmp_path, table)
+    con = store.connect()
+    decisions = store.table("decisions", con=con)
+    binning = fit_binning(decisions, store.spec)
+    late = make_rows(200, seed=7).to_pylist()
+    for i, row in enumerate(late):
+        row["decision_id"] = f"late-{i}"
+        row["timestamp"] = T0 + timedelta(days=8)
+        row["x"] = 1e6 if i % 2 else -1e6
+    store.ingest("decisions", pa.Table.from_pylist(late, schema=table.schema), source="test")
+    decisions = store.table("decisions", con=store.connect())
+    parts = profile_parts(decisions, store.spec, binning, start=T0 + timedelta(days=8),
+                          end=T0 + timedelta(days=9))
+    bins = parts.profiles(binning, start=T0 + timedelta(days=8), end=T0 + timedelta(days=9))[ALL]
+    assert bins.numeric["x"].bins[0] == 100
+    assert bins.numeric["x"].bins[-1] == 100
+
+
+def test_high_cardinality_categorical_counts_unseen_and_estimates_distinct(tmp_path: Path) -> None:
+    n = 120_000
+    rng = np.random.default_rng(8)
+    table = make_rows(n, seed=8)
+    values = np.char.add("v", rng.permutation(n).astype(str)).astype(object)
+    table = table.set_column(table.schema.get_field_index("c"), "c", pa.array(values))
+    store = make_store(tmp_path, table)
+    binning, profiles = engine_profiles(store, None, T0, T0 + timedelta(days=7))
+    p = profiles[ALL].categorical["c"]
+    assert len(binning.categorical["c"]) == 10_000
+    assert p.unseen == n - 10_000
+    assert p.distinct_estimate == pytest.approx(n, rel=0.1)
+
+
+def test_nan_counts_as_null_not_as_a_value(tmp_path: Path) -> None:
+    # the store writes NaN as null; a Parquet file from elsewhere may hold real NaN
+    import pyarrow.parquet as pq
+
+    table = make_rows(300, seed=10)
+    x = np.arange(300, dtype=float)
+    x[::3] = np.nan
+    table = table.set_column(table.schema.get_field_index("x"), "x", pa.array(x))
+    store = make_store(tmp_path, make_rows(10, seed=11))
+    directory = store.root / "decisions" / "model=m" / "date=2026-03-02"
+    directory.mkdir(parents=True, exist_ok=True)
+    with_model = table.append_column("model", pa.array(["m"] * 300))
+    pq.write_table(with_model, directory / "part-external.parquet")
+    _, profiles = engine_profiles(store, None, T0, T0 + timedelta(days=7))
+    assert profiles[ALL].numeric["x"].nulls == 100
+    assert profiles[ALL].numeric["x"].count == 200 + 10 - sum(
+        math.isnan(v) if v is not None else True for v in make_rows(10, seed=11).column("x")
+        .to_pylist())
+
+
+def test_days_are_utc_across_a_dst_change_and_input_time_zones(tmp_path: Path) -> None:
+    # Europe/Paris moves to summer time at 2026-03-29 01:00 UTC
+    spec = make_spec(timezone="Europe/Paris")
+    rows = []
+    for i, local in enumerate(["2026-03-28 23:30:00", "2026-03-29 01:30:00",
+                               "2026-03-29 03:30:00", "2026-03-30 00:30:00"]):
+        rows.append({"decision_id": str(i), "timestamp": local, "score": 0.5, "region": "EU"})
+    rows.append({"decision_id": "tz", "timestamp": "2026-03-29T23:30:00-05:00", "score": 0.5,
+                 "region": "EU"})
+    store = ParquetStore(tmp_path / "s", spec=spec)
+    store.ingest("decisions", pa.Table.from_pylist(rows), source="test")
+    start = datetime(2026, 3, 28, tzinfo=UTC)
+    _, profiles = engine_profiles(store, None, start, start + timedelta(days=3))
+    per_day = {}
+    con = store.connect()
+    parts = profile_parts(store.table("decisions", con=con), spec,
+                          fit_binning(store.table("decisions", con=con), spec),
+                          start=start, end=start + timedelta(days=3), con=con)
+    for day, dim, n in zip(parts.moments.column("day").to_pylist(),
+                           parts.moments.column("dim").to_pylist(),
+                           parts.moments.column("n").to_pylist(), strict=True):
+        if dim == 0:
+            per_day[day.date().isoformat()] = per_day.get(day.date().isoformat(), 0) + n
+    # 23:30 Paris on the 28th is 22:30 UTC on the 28th; 01:30 Paris (winter) is 00:30 UTC;
+    # 03:30 Paris (summer) is 01:30 UTC; 00:30 Paris on the 30th is 22:30 UTC on the 29th;
+    # 23:30 at -05:00 on the 29th is 04:30 UTC on the 30th
+    assert per_day == {"2026-03-28": 1, "2026-03-29": 3, "2026-03-30": 1}
+    hours = {c.value: p.n for c, p in profiles.items() if c.column == HOUR_OF_DAY}
+    assert hours == {"22": 2, "0": 1, "1": 1, "4": 1}
