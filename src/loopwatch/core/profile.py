@@ -27,8 +27,6 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-import pyarrow as pa
-import pyarrow.compute as pc
 
 __all__ = [
     "ALL",
@@ -39,7 +37,6 @@ __all__ = [
     "Cohort",
     "NumericStats",
     "Profile",
-    "ProfileParts",
     "ScoreStats",
     "SystemStats",
     "hll_estimate",
@@ -471,160 +468,3 @@ def _close(a: Sequence[float], b: Sequence[float]) -> bool:
     return all(x == y or (math.isfinite(x) and math.isfinite(y)
                           and abs(x - y) <= 1e-9 * max(abs(x), abs(y), 1e-300))
                for x, y in zip(a, b, strict=True))
-
-
-@dataclass(frozen=True)
-class ProfileParts:
-    """Aggregates of a set of days as long tables keyed by ``day``, ``dim``, ``value``.
-
-    This is what an engine returns and what the profile history stores; profiles
-    are sums of its rows (:meth:`profiles`).
-
-    * ``counts``: ``feature`` (index into :attr:`features`, then score × action,
-      then latency), ``bin`` (-1 = null), ``n``.
-    * ``moments``: ``n``, ``errors``, ``lat_count``, ``lat_sum``, and per numeric
-      feature ``<i>_count``, ``<i>_sum``, ``<i>_sum_sq``, ``<i>_min``, ``<i>_max``.
-    * ``labels``: score ``bin``, ``label`` (0 negative, 1 positive, 2 unlabelled), ``n``.
-    * ``sketch``: ``feature``, ``register`` and the maximum ``rank`` of unseen values.
-
-    ``dim`` indexes :attr:`dims` (cohort columns, then hour of day); ``value`` is text.
-    """
-
-    dims: tuple[str, ...]
-    features: tuple[str, ...]
-    counts: pa.Table
-    moments: pa.Table
-    labels: pa.Table
-    sketch: pa.Table
-
-    def select_days(self, start: datetime, end: datetime) -> ProfileParts:
-        """The rows of days in ``[start, end)``."""
-        def keep(table: pa.Table) -> pa.Table:
-            day = table.column("day")
-            mask = pc.and_(pc.greater_equal(day, pa.scalar(start, day.type)),
-                           pc.less(day, pa.scalar(end, day.type)))
-            return table.filter(mask)
-
-        return ProfileParts(self.dims, self.features, keep(self.counts), keep(self.moments),
-                            keep(self.labels), keep(self.sketch))
-
-    @staticmethod
-    def concat(parts: Sequence[ProfileParts]) -> ProfileParts:
-        first = parts[0]
-        return ProfileParts(
-            first.dims, first.features,
-            *(pa.concat_tables([getattr(p, name) for p in parts])
-              for name in ("counts", "moments", "labels", "sketch")))
-
-    def profiles(self, binning: Binning, *, start: datetime, end: datetime,
-                 cohorts: Iterable[Cohort] | None = None) -> dict[Cohort, Profile]:
-        """Profiles of ``[start, end)`` for every cohort present (or those asked for).
-
-        The global cohort sums the first dimension; day-of-week cohorts sum days.
-        """
-        parts = self.select_days(start, end)
-        keyed = {name: _with_cohort(getattr(parts, name))
-                 for name in ("counts", "moments", "labels", "sketch")}
-        wanted = set(cohorts) if cohorts is not None else None
-        present = sorted({Cohort(self.dims[d], v)
-                          for d, v in zip(keyed["moments"].column("dim").to_pylist(),
-                                          keyed["moments"].column("value").to_pylist(),
-                                          strict=True)}, key=str)
-        present += [Cohort(DAY_OF_WEEK, str(d)) for d in range(7)] + [ALL]
-        out: dict[Cohort, Profile] = {}
-        for cohort in present:
-            if wanted is not None and cohort not in wanted:
-                continue
-            profile = self._one(binning, keyed, cohort, start, end)
-            if profile.n or cohort == ALL:
-                out[cohort] = profile
-        return out
-
-    def _one(self, binning: Binning, keyed: Mapping[str, pa.Table], cohort: Cohort,
-             start: datetime, end: datetime) -> Profile:
-        def rows(table: pa.Table) -> pa.Table:
-            if cohort == ALL:
-                return table.filter(pc.equal(table.column("dim"), 0))
-            if cohort.column == DAY_OF_WEEK:
-                mask = pc.and_(pc.equal(table.column("dim"), 0),
-                               pc.equal(table.column("_weekday"), int(cohort.value or 0)))
-                return table.filter(mask)
-            dim = self.dims.index(cohort.column)
-            mask = pc.and_(pc.equal(table.column("dim"), dim),
-                           pc.equal(table.column("value"), cohort.value))
-            return table.filter(mask)
-
-        # positions follow ``self.features`` (the spec's order), never the binning's key order
-        numeric_names = [f for f in self.features if f in binning.numeric]
-        categorical_names = [f for f in self.features if f in binning.categorical]
-        n_features = len(self.features)
-        counts = rows(keyed["counts"])
-        feature = counts.column("feature").to_numpy()
-        bin_ = counts.column("bin").to_numpy()
-        n = counts.column("n").to_numpy()
-
-        def hist(j: int, size: int) -> tuple[Counts, int]:
-            mask = feature == j
-            b, c = bin_[mask], n[mask]
-            out = np.zeros(size, np.int64)
-            valid = b >= 0
-            np.add.at(out, b[valid], c[valid])
-            return out, int(c[~valid].sum())
-
-        moments = rows(keyed["moments"])
-        total = _sum(moments, "n")
-        numeric: dict[str, NumericStats] = {}
-        for name in numeric_names:
-            j = self.features.index(name)
-            bins, nulls = hist(j, len(binning.numeric[name]) + 1)
-            count = _sum(moments, f"{j}_count")
-            numeric[name] = NumericStats(
-                count=count, nulls=nulls, total=_fsum(moments, f"{j}_sum"),
-                total_sq=_fsum(moments, f"{j}_sum_sq"),
-                minimum=_extreme(moments, f"{j}_min", min) if count else math.inf,
-                maximum=_extreme(moments, f"{j}_max", max) if count else -math.inf, bins=bins)
-        sketch = rows(keyed["sketch"])
-        categorical: dict[str, CategoricalStats] = {}
-        for name in categorical_names:
-            j = self.features.index(name)
-            codes, nulls = hist(j, len(binning.categorical[name]) + 1)
-            registers = np.zeros(HLL_REGISTERS, np.uint8)
-            mask = sketch.column("feature").to_numpy() == j
-            np.maximum.at(registers, sketch.column("register").to_numpy()[mask],
-                          sketch.column("rank").to_numpy()[mask].astype(np.uint8))
-            categorical[name] = CategoricalStats(codes, nulls, registers)
-        n_score = len(binning.score) + 1
-        n_actions = len(binning.actions) + 1
-        by_action, _ = hist(n_features, n_score * n_actions)
-        latency, _ = hist(n_features + 1, len(binning.latency) + 1)
-        labels = rows(keyed["labels"])
-        by_label = np.zeros((3, n_score), np.int64)
-        np.add.at(by_label, (labels.column("label").to_numpy(), labels.column("bin").to_numpy()),
-                  labels.column("n").to_numpy())
-        return Profile(
-            start=start, end=end, cohort=cohort, binning=binning.fingerprint, n=total,
-            numeric=numeric, categorical=categorical,
-            score=ScoreStats(by_label, by_action.reshape(n_actions, n_score)),
-            system=SystemStats(latency, _sum(moments, "lat_count"), _fsum(moments, "lat_sum"),
-                               _sum(moments, "errors")),
-        )
-
-
-def _with_cohort(table: pa.Table) -> pa.Table:
-    # Monday = 0, as datetime.weekday(); the day is a UTC midnight
-    weekday = pc.subtract(pc.day_of_week(table.column("day")), 0)
-    return table.append_column("_weekday", weekday)
-
-
-def _sum(table: pa.Table, column: str) -> int:
-    value = pc.sum(table.column(column)).as_py()
-    return int(value or 0)
-
-
-def _fsum(table: pa.Table, column: str) -> float:
-    return math.fsum(v for v in table.column(column).to_pylist() if v is not None)
-
-
-def _extreme(table: pa.Table, column: str, pick: Any) -> float:
-    values = [v for v in table.column(column).to_pylist() if v is not None]
-    return float(pick(values)) if values else (math.inf if pick is min else -math.inf)

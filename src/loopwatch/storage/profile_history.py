@@ -27,7 +27,8 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from loopwatch.core.profile import ALL, Binning, Cohort, Profile, ProfileParts
+from loopwatch.core.profile import ALL, Binning, Cohort, Profile
+from loopwatch.core.profile_parts import ProfileParts
 from loopwatch.core.spec import MODEL_COLUMN, parse_duration
 from loopwatch.errors import InputError, StoreError
 from loopwatch.storage.parquet_store import ParquetStore, _write_atomic

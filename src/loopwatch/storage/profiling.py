@@ -33,12 +33,12 @@ from loopwatch.core.profile import (
     QUANTILES,
     SCORE_BINS,
     Binning,
-    ProfileParts,
     latency_edges,
     numeric_edges,
     score_edges,
     uniform_grid,
 )
+from loopwatch.core.profile_parts import ProfileParts
 from loopwatch.core.spec import Spec
 
 __all__ = [
@@ -353,7 +353,9 @@ def _profile_parts(table: Any, spec: Spec, binning: Binning, start: datetime, en
     for j, name in enumerate(numeric):
         column = joined[name]
         mcols[f"_x{j}"] = ibis.ifelse(column.isnull() | column.isnan(), None, column)
-    mcols["_err"] = (joined[c.error].notnull() if c.error else ibis.literal(False)).cast("int64")
+    # PostgreSQL cannot cast boolean to bigint: choose the integer instead
+    mcols["_err"] = (ibis.ifelse(joined[c.error].notnull(), 1, 0) if c.error
+                     else ibis.literal(0)).cast("int64")
     mcols["_lat"] = (joined[c.latency].cast("float64") if c.latency
                      else ibis.literal(None).cast("float64"))
     dim_index = ibis.memtable(pa.table({"_dim": pa.array(range(len(dims)), pa.int32())}))
