@@ -1,0 +1,182 @@
+"""Time and peak memory to profile a decision log, against a floor measured in the same run.
+
+    .venv/bin/python benchmarks/profile_bench.py                 # 1M and 10M rows on DuckDB
+    .venv/bin/python benchmarks/profile_bench.py --rows 1000000  # one size
+    .venv/bin/python benchmarks/profile_bench.py --engines duckdb,pyspark --rows 10000000
+
+The data: the synthetic drift job's reference generator (20 features: 14 numeric,
+6 categorical with 5 to 10,000 values; one cohort column with 8 values), with
+timestamps spread over 90 days and written into a loopwatch store (one file per
+day). Each measurement runs in a fresh process, so its peak RSS is its own.
+
+* floor: one DuckDB pass over the same files that only sums every numeric column.
+* profile: the full daily profile (every day × every cohort value and hour of day,
+  bins of all 20 features, score × action, moments, unseen sketches) with the
+  reference bins already fitted; the fit is timed on its own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+ROOT = Path(__file__).resolve().parent
+DATA = ROOT / ".data" / "profile"
+START = datetime(2026, 1, 1, tzinfo=UTC)
+DAYS = 90
+CHUNK = 1_000_000
+
+
+def spec_dict() -> dict[str, Any]:
+    from loopwatch.simulate.synthetic import CATEGORICAL_FEATURES, NUMERIC_FEATURES
+
+    return {
+        "model": "bench",
+        "store": "./store",
+        "features": [{"name": n, "dtype": "numeric"} for n in NUMERIC_FEATURES]
+        + [{"name": n, "dtype": "categorical"} for n in CATEGORICAL_FEATURES],
+        "cohorts": ["segment"],
+        "columns": {"model_version": None, "action": None, "threshold": None, "latency": None,
+                    "cost": None, "error": None, "source": None},
+        "reference": {"start": START.isoformat(), "end": (START + timedelta(days=30)).isoformat()},
+    }
+
+
+def build(rows: int) -> Path:
+    """Write ``rows`` decisions over 90 days into a store (cached between runs)."""
+    import yaml
+
+    from loopwatch.core.spec import load_spec
+    from loopwatch.simulate.synthetic import drift_dataset
+    from loopwatch.storage.parquet_store import ParquetStore
+
+    directory = DATA / f"{rows}"
+    done = directory / ".complete"
+    if done.exists():
+        return directory
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "loopwatch.yaml").write_text(yaml.safe_dump(spec_dict()))
+    spec = load_spec(directory / "loopwatch.yaml")
+    store = ParquetStore.for_spec(spec)
+    rng = np.random.default_rng(11)
+    span = DAYS * 86_400 * 1_000_000
+    for i, offset in enumerate(range(0, rows, CHUNK)):
+        n = min(CHUNK, rows - offset)
+        table = drift_dataset(n, shifted=False, seed=100 + i)
+        micros = np.sort(rng.integers(0, span, n)) + int(START.timestamp() * 1_000_000)
+        table = table.set_column(table.schema.get_field_index("timestamp"), "timestamp",
+                                 pa.array(micros, pa.timestamp("us", tz="UTC")))
+        ids = pa.array(np.char.add(f"c{i}-", np.arange(n).astype(str)))
+        table = table.set_column(table.schema.get_field_index("decision_id"), "decision_id", ids)
+        result = store.ingest("decisions", table, source="bench")
+        assert result.quarantined == 0, result
+        print(f"  wrote {offset + n:,} / {rows:,} rows", file=sys.stderr)
+    done.touch()
+    return directory
+
+
+def measure(directory: Path, what: str, engine: str) -> dict[str, Any]:
+    """Run one measurement in this process (called in a child); returns seconds and peak RSS."""
+    from loopwatch.core.spec import load_spec
+    from loopwatch.storage.parquet_store import ParquetStore
+    from loopwatch.storage.profiling import fit_binning, profile_parts
+
+    spec = load_spec(directory / "loopwatch.yaml")
+    store = ParquetStore.for_spec(spec)
+    out: dict[str, Any] = {}
+    if what == "floor":
+        import duckdb
+
+        from loopwatch.simulate.synthetic import NUMERIC_FEATURES
+
+        files = [str(f) for f in store.files("decisions")]
+        con = duckdb.connect()
+        sums = ", ".join(f"sum({name})" for name in NUMERIC_FEATURES)
+        began = time.perf_counter()
+        con.execute(f"SELECT {sums} FROM read_parquet($files)", {"files": files}).fetchall()
+        out["seconds"] = time.perf_counter() - began
+    else:
+        con = store.connect()
+        reference_table = store.table("decisions", con=con)
+        ts = reference_table.timestamp
+        began = time.perf_counter()
+        binning = fit_binning(reference_table.filter(ts < START + timedelta(days=30)), spec)
+        out["fit_seconds"] = time.perf_counter() - began
+        if engine == "pyspark":
+            con, table = _spark_table(store)
+        else:
+            table = store.table("decisions", con=con)
+        began = time.perf_counter()
+        parts = profile_parts(table, spec, binning, start=START, end=START + timedelta(days=DAYS),
+                              con=con)
+        out["seconds"] = time.perf_counter() - began
+        out["groups"] = parts.moments.num_rows
+    out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return out
+
+
+def _spark_table(store: Any) -> tuple[Any, Any]:
+    import ibis
+    from pyspark.sql import SparkSession
+
+    session = (SparkSession.builder.master("local[2]").appName("loopwatch-bench")
+               .config("spark.ui.enabled", "false").config("spark.sql.shuffle.partitions", "8")
+               .config("spark.driver.memory", "4g").config("spark.sql.session.timeZone", "UTC")
+               .getOrCreate())
+    con = ibis.pyspark.connect(session)
+    files = [str(f) for f in store.files("decisions")]
+    return con, con.read_parquet(files)
+
+
+def child(directory: Path, what: str, engine: str) -> dict[str, Any]:
+    began = time.perf_counter()
+    proc = subprocess.run([sys.executable, __file__, "--child", str(directory), what, engine],
+                          capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{what} on {engine} failed:\n{proc.stderr[-3000:]}")
+    result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    result["process_seconds"] = time.perf_counter() - began
+    # the child's own peak, as the kernel counted it
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", default="1000000,10000000")
+    parser.add_argument("--engines", default="duckdb")
+    parser.add_argument("--repeat", type=int, default=2, help="runs per measurement (best kept)")
+    parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        directory, what, engine = args.child
+        print(json.dumps(measure(Path(directory), what, engine)))
+        return
+    print(f"profile benchmark, {datetime.now(UTC):%Y-%m-%d}, {os.cpu_count()} cores")
+    print("| engine | rows | floor s | profile s | ratio to floor | rows/s | fit s | peak RSS MB |")
+    print("|---|---|---|---|---|---|---|---|")
+    for rows in (int(r) for r in args.rows.split(",")):
+        directory = build(rows)
+        floor = min((child(directory, "floor", "duckdb") for _ in range(args.repeat)),
+                    key=lambda r: r["seconds"])
+        for engine in args.engines.split(","):
+            runs = [child(directory, "profile", engine) for _ in range(args.repeat)]
+            best = min(runs, key=lambda r: r["seconds"])
+            peak = max(r["peak_rss_mb"] for r in runs)
+            print(f"| {engine} | {rows:,} | {floor['seconds']:.2f} | {best['seconds']:.2f} | "
+                  f"{best['seconds'] / floor['seconds']:.1f}× | {rows / best['seconds']:,.0f} | "
+                  f"{best['fit_seconds']:.2f} | {peak:,.0f} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
