@@ -200,30 +200,48 @@ class _Layout:
         return sum(self.sizes)
 
 
-def _codes_table(con: Any, name: str, values: Sequence[str], first: int = 0) -> Any:
-    return con.create_table(
-        f"_lw_{name}_{uuid.uuid4().hex}",
-        pa.table({f"_v_{name}": pa.array(values, pa.string()),
-                  f"_c_{name}": pa.array(range(first, first + len(values)), pa.int64())}),
-        temp=True)
-
-
 class _Views:
-    """Temporary views created for one profile run, dropped at the end."""
+    """Temporary views and tables created for one profile run, dropped at the end."""
 
     def __init__(self, con: Any) -> None:
         self.con = con
-        self.names: list[str] = []
+        self.created: list[tuple[str, str]] = []  # (kind, name), in order of creation
+        self.memtables: list[Any] = []
 
     def barrier(self, expr: Any) -> Any:
         name = f"_lw_view_{uuid.uuid4().hex}"
         self.con.create_view(name, expr)
-        self.names.append(name)
+        self.created.append(("view", name))
         return self.con.table(name)
 
+    def codes(self, name: str, values: Sequence[str], first: int = 0) -> Any:
+        """A small table of (value, code), joined to turn values into integer codes."""
+        import ibis
+
+        data = pa.table({f"_v_{name}": pa.array(values, pa.string()),
+                         f"_c_{name}": pa.array(range(first, first + len(values)), pa.int64())})
+        table_name = f"_lw_{name}_{uuid.uuid4().hex}"
+        try:
+            table = self.con.create_table(table_name, data, temp=True)
+        except NotImplementedError:
+            # PySpark has no temporary tables (a plain one would be written to the
+            # warehouse directory); an in-memory table is a temporary view there. It is
+            # kept referenced until the views over it are dropped: Ibis drops a memtable
+            # once its expression is garbage-collected.
+            table = ibis.memtable(data)
+            self.memtables.append(table)
+            return table
+        self.created.append(("table", table_name))
+        return table
+
     def drop(self) -> None:
-        for name in reversed(self.names):
-            self.con.drop_view(name, force=True)
+        # views first (reverse order of creation): they depend on the tables
+        for kind, name in reversed(self.created):
+            if kind == "view":
+                self.con.drop_view(name, force=True)
+            else:
+                self.con.drop_table(name, force=True)
+        self.memtables.clear()
 
 
 def profile_parts(
@@ -289,12 +307,12 @@ def _profile_parts(table: Any, spec: Spec, binning: Binning, start: datetime, en
         if name == HOUR_OF_DAY:
             continue
         first = values.index((i, _NULL_VALUE)) - len([v for d, v in values if d == i]) + 1
-        codes = _codes_table(con, f"d{i}", [v for d, v in values if d == i and v != _NULL_VALUE],
-                             first)
+        codes = views.codes(f"d{i}", [v for d, v in values if d == i and v != _NULL_VALUE],
+                            first)
         joined = joined.left_join(codes, _as_text(joined[name], _dtype(spec, name))
                                   == codes[f"_v_d{i}"])
     for j, name in enumerate(categorical, start=len(numeric)):
-        codes = _codes_table(con, f"f{j}", binning.categorical[name])
+        codes = views.codes(f"f{j}", binning.categorical[name])
         joined = joined.left_join(codes, _as_text(joined[name], _dtype(spec, name))
                                   == codes[f"_v_f{j}"])
     n_scores = len(binning.score) + 1
