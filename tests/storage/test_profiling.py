@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -124,11 +125,24 @@ def test_global_hour_and_weekday_cohorts_add_up(tmp_path: Path) -> None:
     store = make_store(tmp_path, make_rows(2000, seed=2))
     _, profiles = engine_profiles(store, None, T0, T0 + timedelta(days=7))
     total = profiles[ALL]
-    for column in ("region", HOUR_OF_DAY, DAY_OF_WEEK):
+    for column in ("region", DAY_OF_WEEK):
         parts = [p for c, p in profiles.items() if c.column == column]
         combined = Profile.combine(parts, cohort=ALL)
         assert combined.n == total.n == 2000
         assert combined == total, column
+    # hour-of-day profiles carry no feature bins, but everything else adds up
+    hours = Profile.combine([p for c, p in profiles.items() if c.column == HOUR_OF_DAY],
+                            cohort=ALL)
+    assert not hours.binned and total.binned
+    assert hours.n == total.n
+    assert hours.score == total.score and hours.system == total.system
+    for name, stats in total.numeric.items():
+        assert (hours.numeric[name].count, hours.numeric[name].nulls) == (stats.count, stats.nulls)
+        assert hours.numeric[name].total == pytest.approx(stats.total, rel=1e-9)
+        assert not hours.numeric[name].bins.any()
+    for name, cstats in total.categorical.items():
+        assert (hours.categorical[name].count, hours.categorical[name].nulls) == \
+            (cstats.count, cstats.nulls)
 
 
 def _split_equal(store_a: ParquetStore, store_b: ParquetStore, store_ab: ParquetStore,
@@ -173,9 +187,10 @@ def test_daily_profiles_merged_equal_the_weekly_profile(tmp_path: Path) -> None:
                           end=T0 + timedelta(days=d + 1), con=con)
             .profiles(binning, start=T0 + timedelta(days=d), end=T0 + timedelta(days=d + 1))
             for d in range(7)]
-    for cohort in (ALL, Cohort("region", "EU"), Cohort(HOUR_OF_DAY, "13")):
+    for cohort in (ALL, Cohort("region", "EU"), Cohort(HOUR_OF_DAY, "13"), Cohort(DAY_OF_WEEK, "2")):
         merged = Profile.combine([d[cohort] for d in days if cohort in d])
-        assert merged == week[cohort]
+        # the weekly profile spans the week even where the cohort (a weekday) is one day
+        assert replace(merged, start=T0, end=T0 + timedelta(days=7)) == week[cohort]
 
 
 def test_empty_window_gives_an_empty_global_profile(tmp_path: Path) -> None:

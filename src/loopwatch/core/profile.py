@@ -296,18 +296,23 @@ class CategoricalStats:
     counts: Counts
     nulls: int
     unseen_sketch: npt.NDArray[np.uint8]
+    #: non-null rows; given where the counts are not binned (hour-of-day profiles)
+    present: int | None = None
 
     @classmethod
     def empty(cls, n_codes: int) -> CategoricalStats:
         return cls(np.zeros(n_codes, np.int64), 0, np.zeros(HLL_REGISTERS, np.uint8))
 
     def merge(self, other: CategoricalStats) -> CategoricalStats:
+        present = None if self.present is None and other.present is None \
+            else self.count + other.count
         return CategoricalStats(self.counts + other.counts, self.nulls + other.nulls,
-                                np.maximum(self.unseen_sketch, other.unseen_sketch))
+                                np.maximum(self.unseen_sketch, other.unseen_sketch), present)
 
     @property
     def count(self) -> int:
-        return int(self.counts.sum())
+        """Non-null rows."""
+        return int(self.counts.sum()) if self.present is None else self.present
 
     @property
     def unseen(self) -> int:
@@ -326,7 +331,7 @@ class CategoricalStats:
 
     def __eq__(self, other: object) -> bool:
         return (isinstance(other, CategoricalStats) and self.nulls == other.nulls
-                and np.array_equal(self.counts, other.counts)
+                and self.count == other.count and np.array_equal(self.counts, other.counts)
                 and np.array_equal(self.unseen_sketch, other.unseen_sketch))
 
     __hash__ = None  # type: ignore[assignment]
@@ -410,6 +415,9 @@ class Profile:
     categorical: Mapping[str, CategoricalStats]
     score: ScoreStats
     system: SystemStats
+    #: False for hour-of-day profiles: they hold moments, missing values and the score,
+    #: label and latency histograms, but no feature bins (all zero)
+    binned: bool = True
 
     def merge(self, other: Profile) -> Profile:
         """The profile of both windows' rows (same cohort and binning required)."""
@@ -429,6 +437,7 @@ class Profile:
             numeric={k: v.merge(other.numeric[k]) for k, v in self.numeric.items()},
             categorical={k: v.merge(other.categorical[k]) for k, v in self.categorical.items()},
             score=self.score.merge(other.score), system=self.system.merge(other.system),
+            binned=self.binned and other.binned,
         )
 
     @staticmethod

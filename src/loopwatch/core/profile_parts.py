@@ -21,6 +21,7 @@ from loopwatch.core.profile import (
     ALL,
     DAY_OF_WEEK,
     HLL_REGISTERS,
+    HOUR_OF_DAY,
     Binning,
     CategoricalStats,
     Cohort,
@@ -90,7 +91,7 @@ class ProfileParts:
         present = sorted({Cohort(self.dims[d], v)
                           for d, v in zip(keyed["moments"].column("dim").to_pylist(),
                                           keyed["moments"].column("value").to_pylist(),
-                                          strict=True)}, key=str)
+                                          strict=True) if self.dims[d] != ALL.column}, key=str)
         present += [Cohort(DAY_OF_WEEK, str(d)) for d in range(7)] + [ALL]
         out: dict[Cohort, Profile] = {}
         for cohort in present:
@@ -134,13 +135,14 @@ class ProfileParts:
 
         moments = rows(keyed["moments"])
         total = _sum(moments, "n")
+        binned = cohort.column != HOUR_OF_DAY or self.dims[0] == HOUR_OF_DAY
         numeric: dict[str, NumericStats] = {}
         for name in numeric_names:
             j = self.features.index(name)
-            bins, nulls = hist(j, len(binning.numeric[name]) + 1)
+            bins, _ = hist(j, len(binning.numeric[name]) + 1)
             count = _sum(moments, f"{j}_count")
             numeric[name] = NumericStats(
-                count=count, nulls=nulls, total=_fsum(moments, f"{j}_sum"),
+                count=count, nulls=total - count, total=_fsum(moments, f"{j}_sum"),
                 total_sq=_fsum(moments, f"{j}_sum_sq"),
                 minimum=_extreme(moments, f"{j}_min", min) if count else math.inf,
                 maximum=_extreme(moments, f"{j}_max", max) if count else -math.inf, bins=bins)
@@ -148,12 +150,14 @@ class ProfileParts:
         categorical: dict[str, CategoricalStats] = {}
         for name in categorical_names:
             j = self.features.index(name)
-            codes, nulls = hist(j, len(binning.categorical[name]) + 1)
+            codes, _ = hist(j, len(binning.categorical[name]) + 1)
+            nulls = _sum(moments, f"{j}_nulls")
             registers = np.zeros(HLL_REGISTERS, np.uint8)
             mask = sketch.column("feature").to_numpy() == j
             np.maximum.at(registers, sketch.column("register").to_numpy()[mask],
                           sketch.column("rank").to_numpy()[mask].astype(np.uint8))
-            categorical[name] = CategoricalStats(codes, nulls, registers)
+            categorical[name] = CategoricalStats(codes, nulls, registers,
+                                                 None if binned else total - nulls)
         n_score = len(binning.score) + 1
         n_actions = len(binning.actions) + 1
         by_action, _ = hist(n_features, n_score * n_actions)
@@ -168,6 +172,7 @@ class ProfileParts:
             score=ScoreStats(by_label, by_action.reshape(n_actions, n_score)),
             system=SystemStats(latency, _sum(moments, "lat_count"), _fsum(moments, "lat_sum"),
                                _sum(moments, "errors")),
+            binned=binned,
         )
 
 

@@ -32,7 +32,7 @@ from loopwatch.core.profile_parts import ProfileParts
 from loopwatch.core.spec import MODEL_COLUMN, parse_duration
 from loopwatch.errors import InputError, StoreError
 from loopwatch.storage.parquet_store import ParquetStore, _write_atomic
-from loopwatch.storage.profiling import dimensions, fit_binning, profile_parts
+from loopwatch.storage.profiling import dimensions, empty_parts, fit_binning, profile_parts
 
 __all__ = ["ProfileHistory", "UpdateResult"]
 
@@ -194,8 +194,7 @@ class ProfileHistory:
         numeric = [f.name for f in self.spec.stored_features if f.stored_dtype == "numeric"]
         categorical = [f.name for f in self.spec.stored_features if f.stored_dtype != "numeric"]
         if tables["counts"] is None:
-            empty = profile_parts_empty()
-            return ProfileParts(dimensions(self.spec), (*numeric, *categorical), *empty)
+            return empty_parts(self.spec, binning)
         return ProfileParts(dimensions(self.spec), (*numeric, *categorical),
                             tables["counts"], tables["moments"], tables["labels"], tables["sketch"])
 
@@ -262,17 +261,6 @@ class ProfileHistory:
             for path in (directory / part).glob("*.parquet"):
                 if path.name not in used:
                     path.unlink()
-
-
-def profile_parts_empty() -> tuple[pa.Table, pa.Table, pa.Table, pa.Table]:
-    from loopwatch.storage.profiling import _COUNTS, _LABELS, _SKETCH, _normalize_moments
-
-    moments = pa.schema([("day", pa.timestamp("us", tz="UTC")), ("dim", pa.int32()),
-                         ("value", pa.dictionary(pa.int32(), pa.string())), ("n", pa.int64()),
-                         ("errors", pa.int64()), ("lat_count", pa.int64()),
-                         ("lat_sum", pa.float64())]).empty_table()
-    return _COUNTS.empty_table(), _normalize_moments(moments, 0), _LABELS.empty_table(), \
-        _SKETCH.empty_table()
 
 
 def _only_days(table: pa.Table, days: list[str]) -> pa.Table:

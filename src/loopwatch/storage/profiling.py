@@ -44,6 +44,7 @@ from loopwatch.core.spec import Spec
 __all__ = [
     "MAX_CATEGORIES",
     "dimensions",
+    "empty_parts",
     "fit_binning",
     "profile_parts",
 ]
@@ -53,6 +54,8 @@ MAX_CATEGORIES = 10_000
 #: Reference actions kept for the score-by-action histogram (the most frequent).
 MAX_ACTIONS = 16
 NULL_CODE = -1
+#: The single dimension of a profile without cohorts.
+GLOBAL = "all"
 _UNSEEN_HASH_MOD = 1 << (HLL_BITS + HLL_RANK_BITS)
 
 
@@ -254,6 +257,7 @@ def profile_parts(
     outcomes: Any | None = None,
     con: Any | None = None,
     labels_only: bool = False,
+    cohorts: bool = True,
 ) -> ProfileParts:
     """Aggregate the decisions of ``[start, end)`` by UTC day and cohort, in the engine.
 
@@ -270,24 +274,27 @@ def profile_parts(
         The backend, to register the small tables of codes.
     labels_only
         Compute only the score × label part (when only outcomes changed).
+    cohorts
+        ``False`` profiles the global cohort only (a reference-vs-current drift job).
     """
     con = con if con is not None else table._find_backend()
     views = _Views(con)
     try:
-        return _profile_parts(table, spec, binning, start, end, outcomes, con, views, labels_only)
+        dims = dimensions(spec) if cohorts else (GLOBAL,)
+        return _profile_parts(table, spec, binning, start, end, outcomes, con, views, labels_only,
+                              dims)
     finally:
         views.drop()
 
 
 def _profile_parts(table: Any, spec: Spec, binning: Binning, start: datetime, end: datetime,
                    outcomes: Any | None, con: Any, views: _Views,
-                   labels_only: bool) -> ProfileParts:
+                   labels_only: bool, dims: tuple[str, ...]) -> ProfileParts:
     import ibis
 
     c, o = spec.columns, spec.outcomes
     numeric, categorical = _features(spec)
     features = [*numeric, *categorical]
-    dims = dimensions(spec)
     ts = table[c.timestamp]
     table = table.filter((ts >= ibis.literal(start)) & (ts < ibis.literal(end)))
     day0 = int(start.timestamp() // 86400)
@@ -296,41 +303,53 @@ def _profile_parts(table: Any, spec: Spec, binning: Binning, start: datetime, en
     values: list[tuple[int, str]] = []
     texts = {name: _as_text(table[name], _dtype(spec, name)) for name in spec.cohorts}
     for i, name in enumerate(dims):
-        if name == HOUR_OF_DAY:
+        if name == GLOBAL:
+            found = [GLOBAL]
+        elif name == HOUR_OF_DAY:
             found = [str(h) for h in range(24)]
         else:
             found = sorted(v for v in table.select(v=texts[name]).distinct().to_pyarrow()
                            .column("v").to_pylist() if v is not None)
         values += [(i, v) for v in found] + [(i, _NULL_VALUE)]
-    joined = table
+    cohorted = table
     for i, name in enumerate(dims):
-        if name == HOUR_OF_DAY:
+        if name in (HOUR_OF_DAY, GLOBAL):
             continue
         first = values.index((i, _NULL_VALUE)) - len([v for d, v in values if d == i]) + 1
         codes = views.codes(f"d{i}", [v for d, v in values if d == i and v != _NULL_VALUE],
                             first)
-        joined = joined.left_join(codes, _as_text(joined[name], _dtype(spec, name))
-                                  == codes[f"_v_d{i}"])
+        cohorted = cohorted.left_join(codes, _as_text(cohorted[name], _dtype(spec, name))
+                                      == codes[f"_v_d{i}"])
+    joined = cohorted
     for j, name in enumerate(categorical, start=len(numeric)):
         codes = views.codes(f"f{j}", binning.categorical[name])
         joined = joined.left_join(codes, _as_text(joined[name], _dtype(spec, name))
                                   == codes[f"_v_f{j}"])
+    if outcomes is not None:
+        lab = outcomes.select(_oid=outcomes[o.decision_id], _label=outcomes[o.label])
+        joined = joined.left_join(lab, joined[c.decision_id] == lab._oid)
     n_scores = len(binning.score) + 1
     n_actions = len(binning.actions) + 1
     sizes = [len(binning.numeric[n]) + 2 for n in numeric]
     sizes += [len(binning.categorical[n]) + 2 for n in categorical]
-    sizes += [n_scores * n_actions + 1, len(binning.latency) + 2]
+    sizes += [n_scores * n_actions + 1, len(binning.latency) + 2, 3 * n_scores + 1]
     layout = _Layout(day0, tuple(values), tuple(sizes))
 
+    def day_and_dims(rel: Any) -> dict[str, Any]:
+        ts = rel[c.timestamp]
+        out: dict[str, Any] = {"_day": (ts.epoch_seconds() // 86400 - day0).cast("int64")}
+        for i, name in enumerate(dims):
+            null_code = values.index((i, _NULL_VALUE))
+            if name == GLOBAL:
+                out[f"_d{i}"] = ibis.literal(null_code - 1).cast("int64")
+            elif name == HOUR_OF_DAY:
+                out[f"_d{i}"] = (ts.hour() + null_code - 24).cast("int64")
+            else:
+                out[f"_d{i}"] = rel[f"_c_d{i}"].fill_null(null_code)
+        return out
+
     # 2. one projection: day index, cohort codes, and a slot per pseudo-feature
-    ts = joined[c.timestamp]
-    base: dict[str, Any] = {"_day": (ts.epoch_seconds() // 86400 - day0).cast("int64")}
-    for i, name in enumerate(dims):
-        null_code = values.index((i, _NULL_VALUE))
-        if name == HOUR_OF_DAY:
-            base[f"_d{i}"] = (ts.hour() + null_code - 24).cast("int64")
-        else:
-            base[f"_d{i}"] = joined[f"_c_d{i}"].fill_null(null_code)
+    base = day_and_dims(joined)
     slots = []
     for name in numeric:
         slots.append(_numeric_bin(joined[name], binning.numeric[name]) + 1)
@@ -348,36 +367,47 @@ def _profile_parts(table: Any, spec: Spec, binning: Binning, start: datetime, en
     slots.append(action_code * n_scores + score_bin + 1)
     slots.append(_numeric_bin(joined[c.latency].cast("float64"), binning.latency) + 1
                  if c.latency else ibis.literal(0))
+    label_code = (ibis.cases((joined._label.isnull(), 2), (joined._label, 1), else_=0)
+                  if outcomes is not None else ibis.literal(2))
+    slots.append(label_code * n_scores + score_bin + 1)
     for k, (slot, offset) in enumerate(zip(slots, layout.offsets, strict=True)):
         base[f"_s{k}"] = (slot + offset).cast("int64")
     # a view keeps the projection below the cross join: Ibis would otherwise inline it
     # and compute every bin once per unpivoted row instead of once per row
     projected = views.barrier(joined.select(**base))
 
-    # 3. unpivot dimensions × pseudo-features with a small index table; one group-by
-    index = ibis.memtable(pa.table({
-        "_dim": pa.array([i for i in range(len(dims)) for _ in slots], pa.int32()),
-        "_feat": pa.array([k for _ in dims for k in range(len(slots))], pa.int32()),
-    }))
+    # 3. unpivot dimensions × pseudo-features with a small index table; one group-by.
+    # Hour of day gets only the light pseudo-features (score × action, latency, score ×
+    # label); its missing rates and moments come from the moments query.
+    light = [len(features), len(features) + 1, len(features) + 2]
+    pairs = [(i, k) for i, name in enumerate(dims) for k in range(len(slots))
+             if (k == light[2] if labels_only else
+                 (k in light or name != HOUR_OF_DAY or len(dims) == 1))]
+    index = ibis.memtable(pa.table({"_dim": pa.array([i for i, _ in pairs], pa.int32()),
+                                    "_feat": pa.array([k for _, k in pairs], pa.int32())}))
     crossed = projected.cross_join(index)
     value = ibis.cases(*[(crossed._dim == i, crossed[f"_d{i}"]) for i in range(len(dims))])
     slot = ibis.cases(*[(crossed._feat == k, crossed[f"_s{k}"]) for k in range(len(slots))])
     key = (crossed._day * layout.n_values + value) * layout.total + slot
     counts = crossed.select(key=key).group_by("key").aggregate(n=ibis._.count())
+    if labels_only:
+        return _decode(layout, dims, features, len(numeric), n_scores, counts.to_pyarrow(),
+                       _empty_moments(len(features)), _KEYED_RANK.empty_table())
 
-    # 4. moments: one wide aggregate per (day, cohort value)
-    mcols: dict[str, Any] = {"_day": base["_day"], **{f"_d{i}": base[f"_d{i}"]
-                                                      for i in range(len(dims))}}
+    # 4. moments and missing values: one wide aggregate per (day, cohort value)
+    mcols = day_and_dims(cohorted)
     for j, name in enumerate(numeric):
-        column = joined[name]
+        column = cohorted[name]
         mcols[f"_x{j}"] = ibis.ifelse(column.isnull() | column.isnan(), None, column)
-    # PostgreSQL cannot cast boolean to bigint: choose the integer instead
-    mcols["_err"] = (ibis.ifelse(joined[c.error].notnull(), 1, 0) if c.error
+    for j, name in enumerate(categorical, start=len(numeric)):
+        # PostgreSQL cannot cast boolean to bigint: choose the integer instead
+        mcols[f"_z{j}"] = ibis.ifelse(cohorted[name].isnull(), 1, 0).cast("int64")
+    mcols["_err"] = (ibis.ifelse(cohorted[c.error].notnull(), 1, 0) if c.error
                      else ibis.literal(0)).cast("int64")
-    mcols["_lat"] = (joined[c.latency].cast("float64") if c.latency
+    mcols["_lat"] = (cohorted[c.latency].cast("float64") if c.latency
                      else ibis.literal(None).cast("float64"))
     dim_index = ibis.memtable(pa.table({"_dim": pa.array(range(len(dims)), pa.int32())}))
-    mcross = views.barrier(joined.select(**mcols)).cross_join(dim_index)
+    mcross = views.barrier(cohorted.select(**mcols)).cross_join(dim_index)
     mvalue = ibis.cases(*[(mcross._dim == i, mcross[f"_d{i}"]) for i in range(len(dims))])
     aggs: dict[str, Any] = {"n": ibis._.count(), "errors": ibis._._err.sum(),
                             "lat_count": ibis._._lat.count(), "lat_sum": ibis._._lat.sum()}
@@ -388,57 +418,56 @@ def _profile_parts(table: Any, spec: Spec, binning: Binning, start: datetime, en
         aggs[f"{j}_sum_sq"] = (x * x).sum()
         aggs[f"{j}_min"] = x.min()
         aggs[f"{j}_max"] = x.max()
+    for j in range(len(numeric), len(features)):
+        aggs[f"{j}_nulls"] = ibis._[f"_z{j}"].sum()
     moments = (mcross.select(key=mcross._day * layout.n_values + mvalue, **{
-        k: mcross[k] for k in mcols if k not in base}).group_by("key").aggregate(**aggs))
+        k: mcross[k] for k in mcols if not k.startswith(("_day", "_d"))})
+        .group_by("key").aggregate(**aggs))
 
-    # 5. labels: score bin × label, outcomes joined by decision id
-    if outcomes is not None:
-        lab = outcomes.select(_oid=outcomes[o.decision_id], _label=outcomes[o.label])
-        lj = joined.left_join(lab, joined[c.decision_id] == lab._oid)
-        label_code = ibis.cases((lj._label.isnull(), 2), (lj._label, 1), else_=0)
-    else:
-        lj = joined
-        label_code = ibis.literal(2)
-    lcols = {"_day": (lj[c.timestamp].epoch_seconds() // 86400 - day0).cast("int64"),
-             "_bin": _score_bin(lj[c.score], binning.score), "_label": label_code}
-    for i, name in enumerate(dims):
-        null_code = values.index((i, _NULL_VALUE))
-        lcols[f"_d{i}"] = ((lj[c.timestamp].hour() + null_code - 24) if name == HOUR_OF_DAY
-                           else lj[f"_c_d{i}"].fill_null(null_code))
-    lcross = views.barrier(lj.select(**lcols)).cross_join(dim_index)
-    lvalue = ibis.cases(*[(lcross._dim == i, lcross[f"_d{i}"]) for i in range(len(dims))])
-    lkey = ((lcross._day * layout.n_values + lvalue) * n_scores + lcross._bin) * 3 + lcross._label
-    labels = lcross.select(key=lkey.cast("int64")).group_by("key").aggregate(n=ibis._.count())
-
-    # 6. sketch of unseen categorical values (unseen rows are few)
-    sketches = []
-    for j, name in enumerate(categorical, start=len(numeric)):
-        unseen = joined.filter(joined[f"_c_f{j}"].isnull() & joined[name].notnull())
-        hashed = (_as_text(unseen[name], _dtype(spec, name)).hash() % _UNSEEN_HASH_MOD
-                  + _UNSEEN_HASH_MOD) % _UNSEEN_HASH_MOD
-        scols: dict[str, Any] = {
-            "_day": (unseen[c.timestamp].epoch_seconds() // 86400 - day0).cast("int64"),
-            "_reg": hashed % (1 << HLL_BITS), "_rank": _rank(hashed)}
-        for i, dim in enumerate(dims):
-            null_code = values.index((i, _NULL_VALUE))
-            scols[f"_d{i}"] = ((unseen[c.timestamp].hour() + null_code - 24)
-                               if dim == HOUR_OF_DAY else unseen[f"_c_d{i}"].fill_null(null_code))
-        scross = views.barrier(unseen.select(**scols)).cross_join(dim_index)
+    # 5. sketch of unseen categorical values, from the rows that have one (few)
+    sketch = _KEYED_RANK.empty_table()
+    if categorical:
+        unseen_any = ibis.or_(*[joined[f"_c_f{j}"].isnull() & joined[name].notnull()
+                                for j, name in enumerate(categorical, start=len(numeric))])
+        rows = joined.filter(unseen_any)
+        scols = day_and_dims(rows)
+        for j, name in enumerate(categorical, start=len(numeric)):
+            hashed = (_as_text(rows[name], _dtype(spec, name)).hash() % _UNSEEN_HASH_MOD
+                      + _UNSEEN_HASH_MOD) % _UNSEEN_HASH_MOD
+            is_unseen = rows[f"_c_f{j}"].isnull() & rows[name].notnull()
+            scols[f"_h{j}"] = ibis.ifelse(is_unseen, hashed, None).cast("int64")
+        spairs = [(i, j) for i in range(len(dims))
+                  for j in range(len(numeric), len(features))]
+        sindex = ibis.memtable(pa.table({"_dim": pa.array([i for i, _ in spairs], pa.int32()),
+                                         "_feat": pa.array([j for _, j in spairs], pa.int32())}))
+        scross = views.barrier(rows.select(**scols)).cross_join(sindex)
         svalue = ibis.cases(*[(scross._dim == i, scross[f"_d{i}"]) for i in range(len(dims))])
-        skey = ((scross._day * layout.n_values + svalue) * len(features) + j) \
-            * (1 << HLL_BITS) + scross._reg
-        sketches.append(scross.select(key=skey.cast("int64"), rank=scross._rank)
-                        .group_by("key").aggregate(rank=ibis._["rank"].max()))
-    if labels_only:
-        empty_counts = pa.table({"key": pa.array([], pa.int64()), "n": pa.array([], pa.int64())})
-        empty_moments = pa.table({"key": pa.array([], pa.int64()), **{
-            name: pa.array([], pa.int64()) for name in aggs}})
-        return _decode(layout, dims, features, len(numeric), n_scores, empty_counts,
-                       empty_moments, labels.to_pyarrow(), _KEYED_RANK.empty_table())
-    sketch = pa.concat_tables([s.to_pyarrow().cast(_KEYED_RANK) for s in sketches]) \
-        if sketches else _KEYED_RANK.empty_table()
-    return _decode(layout, dims, features, len(numeric), n_scores,
-                   counts.to_pyarrow(), moments.to_pyarrow(), labels.to_pyarrow(), sketch)
+        shash = ibis.cases(*[(scross._feat == j, scross[f"_h{j}"])
+                             for j in range(len(numeric), len(features))])
+        picked = scross.select(_day=scross._day, _value=svalue, _feat=scross._feat, _hash=shash)
+        picked = picked.filter(picked._hash.notnull())
+        skey = ((picked._day * layout.n_values + picked._value) * len(features) + picked._feat) \
+            * (1 << HLL_BITS) + picked._hash % (1 << HLL_BITS)
+        sketch = (picked.select(key=skey.cast("int64"), rank=_rank(picked._hash))
+                  .group_by("key").aggregate(rank=ibis._["rank"].max())
+                  .to_pyarrow().cast(_KEYED_RANK))
+    return _decode(layout, dims, features, len(numeric), n_scores, counts.to_pyarrow(),
+                   moments.to_pyarrow(), sketch)
+
+
+def empty_parts(spec: Spec, binning: Binning) -> ProfileParts:
+    """Parts of no rows, shaped for ``spec`` (what an empty history returns)."""
+    numeric, categorical = _features(spec)
+    n_scores = len(binning.score) + 1
+    layout = _Layout(0, (), ())
+    empty = pa.table({"key": pa.array([], pa.int64()), "n": pa.array([], pa.int64())})
+    return _decode(layout, dimensions(spec), [*numeric, *categorical], len(numeric), n_scores,
+                   empty, _empty_moments(0), _KEYED_RANK.empty_table())
+
+
+def _empty_moments(n_features: int) -> pa.Table:
+    del n_features  # the normalisation adds every column
+    return pa.table({"key": pa.array([], pa.int64()), "n": pa.array([], pa.int64())})
 
 
 _NULL_VALUE = "(null)"
@@ -451,41 +480,41 @@ def _dtype(spec: Spec, name: str) -> str:
 
 
 def _decode(layout: _Layout, dims: tuple[str, ...], features: list[str], n_numeric: int,
-            n_scores: int, counts: pa.Table, moments: pa.Table, labels: pa.Table,
-            sketch: pa.Table) -> ProfileParts:
+            n_scores: int, counts: pa.Table, moments: pa.Table, sketch: pa.Table) -> ProfileParts:
     """Unpack the integer keys into the long (day, dim, value, ...) tables."""
     value_dim = np.array([d for d, _ in layout.values], np.int32)
     value_text = pa.array([v for _, v in layout.values], pa.string())
-    day_base = np.datetime64(layout.day0, "D").astype("datetime64[us]")
 
     def head(group: npt.NDArray[np.int64]) -> dict[str, Any]:
-        day, code = np.divmod(group, layout.n_values)
+        day, code = np.divmod(group, max(layout.n_values, 1))
+        micros = (day + layout.day0) * 86_400_000_000
         # values as a dictionary array: no string is built per row
-        return {"day": pa.array(day_base + day.astype("timedelta64[D]"),
-                                pa.timestamp("us", tz="UTC")),
+        return {"day": pa.array(micros, pa.int64()).cast(pa.timestamp("us", tz="UTC")),
                 "dim": pa.array(value_dim[code], pa.int32()),
                 "value": pa.DictionaryArray.from_arrays(pa.array(code, pa.int32()), value_text)}
 
     key = counts.column("key").to_numpy().astype(np.int64)
+    n = counts.column("n").to_numpy().astype(np.int64)
     group, slot = np.divmod(key, layout.total)
     offsets = np.asarray(layout.offsets, np.int64)
-    feature = np.searchsorted(offsets, slot, side="right") - 1
+    feature: npt.NDArray[np.int64] = np.asarray(
+        np.searchsorted(offsets, slot, side="right"), np.int64) - 1
     bin_ = slot - offsets[feature] - 1
-    counts_t = pa.table({**head(group), "feature": pa.array(feature, pa.int32()),
-                         "bin": pa.array(bin_, pa.int32()),
-                         "n": counts.column("n").cast(pa.int64())}, schema=_COUNTS)
+    is_label = feature == len(features) + 2  # the score × label pseudo-feature
+    keep = ~is_label
+    counts_t = pa.table({**head(group[keep]), "feature": pa.array(feature[keep], pa.int32()),
+                         "bin": pa.array(bin_[keep], pa.int32()),
+                         "n": pa.array(n[keep], pa.int64())}, schema=_COUNTS)
+    label, sbin = np.divmod(bin_[is_label], n_scores)
+    labels_t = pa.table({**head(group[is_label]), "bin": pa.array(sbin, pa.int32()),
+                         "label": pa.array(label, pa.int32()),
+                         "n": pa.array(n[is_label], pa.int64())}, schema=_LABELS)
     mkey = moments.column("key").to_numpy().astype(np.int64)
     mcols = {**head(mkey)}
     for name in moments.column_names:
         if name != "key":
             mcols[name] = moments.column(name)
-    moments_t = _normalize_moments(pa.table(mcols), n_numeric)
-    lkey = labels.column("key").to_numpy().astype(np.int64)
-    rest, label = np.divmod(lkey, 3)
-    group, sbin = np.divmod(rest, n_scores)
-    labels_t = pa.table({**head(group), "bin": pa.array(sbin, pa.int32()),
-                         "label": pa.array(label, pa.int32()),
-                         "n": labels.column("n").cast(pa.int64())}, schema=_LABELS)
+    moments_t = _normalize_moments(pa.table(mcols), n_numeric, len(features))
     skey = sketch.column("key").to_numpy().astype(np.int64)
     rest, register = np.divmod(skey, 1 << HLL_BITS)
     group, feat = np.divmod(rest, len(features))
@@ -517,15 +546,20 @@ def _normalize(table: pa.Table, schema: pa.Schema) -> pa.Table:
     return pa.table(arrays, schema=schema)
 
 
-def _normalize_moments(table: pa.Table, n_numeric: int) -> pa.Table:
+def _normalize_moments(table: pa.Table, n_numeric: int, n_features: int) -> pa.Table:
     fields = [_DAY, ("dim", pa.int32()), _VALUE, ("n", pa.int64()),
               ("errors", pa.int64()), ("lat_count", pa.int64()), ("lat_sum", pa.float64())]
     for j in range(n_numeric):
         fields += [(f"{j}_count", pa.int64()), (f"{j}_sum", pa.float64()),
                    (f"{j}_sum_sq", pa.float64()), (f"{j}_min", pa.float64()),
                    (f"{j}_max", pa.float64())]
+    fields += [(f"{j}_nulls", pa.int64()) for j in range(n_numeric, n_features)]
     schema = pa.schema(fields)
-    table = table.set_column(table.schema.get_field_index("errors"), "errors",
-                             table.column("errors").fill_null(0))
+    for name in ("errors", *(f"{j}_nulls" for j in range(n_numeric, n_features))):
+        if name in table.column_names:
+            table = table.set_column(table.schema.get_field_index(name), name,
+                                     table.column(name).fill_null(0))
+    for field_ in schema:
+        if field_.name not in table.column_names:
+            table = table.append_column(field_.name, pa.nulls(table.num_rows, field_.type))
     return _normalize(table, schema)
-
