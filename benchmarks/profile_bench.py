@@ -135,8 +135,9 @@ def _spark_table(store: Any) -> tuple[Any, Any]:
                .config("spark.driver.memory", "4g").config("spark.sql.session.timeZone", "UTC")
                .getOrCreate())
     con = ibis.pyspark.connect(session)
-    files = [str(f) for f in store.files("decisions")]
-    return con, con.read_parquet(files)
+    # one glob: Ibis's Spark backend takes a single path (committed files end in .parquet)
+    pattern = store.root / "decisions" / f"model={store.spec.model}" / "date=*" / "*.parquet"
+    return con, con.read_parquet(str(pattern))
 
 
 def child(directory: Path, what: str, engine: str) -> dict[str, Any]:

@@ -141,3 +141,56 @@ def test_summary_and_compact_on_a_small_store(tmp_path: Path) -> None:
     table = runner.invoke(app, ["summary", "--spec", str(spec)])
     assert table.exit_code == 0
     assert "decision rate" in table.output and "25.00%" in table.output
+
+
+def test_simulate_writes_a_store_that_summary_reads_back_with_exact_counts(tmp_path: Path) -> None:
+    from loopwatch.simulate.fraud import SimulationConfig, simulate
+
+    out = tmp_path / "sim"
+    args = ["simulate", "--days", "35", "--per-day", "400", "--incidents", "dropped_category",
+            "--seed", "3", "--out", str(out)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    expected = simulate(SimulationConfig(days=35, decisions_per_day=400,
+                                         incidents=("dropped_category",), seed=3))
+    summary = json.loads(runner.invoke(app, ["summary", "--spec", str(out / "loopwatch.yaml"),
+                                             "--format", "json"]).stdout)
+    assert summary["decisions"] == expected.decisions.num_rows
+    assert summary["outcomes"] == expected.outcomes.num_rows
+    assert summary["quarantined"] == 0
+    truth = summary["ground_truth"]
+    assert [i["kind"] for i in truth["incidents"]] == ["dropped_category"]
+    assert truth["start"].startswith("2026-01-01")
+    again = runner.invoke(app, args)
+    assert again.exit_code == 2
+    assert "is not empty; choose an empty or new directory" in " ".join(again.output.split())
+
+
+def test_simulate_rejects_an_unknown_incident_kind(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["simulate", "--incidents", "meteor", "--out", str(tmp_path)])
+    assert result.exit_code == 2
+    assert "unknown kind 'meteor'" in result.output
+
+
+def test_profile_command_is_incremental_and_reports_a_cohort(tmp_path: Path) -> None:
+    spec = spec_file(tmp_path)
+    rows = tmp_path / "d.jsonl"
+    rows.write_text("".join(json.dumps({
+        "decision_id": str(i), "timestamp": f"2026-01-0{1 + i % 3}T0{i % 10}:00:00Z",
+        "score": i / 40, "amount": float(i), "merchant": "food" if i % 2 else None,
+        "region": "EU" if i % 4 else "NA"}) + "\n" for i in range(40)))
+    assert runner.invoke(app, ["ingest", "decisions", str(rows), "--spec", str(spec)]).exit_code == 0
+    first = json.loads(runner.invoke(app, ["profile", "--spec", str(spec), "--format", "json"]).stdout)
+    assert first["update"]["days_profiled"] == 3
+    assert first["profile"]["n"] == 40
+    assert first["profile"]["numeric"]["amount"]["mean"] == pytest.approx(19.5)
+    assert first["profile"]["categorical"]["merchant"]["nulls"] == 20
+    again = runner.invoke(app, ["profile", "--spec", str(spec), "--cohort", "region=NA",
+                                "--format", "json"])
+    data = json.loads(again.stdout)
+    assert data["update"]["days_profiled"] == 0
+    assert data["profile"]["cohort"] == "region=NA"
+    assert data["profile"]["n"] == 10
+    bad = runner.invoke(app, ["profile", "--spec", str(spec), "--cohort", "region"])
+    assert bad.exit_code == 2
+    assert "expected 'all' or COLUMN=VALUE" in bad.output
