@@ -373,7 +373,10 @@ class ParquetStore:
         # point is either undone (temp file dropped) or completed (old files removed)
         journal = journal_dir / f"{uuid.uuid4().hex}.json"
         record = {"tmp": str(tmp), "new": str(new), "old": [str(p) for p in old]}
-        journal.with_suffix(".tmp").write_text(json.dumps(record))
+        with open(journal.with_suffix(".tmp"), "w", encoding="utf-8") as handle:
+            handle.write(json.dumps(record))
+            handle.flush()
+            os.fsync(handle.fileno())  # a power loss must not leave an empty journal
         os.rename(journal.with_suffix(".tmp"), journal)
         _fsync_dir(journal_dir)
         _commit(tmp, new)
