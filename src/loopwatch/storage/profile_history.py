@@ -138,9 +138,12 @@ class ProfileHistory:
         manifest = self._manifest(binning)
         days = [d for d in self._stored_days()
                 if (start is None or _day(d) >= _floor(start)) and (end is None or _day(d) < end)]
-        fingerprints = {d: self._fingerprint("decisions", d) for d in days}
+        by_day: dict[str, list[Path]] = {}
+        for path in self.store.files("decisions"):  # listed once, grouped by day
+            by_day.setdefault(path.parent.name.removeprefix("date="), []).append(path)
+        fingerprints = {d: _fingerprint(by_day.get(d, [])) for d in days}
         stale = [d for d in days if manifest["days"].get(d, {}).get("decisions") != fingerprints[d]]
-        outcomes = self._fingerprint("outcomes", None)
+        outcomes = _fingerprint(self.store.files("outcomes"))
         relabel = [d for d in days if d not in stale
                    and manifest["days"].get(d, {}).get("outcomes") != outcomes]
         total = len(stale) + len(relabel)
@@ -184,13 +187,15 @@ class ProfileHistory:
         directory = self._base() / f"binning={binning.fingerprint}"
         tables: dict[str, pa.Table | None] = {}
         for part in _PARTS:
-            files = sorted({manifest["days"][d][part] for d in days})
-            chunks = [pq.read_table(directory / part / f) for f in files]
-            if chunks:
-                table = pa.concat_tables(chunks, promote_options="permissive")
-                tables[part] = _only_days(table, days)
-            else:
-                tables[part] = None
+            # a file may hold days that a later run replaced: take from each file only the
+            # days the manifest assigns to it
+            owners: dict[str, list[str]] = {}
+            for d in days:
+                owners.setdefault(manifest["days"][d][part], []).append(d)
+            chunks = [_only_days(pq.read_table(directory / part / f), owned)
+                      for f, owned in sorted(owners.items())]
+            tables[part] = pa.concat_tables(chunks, promote_options="permissive") if chunks \
+                else None
         numeric = [f.name for f in self.spec.stored_features if f.stored_dtype == "numeric"]
         categorical = [f.name for f in self.spec.stored_features if f.stored_dtype != "numeric"]
         if tables["counts"] is None:
@@ -229,12 +234,6 @@ class ProfileHistory:
     def _stored_days(self) -> list[str]:
         return sorted({p.parent.name.removeprefix("date=") for p in self.store.files("decisions")})
 
-    def _fingerprint(self, kind: str, day: str | None) -> str:
-        files = self.store.files(kind)
-        if day is not None:
-            files = [f for f in files if f.parent.name == f"date={day}"]
-        return hashlib.sha256("\n".join(f.name for f in files).encode()).hexdigest()[:16]
-
     def _manifest(self, binning: Binning) -> dict[str, Any]:
         path = self._base() / f"binning={binning.fingerprint}" / "manifest.json"
         if not path.exists():
@@ -261,6 +260,11 @@ class ProfileHistory:
             for path in (directory / part).glob("*.parquet"):
                 if path.name not in used:
                     path.unlink()
+
+
+def _fingerprint(files: list[Path]) -> str:
+    """Files are never changed in place, only added or replaced: their names identify a state."""
+    return hashlib.sha256("\n".join(sorted(f.name for f in files)).encode()).hexdigest()[:16]
 
 
 def _only_days(table: pa.Table, days: list[str]) -> pa.Table:

@@ -392,7 +392,7 @@ def _profile_parts(table: Any, spec: Spec, binning: Binning, start: datetime, en
     counts = crossed.select(key=key).group_by("key").aggregate(n=ibis._.count())
     if labels_only:
         return _decode(layout, dims, features, len(numeric), n_scores, counts.to_pyarrow(),
-                       _empty_moments(len(features)), _KEYED_RANK.empty_table())
+                       _empty_moments(), _KEYED_RANK.empty_table())
 
     # 4. moments and missing values: one wide aggregate per (day, cohort value)
     mcols = day_and_dims(cohorted)
@@ -462,11 +462,11 @@ def empty_parts(spec: Spec, binning: Binning) -> ProfileParts:
     layout = _Layout(0, (), ())
     empty = pa.table({"key": pa.array([], pa.int64()), "n": pa.array([], pa.int64())})
     return _decode(layout, dimensions(spec), [*numeric, *categorical], len(numeric), n_scores,
-                   empty, _empty_moments(0), _KEYED_RANK.empty_table())
+                   empty, _empty_moments(), _KEYED_RANK.empty_table())
 
 
-def _empty_moments(n_features: int) -> pa.Table:
-    del n_features  # the normalisation adds every column
+def _empty_moments() -> pa.Table:
+    # the normalisation adds every column
     return pa.table({"key": pa.array([], pa.int64()), "n": pa.array([], pa.int64())})
 
 
