@@ -7,6 +7,7 @@ query first runs.
 
 from __future__ import annotations
 
+from loopwatch.core.profile import ALL, Binning, Cohort, Profile
 from loopwatch.core.schema import Conformed, Rejection, TableSchema, decision_schema, outcome_schema
 from loopwatch.core.spec import Feature, Spec, load_spec
 from loopwatch.core.store import WriteResult
@@ -21,8 +22,12 @@ from loopwatch.prediction.logger import DecisionLogger
 from loopwatch.settings import Settings
 from loopwatch.storage.ingest import IngestReport, ingest_file, ingest_table
 from loopwatch.storage.parquet_store import ParquetStore
+from loopwatch.storage.profile_history import ProfileHistory
 
 __all__ = [
+    "ALL",
+    "Binning",
+    "Cohort",
     "Conformed",
     "DecisionLogger",
     "Feature",
@@ -31,6 +36,8 @@ __all__ = [
     "LoggerClosedError",
     "LoopwatchError",
     "ParquetStore",
+    "Profile",
+    "ProfileHistory",
     "Rejection",
     "Settings",
     "Spec",
