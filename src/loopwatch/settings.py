@@ -10,6 +10,8 @@ environment                 option               meaning
 ``LOOPWATCH_STORE``         ``--store``          store location, overriding the spec's ``store``
 ``LOOPWATCH_PII_KEY``       (none)               secret key for HMAC-SHA256 of ``pii: hash``
                                                  features; never logged or printed
+``LOOPWATCH_ENGINE_MEMORY`` (none)               memory the embedded engine (DuckDB) may use
+                                                 before it spills to disk (default ``512MB``)
 ==========================  ===================  ==============================================
 """
 
@@ -17,7 +19,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["Settings"]
@@ -37,3 +39,5 @@ class Settings(BaseSettings):
     spec: Path = Path("loopwatch.yaml")
     store: str | None = None
     pii_key: SecretStr | None = None
+    engine_memory: str = Field(default="512MB",
+                               pattern=r"^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$")

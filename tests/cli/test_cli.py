@@ -194,3 +194,11 @@ def test_profile_command_is_incremental_and_reports_a_cohort(tmp_path: Path) -> 
     bad = runner.invoke(app, ["profile", "--spec", str(spec), "--cohort", "region"])
     assert bad.exit_code == 2
     assert "expected 'all' or COLUMN=VALUE" in bad.output
+
+
+def test_a_bad_setting_names_the_variable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LOOPWATCH_ENGINE_MEMORY", "lots")
+    result = runner.invoke(app, ["summary", "--spec", str(spec_file(tmp_path))])
+    assert result.exit_code == 2
+    assert "LOOPWATCH_ENGINE_MEMORY: String should match pattern" in " ".join(result.output.split())
+    assert "got 'lots'" in result.output

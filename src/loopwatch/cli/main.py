@@ -65,10 +65,15 @@ def _fail(exc: LoopwatchError) -> typer.Exit:
 
 
 def _settings() -> Settings:
+    from pydantic import ValidationError
+
     try:
         return Settings()
-    except ValueError as exc:
-        err.print(f"[bold red]error:[/] invalid LOOPWATCH_* setting: {exc}", highlight=False)
+    except ValidationError as exc:
+        for error in exc.errors():
+            name = f"LOOPWATCH_{'_'.join(map(str, error['loc'])).upper()}"
+            err.print(f"[bold red]error:[/] {name}: {error['msg']}; got {error.get('input')!r}",
+                      highlight=False)
         raise typer.Exit(2) from None
 
 
@@ -79,7 +84,8 @@ def _open(spec_path: Path | None, store: str | None) -> tuple[Spec, Any]:
     try:
         spec = load_spec(spec_path or settings.spec)
         key = settings.pii_key.get_secret_value().encode() if settings.pii_key else None
-        return spec, ParquetStore.for_spec(spec, location=store or settings.store, pii_key=key)
+        return spec, ParquetStore.for_spec(spec, location=store or settings.store, pii_key=key,
+                                           engine_memory=settings.engine_memory)
     except LoopwatchError as exc:
         raise _fail(exc) from None
     except ValueError as exc:  # a spec that needs a setting it does not have

@@ -98,7 +98,7 @@ def fit_binning(table: Any, spec: Spec) -> Binning:
     for i, name in enumerate(numeric):
         column = table[name]
         valid = column.notnull() & ~column.isnan()
-        aggregates[f"q{i}"] = column.quantile(list(QUANTILES), where=valid)
+        aggregates[f"q{i}"] = column.approx_quantile(list(QUANTILES), where=valid)
         aggregates[f"lo{i}"] = column.min(where=valid)
         aggregates[f"hi{i}"] = column.max(where=valid)
     score = table[c.score]
