@@ -389,7 +389,18 @@ def _profile_parts(table: Any, spec: Spec, binning: Binning, start: datetime, en
     value = ibis.cases(*[(crossed._dim == i, crossed[f"_d{i}"]) for i in range(len(dims))])
     slot = ibis.cases(*[(crossed._feat == k, crossed[f"_s{k}"]) for k in range(len(slots))])
     key = (crossed._day * layout.n_values + value) * layout.total + slot
-    counts = crossed.select(key=key).group_by("key").aggregate(n=ibis._.count())
+    grouped = crossed.select(key=key).group_by("key").aggregate(n=ibis._.count())
+    # unpack the keys in the engine, on the aggregated rows: narrow integers come back
+    # instead of wide ones to divide in Python (a 10M-row profile returns millions of rows)
+    group, slot_of = grouped.key // layout.total, grouped.key % layout.total
+    offsets = layout.offsets
+    feature = ibis.cases(*[(slot_of < offsets[k + 1], k) for k in range(len(offsets) - 1)],
+                         else_=len(offsets) - 1)
+    start_of = ibis.cases(*[(feature == k, offsets[k]) for k in range(len(offsets))])
+    counts = grouped.select(day=(group // layout.n_values).cast("int32"),
+                            code=(group % layout.n_values).cast("int32"),
+                            feature=feature.cast("int32"),
+                            bin=(slot_of - start_of - 1).cast("int32"), n=grouped.n)
     if labels_only:
         return _decode(layout, dims, features, len(numeric), n_scores, counts.to_pyarrow(),
                        _empty_moments(), _KEYED_RANK.empty_table())
@@ -460,7 +471,8 @@ def empty_parts(spec: Spec, binning: Binning) -> ProfileParts:
     numeric, categorical = _features(spec)
     n_scores = len(binning.score) + 1
     layout = _Layout(0, (), ())
-    empty = pa.table({"key": pa.array([], pa.int64()), "n": pa.array([], pa.int64())})
+    empty = pa.table({name: pa.array([], pa.int32()) for name in ("day", "code", "feature", "bin")}
+                     | {"n": pa.array([], pa.int64())})
     return _decode(layout, dimensions(spec), [*numeric, *categorical], len(numeric), n_scores,
                    empty, _empty_moments(), _KEYED_RANK.empty_table())
 
@@ -485,30 +497,34 @@ def _decode(layout: _Layout, dims: tuple[str, ...], features: list[str], n_numer
     value_dim = np.array([d for d, _ in layout.values], np.int32)
     value_text = pa.array([v for _, v in layout.values], pa.string())
 
-    def head(group: npt.NDArray[np.int64]) -> dict[str, Any]:
-        day, code = np.divmod(group, max(layout.n_values, 1))
-        micros = (day + layout.day0) * 86_400_000_000
+    def columns(day: Any, code: Any) -> dict[str, Any]:
+        micros = (np.asarray(day, np.int64) + layout.day0) * 86_400_000_000
         # values as a dictionary array: no string is built per row
         return {"day": pa.array(micros, pa.int64()).cast(pa.timestamp("us", tz="UTC")),
                 "dim": pa.array(value_dim[code], pa.int32()),
                 "value": pa.DictionaryArray.from_arrays(pa.array(code, pa.int32()), value_text)}
 
-    key = counts.column("key").to_numpy().astype(np.int64)
-    n = counts.column("n").to_numpy().astype(np.int64)
-    group, slot = np.divmod(key, layout.total)
-    offsets = np.asarray(layout.offsets, np.int64)
-    feature: npt.NDArray[np.int64] = np.asarray(
-        np.searchsorted(offsets, slot, side="right"), np.int64) - 1
-    bin_ = slot - offsets[feature] - 1
+    def head(group: npt.NDArray[np.int64]) -> dict[str, Any]:
+        day, code = np.divmod(group, max(layout.n_values, 1))
+        return columns(day, code)
+
+    def head_of(table: pa.Table) -> dict[str, Any]:
+        return columns(table.column("day").to_numpy(),
+                       np.asarray(table.column("code").to_numpy(), np.int64))
+
+    feature = counts.column("feature").to_numpy()
     is_label = feature == len(features) + 2  # the score × label pseudo-feature
-    keep = ~is_label
-    counts_t = pa.table({**head(group[keep]), "feature": pa.array(feature[keep], pa.int32()),
-                         "bin": pa.array(bin_[keep], pa.int32()),
-                         "n": pa.array(n[keep], pa.int64())}, schema=_COUNTS)
-    label, sbin = np.divmod(bin_[is_label], n_scores)
-    labels_t = pa.table({**head(group[is_label]), "bin": pa.array(sbin, pa.int32()),
+    keep = pa.array(~is_label)
+    main = counts.filter(keep)
+    counts_t = pa.table({**head_of(main), "feature": main.column("feature").cast(pa.int32()),
+                         "bin": main.column("bin").cast(pa.int32()),
+                         "n": main.column("n").cast(pa.int64())}, schema=_COUNTS)
+    labelled = counts.filter(pa.array(is_label))
+    bin_ = labelled.column("bin").to_numpy()
+    label, sbin = np.divmod(bin_, n_scores)
+    labels_t = pa.table({**head_of(labelled), "bin": pa.array(sbin, pa.int32()),
                          "label": pa.array(label, pa.int32()),
-                         "n": pa.array(n[is_label], pa.int64())}, schema=_LABELS)
+                         "n": labelled.column("n").cast(pa.int64())}, schema=_LABELS)
     mkey = moments.column("key").to_numpy().astype(np.int64)
     mcols = {**head(mkey)}
     for name in moments.column_names:
