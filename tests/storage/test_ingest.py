@@ -276,3 +276,15 @@ def test_pandas_nanosecond_times_are_stored_to_the_microsecond(store: ParquetSto
     assert ingest_table(store, "decisions", frame).result.written == 1
     assert store.read("decisions").column("timestamp").to_pylist() == [
         datetime(2026, 3, 1, 10, 0, 0, 123456, tzinfo=UTC)]
+
+
+def test_json_lines_without_a_required_key_in_any_row_is_an_input_error(tmp_path: Path) -> None:
+    from loopwatch.core.spec import spec_from_mapping
+
+    spec = spec_from_mapping({"model": "m", "features": [{"name": "x", "dtype": "numeric"}]})
+    store = ParquetStore(tmp_path / "s", spec=spec)
+    path = tmp_path / "d.jsonl"
+    path.write_text('{"timestamp": "2026-01-01T00:00:00Z", "score": 0.1}\n' * 3)
+    with pytest.raises(InputError, match="no column 'decision_id'"):
+        ingest_file(store, "decisions", path)
+    assert store.count("decisions") == 0

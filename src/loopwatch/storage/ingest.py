@@ -209,6 +209,7 @@ def _jsonl_batches(path: Path, schema: TableSchema) -> _Batches:
     rows: list[dict[str, Any]] = []
     bad: list[Rejection] = []
     read = 0
+    first = True
     with open(path, "rb") as handle:
         for number, line in enumerate(handle, start=1):
             if not line.strip():
@@ -227,10 +228,23 @@ def _jsonl_batches(path: Path, schema: TableSchema) -> _Batches:
                 continue
             rows.append(value)
             if len(rows) >= BATCH_ROWS:
+                if first:
+                    _require_keys(schema, rows, path)
+                    first = False
                 yield _rows_batch(schema, rows, bad, path), read, handle.tell(), size
                 rows, bad, read = [], [], 0
     if rows or bad or read:
+        if first and rows:
+            _require_keys(schema, rows, path)
         yield _rows_batch(schema, rows, bad, path), read, size, size
+
+
+def _require_keys(schema: TableSchema, rows: list[dict[str, Any]], path: Path) -> None:
+    """A JSON Lines file whose first batch never has a required key lacks that column."""
+    keys: set[str] = set()
+    for row in rows:
+        keys.update(row)
+    _require_columns(schema, sorted(keys), str(path))
 
 
 def _rows_batch(schema: TableSchema, rows: list[dict[str, Any]], bad: list[Rejection],
