@@ -8,7 +8,7 @@ a sum of their rows, so stored days are merged rather than rescanned.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -69,14 +69,6 @@ class ProfileParts:
 
         return ProfileParts(self.dims, self.features, keep(self.counts), keep(self.moments),
                             keep(self.labels), keep(self.sketch))
-
-    @staticmethod
-    def concat(parts: Sequence[ProfileParts]) -> ProfileParts:
-        first = parts[0]
-        return ProfileParts(
-            first.dims, first.features,
-            *(pa.concat_tables([getattr(p, name) for p in parts])
-              for name in ("counts", "moments", "labels", "sketch")))
 
     def profiles(self, binning: Binning, *, start: datetime, end: datetime,
                  cohorts: Iterable[Cohort] | None = None) -> dict[Cohort, Profile]:

@@ -5,11 +5,11 @@ balanced tree of comparisons against the reference edges (about log2(bins)
 comparisons a value); categorical codes come from a join with a small table of
 the reference categories. Every feature's bin, every cohort dimension and
 every day is unpivoted by a cross join with a small index table and counted in
-one group-by (the fastest portable form measured in ENGINE-NOTES). Column and
+one group-by on a single packed integer key. Column and
 value names reach the engine only as Ibis identifiers and literals, never as
 SQL text.
 
-The result of a run is a :class:`~loopwatch.core.profile.ProfileParts`: long
+The result of a run is a :class:`~loopwatch.core.profile_parts.ProfileParts`: long
 tables of aggregates keyed by (day, dimension, value). They are what the profile
 history stores, and they turn into profiles by summing.
 """
@@ -110,12 +110,12 @@ def fit_binning(table: Any, spec: Spec) -> Binning:
              for i, name in enumerate(numeric)}
     categories: dict[str, tuple[str, ...]] = {}
     for name in categorical:
-        feature = spec.feature(name) if name in {f.name for f in spec.features} else None
-        if feature is not None and feature.stored_dtype == "boolean":
+        dtype = spec.feature(name).stored_dtype
+        if dtype == "boolean":
             categories[name] = ("false", "true")
             continue
         column = table[name]
-        top = (table.filter(column.notnull()).group_by(v=column.cast("string"))
+        top = (table.filter(column.notnull()).group_by(v=_as_text(column, dtype))
                .aggregate(n=ibis._.count()).order_by([ibis.desc("n"), "v"]).limit(MAX_CATEGORIES))
         categories[name] = tuple(top.to_pyarrow().column("v").to_pylist())
     distinct = None
@@ -132,6 +132,13 @@ def fit_binning(table: Any, spec: Spec) -> Binning:
         actions = tuple(sorted(top.to_pyarrow().column("a").to_pylist()))
     return Binning(numeric=edges, categorical=categories, score=score_edges(distinct, lo, hi),
                    latency=latency_edges(), actions=actions)
+
+
+def _dim_value(rel: Any, n_dims: int) -> Any:
+    """The cohort code of the dimension that the unpivot index ``_dim`` selects."""
+    import ibis
+
+    return ibis.cases(*[(rel._dim == i, rel[f"_d{i}"]) for i in range(n_dims)])
 
 
 def _tree(column: Any, edges: Sequence[float], offset: int = 0) -> Any:
@@ -300,26 +307,25 @@ def _profile_parts(table: Any, spec: Spec, binning: Binning, start: datetime, en
     day0 = int(start.timestamp() // 86400)
 
     # 1. the cohort values present (small), so that each gets an integer code
+    # each dimension's values take consecutive codes, followed by its code for null
     values: list[tuple[int, str]] = []
-    texts = {name: _as_text(table[name], _dtype(spec, name)) for name in spec.cohorts}
+    null_codes: list[int] = []
+    cohorted = table
     for i, name in enumerate(dims):
         if name == GLOBAL:
             found = [GLOBAL]
         elif name == HOUR_OF_DAY:
             found = [str(h) for h in range(24)]
         else:
-            found = sorted(v for v in table.select(v=texts[name]).distinct().to_pyarrow()
+            text = _as_text(table[name], _dtype(spec, name))
+            found = sorted(v for v in table.select(v=text).distinct().to_pyarrow()
                            .column("v").to_pylist() if v is not None)
-        values += [(i, v) for v in found] + [(i, _NULL_VALUE)]
-    cohorted = table
-    for i, name in enumerate(dims):
-        if name in (HOUR_OF_DAY, GLOBAL):
-            continue
-        first = values.index((i, _NULL_VALUE)) - len([v for d, v in values if d == i]) + 1
-        codes = views.codes(f"d{i}", [v for d, v in values if d == i and v != _NULL_VALUE],
-                            first)
-        cohorted = cohorted.left_join(codes, _as_text(cohorted[name], _dtype(spec, name))
-                                      == codes[f"_v_d{i}"])
+            codes = views.codes(f"d{i}", found, len(values))
+            cohorted = cohorted.left_join(codes, _as_text(cohorted[name], _dtype(spec, name))
+                                          == codes[f"_v_d{i}"])
+        values += [(i, v) for v in found]
+        null_codes.append(len(values))
+        values.append((i, _NULL_VALUE))
     joined = cohorted
     for j, name in enumerate(categorical, start=len(numeric)):
         codes = views.codes(f"f{j}", binning.categorical[name])
@@ -339,7 +345,7 @@ def _profile_parts(table: Any, spec: Spec, binning: Binning, start: datetime, en
         ts = rel[c.timestamp]
         out: dict[str, Any] = {"_day": (ts.epoch_seconds() // 86400 - day0).cast("int64")}
         for i, name in enumerate(dims):
-            null_code = values.index((i, _NULL_VALUE))
+            null_code = null_codes[i]
             if name == GLOBAL:
                 out[f"_d{i}"] = ibis.literal(null_code - 1).cast("int64")
             elif name == HOUR_OF_DAY:
@@ -386,7 +392,7 @@ def _profile_parts(table: Any, spec: Spec, binning: Binning, start: datetime, en
     index = ibis.memtable(pa.table({"_dim": pa.array([i for i, _ in pairs], pa.int32()),
                                     "_feat": pa.array([k for _, k in pairs], pa.int32())}))
     crossed = projected.cross_join(index)
-    value = ibis.cases(*[(crossed._dim == i, crossed[f"_d{i}"]) for i in range(len(dims))])
+    value = _dim_value(crossed, len(dims))
     slot = ibis.cases(*[(crossed._feat == k, crossed[f"_s{k}"]) for k in range(len(slots))])
     key = (crossed._day * layout.n_values + value) * layout.total + slot
     grouped = crossed.select(key=key).group_by("key").aggregate(n=ibis._.count())
@@ -419,7 +425,7 @@ def _profile_parts(table: Any, spec: Spec, binning: Binning, start: datetime, en
                      else ibis.literal(None).cast("float64"))
     dim_index = ibis.memtable(pa.table({"_dim": pa.array(range(len(dims)), pa.int32())}))
     mcross = views.barrier(cohorted.select(**mcols)).cross_join(dim_index)
-    mvalue = ibis.cases(*[(mcross._dim == i, mcross[f"_d{i}"]) for i in range(len(dims))])
+    mvalue = _dim_value(mcross, len(dims))
     aggs: dict[str, Any] = {"n": ibis._.count(), "errors": ibis._._err.sum(),
                             "lat_count": ibis._._lat.count(), "lat_sum": ibis._._lat.sum()}
     for j in range(len(numeric)):
@@ -452,7 +458,7 @@ def _profile_parts(table: Any, spec: Spec, binning: Binning, start: datetime, en
         sindex = ibis.memtable(pa.table({"_dim": pa.array([i for i, _ in spairs], pa.int32()),
                                          "_feat": pa.array([j for _, j in spairs], pa.int32())}))
         scross = views.barrier(rows.select(**scols)).cross_join(sindex)
-        svalue = ibis.cases(*[(scross._dim == i, scross[f"_d{i}"]) for i in range(len(dims))])
+        svalue = _dim_value(scross, len(dims))
         shash = ibis.cases(*[(scross._feat == j, scross[f"_h{j}"])
                              for j in range(len(numeric), len(features))])
         picked = scross.select(_day=scross._day, _value=svalue, _feat=scross._feat, _hash=shash)
