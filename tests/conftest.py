@@ -15,6 +15,8 @@ from typing import Any, NoReturn
 
 import pytest
 
+from loopwatch.core.spec import Spec, spec_from_mapping
+
 POSTGRES = {"host": "127.0.0.1", "port": 5432, "user": "postgres", "database": "test"}
 
 
@@ -83,3 +85,17 @@ def spark(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
         yield ibis.pyspark.connect(session)
     finally:
         session.stop()
+
+
+@pytest.fixture
+def spec() -> Spec:
+    """A small fraud-model spec: one feature of each dtype and one cohort column."""
+    return spec_from_mapping({
+        "model": "fraud",
+        "features": [
+            {"name": "amount", "dtype": "numeric"},
+            {"name": "country", "dtype": "categorical"},
+            {"name": "new_user", "dtype": "boolean"},
+        ],
+        "cohorts": ["region"],
+    })

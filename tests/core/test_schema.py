@@ -16,19 +16,6 @@ T = "2026-03-01T10:00:00Z"
 
 
 @pytest.fixture
-def spec() -> Spec:
-    return spec_from_mapping({
-        "model": "fraud",
-        "features": [
-            {"name": "amount", "dtype": "numeric"},
-            {"name": "country", "dtype": "categorical"},
-            {"name": "new_user", "dtype": "boolean"},
-        ],
-        "cohorts": ["region"],
-    })
-
-
-@pytest.fixture
 def schema(spec: Spec) -> TableSchema:
     return decision_schema(spec)
 

@@ -1,4 +1,4 @@
-"""Fixtures of the storage tests: a spec and an empty store on ``tmp_path``."""
+"""Fixtures of the storage tests: an empty store on ``tmp_path`` (the spec is shared)."""
 
 from __future__ import annotations
 
@@ -6,21 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from loopwatch.core.spec import Spec, spec_from_mapping
+from loopwatch.core.spec import Spec
 from loopwatch.storage.parquet_store import ParquetStore
-
-
-@pytest.fixture
-def spec() -> Spec:
-    return spec_from_mapping({
-        "model": "fraud",
-        "features": [
-            {"name": "amount", "dtype": "numeric"},
-            {"name": "country", "dtype": "categorical"},
-            {"name": "new_user", "dtype": "boolean"},
-        ],
-        "cohorts": ["region"],
-    })
 
 
 @pytest.fixture
