@@ -1,0 +1,98 @@
+"""Findings: what a check or an evaluation concludes about one subject in one window.
+
+A finding is plain data. Checks return them; the alert policy groups them; the
+CLI renders them as a table or JSON. Severity follows impact on decisions and
+persistence, never a raw p-value alone.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import IntEnum
+from typing import Any, Literal
+
+__all__ = ["KINDS", "Finding", "Kind", "Severity"]
+
+Kind = Literal["schema", "health", "drift", "coverage", "volume", "system", "performance"]
+KINDS: tuple[Kind, ...] = ("schema", "health", "drift", "coverage", "volume", "system", "performance")
+
+
+class Severity(IntEnum):
+    """How loudly a finding speaks: ``info`` is recorded, ``warning`` is shown, ``page`` wakes someone.
+
+    Examples
+    --------
+    >>> Severity.PAGE > Severity.WARNING > Severity.INFO
+    True
+    >>> str(Severity.WARNING)
+    'warning'
+    """
+
+    INFO = 0
+    WARNING = 1
+    PAGE = 2
+
+    def __str__(self) -> str:
+        return self.name.lower()
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One check's result for one subject (feature, cohort, metric) in one window.
+
+    ``value`` is the statistic measured on the current window, ``interval`` its
+    confidence interval (``None`` where a statistic has none, e.g. a schema
+    change), ``threshold`` what it was compared with, ``impact`` the estimated
+    effect on decisions (e.g. the change in decision rate), and ``evidence``
+    any further numbers that support it (reference value, n, p-value...).
+
+    Examples
+    --------
+    >>> from datetime import UTC, datetime
+    >>> f = Finding(kind="health", check="missing_rate", statistic="missing_rate",
+    ...             start=datetime(2026, 3, 1, tzinfo=UTC), end=datetime(2026, 3, 8, tzinfo=UTC),
+    ...             feature="amount", value=0.2, interval=(0.18, 0.22), threshold=0.05,
+    ...             severity=Severity.PAGE, message="amount is missing in 20% of decisions")
+    >>> f.to_dict()["severity"], f.to_dict()["cohort"]
+    ('page', None)
+    """
+
+    kind: Kind
+    check: str
+    statistic: str
+    start: datetime
+    end: datetime
+    value: float
+    severity: Severity
+    message: str
+    feature: str | None = None
+    cohort: str | None = None
+    entity: str | None = None
+    interval: tuple[float, float] | None = None
+    threshold: float | None = None
+    n: int | None = None
+    impact: float | None = None
+    evidence: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Stable JSON keys; times in ISO 8601; non-finite numbers as null."""
+        return {
+            "kind": self.kind, "check": self.check, "feature": self.feature,
+            "cohort": self.cohort, "entity": self.entity,
+            "window": {"start": self.start.isoformat(), "end": self.end.isoformat()},
+            "statistic": self.statistic, "value": _json_number(self.value),
+            "interval": None if self.interval is None else [_json_number(x) for x in self.interval],
+            "threshold": _json_number(self.threshold), "n": self.n,
+            "severity": str(self.severity), "impact": _json_number(self.impact),
+            "message": self.message,
+            "evidence": {k: _json_number(v) if isinstance(v, float) else v
+                         for k, v in self.evidence.items()},
+        }
+
+
+def _json_number(value: float | None) -> float | None:
+    if value is None or not math.isfinite(value):
+        return None
+    return float(value)
