@@ -78,9 +78,11 @@ def test_profile_equals_a_direct_computation_on_raw_rows(tmp_path: Path) -> None
     table = make_rows(3000, seed=1)
     store = make_store(tmp_path, table)
     labels = np.random.default_rng(9).random(1500) < 0.2
+    values = np.random.default_rng(10).lognormal(3, 1, 1500)
     store.ingest("outcomes", pa.table({
         "decision_id": table.column("decision_id").to_pylist()[:1500],
-        "observed_at": [T0 + timedelta(days=30)] * 1500, "label": labels}), source="test")
+        "observed_at": [T0 + timedelta(days=30)] * 1500, "label": labels, "value": values}),
+        source="test")
     binning, profiles = engine_profiles(store, None, T0, T0 + timedelta(days=7))
     raw = store.read("decisions")
     for cohort, mask in [(ALL, np.ones(raw.num_rows, bool)),
@@ -119,6 +121,30 @@ def test_profile_equals_a_direct_computation_on_raw_rows(tmp_path: Path) -> None
     assert all_profile.score.by_label[1].sum() == labels.sum()
     assert all_profile.score.by_label[0].sum() == (~labels).sum()
     assert all_profile.score.by_label[2].sum() == 1500
+    # the outcomes' value, summed in the same (label, score bin) cells
+    ids = raw.column("decision_id").to_pylist()
+    position = {d: i for i, d in enumerate(table.column("decision_id").to_pylist()[:1500])}
+    bins = score_bin(raw.column("score").to_numpy(), binning.score)
+    expected_v = np.zeros_like(all_profile.score.value_sum)
+    expected_v2 = np.zeros_like(all_profile.score.value_sq)
+    for d, b in zip(ids, bins, strict=True):
+        if d in position:
+            i = position[d]
+            expected_v[int(labels[i]), b] += values[i]
+            expected_v2[int(labels[i]), b] += values[i] ** 2
+    assert np.allclose(all_profile.score.value_sum, expected_v, rtol=1e-9, atol=0)
+    assert np.allclose(all_profile.score.value_sq, expected_v2, rtol=1e-9, atol=0)
+    assert not all_profile.score.value_sum[2].any()
+    # score and positive decisions by bin of x (slot 0 = null)
+    x = raw.column("x").to_numpy(zero_copy_only=False).astype(float)
+    slot = np.where(np.isnan(x), 0,
+                    np.searchsorted(binning.numeric["x"], np.nan_to_num(x), side="right") + 1)
+    by_bin = all_profile.by_bin["x"]
+    scores = raw.column("score").to_numpy()
+    positive = np.isin(np.asarray(raw.column("action").to_pylist(), object), ["block", "review"])
+    assert np.array_equal(by_bin.n, np.bincount(slot, minlength=by_bin.n.size))
+    assert np.allclose(by_bin.score_sum, np.bincount(slot, scores, minlength=by_bin.n.size))
+    assert np.array_equal(by_bin.positive, np.bincount(slot, positive, minlength=by_bin.n.size))
 
 
 def test_global_hour_and_weekday_cohorts_add_up(tmp_path: Path) -> None:
@@ -129,7 +155,9 @@ def test_global_hour_and_weekday_cohorts_add_up(tmp_path: Path) -> None:
         parts = [p for c, p in profiles.items() if c.column == column]
         combined = Profile.combine(parts, cohort=ALL)
         assert combined.n == total.n == 2000
-        assert combined == total, column
+        # scores by feature bin are kept for the global and day-of-week cohorts only
+        expected = total if column == DAY_OF_WEEK else replace(total, by_bin={})
+        assert combined == expected, column
     # hour-of-day profiles carry no feature bins, but everything else adds up
     hours = Profile.combine([p for c, p in profiles.items() if c.column == HOUR_OF_DAY],
                             cohort=ALL)

@@ -32,6 +32,7 @@ __all__ = [
     "ALL",
     "HLL_REGISTERS",
     "SCORE_BINS",
+    "BinScores",
     "Binning",
     "CategoricalStats",
     "Cohort",
@@ -48,6 +49,7 @@ __all__ = [
 ]
 
 Counts = npt.NDArray[np.int64]
+Floats = npt.NDArray[np.float64]
 
 #: Score histograms have this many bins (or one per distinct reference score, if fewer).
 SCORE_BINS = 1000
@@ -237,7 +239,13 @@ class Binning:
                          for name, cats in self.categorical.items()},
             score=ScoreStats.empty(len(self.score) + 1, len(self.actions) + 1),
             system=SystemStats.empty(len(self.latency) + 1),
+            by_bin=self.empty_by_bin() if cohort == ALL else {},
         )
+
+    def empty_by_bin(self) -> dict[str, BinScores]:
+        """Per feature, :class:`BinScores` of no rows (slot 0 is null, then each bin or code)."""
+        return {name: BinScores.empty(len(edges) + 2) for name, edges in self.numeric.items()} | {
+            name: BinScores.empty(len(cats) + 2) for name, cats in self.categorical.items()}
 
 
 @dataclass(frozen=True, eq=False)
@@ -342,18 +350,24 @@ class ScoreStats:
     """Score histograms: rows ``negative``, ``positive``, ``unlabelled`` by score bin; and by action.
 
     ``by_action`` has one row per reference action, then one for any other action
-    (or none), in the order of :attr:`Binning.actions`.
+    (or none), in the order of :attr:`Binning.actions`. ``value_sum`` and
+    ``value_sq`` hold the sum of the outcomes' ``value`` (e.g. dollars at stake)
+    and of its square in the same cells as ``by_label`` (the unlabelled row is zero).
     """
 
     by_label: Counts  # shape (3, bins)
     by_action: Counts  # shape (actions + 1, bins)
+    value_sum: Floats  # shape (3, bins)
+    value_sq: Floats  # shape (3, bins)
 
     @classmethod
     def empty(cls, n_bins: int, n_actions: int) -> ScoreStats:
-        return cls(np.zeros((3, n_bins), np.int64), np.zeros((n_actions, n_bins), np.int64))
+        return cls(np.zeros((3, n_bins), np.int64), np.zeros((n_actions, n_bins), np.int64),
+                   np.zeros((3, n_bins)), np.zeros((3, n_bins)))
 
     def merge(self, other: ScoreStats) -> ScoreStats:
-        return ScoreStats(self.by_label + other.by_label, self.by_action + other.by_action)
+        return ScoreStats(self.by_label + other.by_label, self.by_action + other.by_action,
+                          self.value_sum + other.value_sum, self.value_sq + other.value_sq)
 
     @property
     def labelled(self) -> int:
@@ -361,7 +375,40 @@ class ScoreStats:
 
     def __eq__(self, other: object) -> bool:
         return (isinstance(other, ScoreStats) and np.array_equal(self.by_label, other.by_label)
-                and np.array_equal(self.by_action, other.by_action))
+                and np.array_equal(self.by_action, other.by_action)
+                and _close_arrays(self.value_sum, other.value_sum)
+                and _close_arrays(self.value_sq, other.value_sq))
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+@dataclass(frozen=True, eq=False)
+class BinScores:
+    """How the score and the decisions depend on one feature: per slot (null, then each bin or
+    category code) the rows, the sum of their scores and how many got a positive action.
+
+    This is what importance and impact are measured from: a feature whose bins all
+    see the same mean score does not move decisions, and a shift of mass between
+    bins changes the decision rate by about ``Σ Δshare × positive rate of the bin``.
+    Computed for the global and day-of-week profiles (not per cohort value).
+    """
+
+    n: Counts
+    score_sum: Floats
+    positive: Counts
+
+    @classmethod
+    def empty(cls, n_slots: int) -> BinScores:
+        return cls(np.zeros(n_slots, np.int64), np.zeros(n_slots), np.zeros(n_slots, np.int64))
+
+    def merge(self, other: BinScores) -> BinScores:
+        return BinScores(self.n + other.n, self.score_sum + other.score_sum,
+                         self.positive + other.positive)
+
+    def __eq__(self, other: object) -> bool:
+        return (isinstance(other, BinScores) and np.array_equal(self.n, other.n)
+                and np.array_equal(self.positive, other.positive)
+                and _close_arrays(self.score_sum, other.score_sum))
 
     __hash__ = None  # type: ignore[assignment]
 
@@ -418,6 +465,8 @@ class Profile:
     #: False for hour-of-day profiles: they hold moments, missing values and the score,
     #: label and latency histograms, but no feature bins (all zero)
     binned: bool = True
+    #: per feature, score and decisions by bin (global and day-of-week profiles; else empty)
+    by_bin: Mapping[str, BinScores] = field(default_factory=dict)
 
     def merge(self, other: Profile) -> Profile:
         """The profile of both windows' rows (same cohort and binning required)."""
@@ -438,6 +487,9 @@ class Profile:
             categorical={k: v.merge(other.categorical[k]) for k, v in self.categorical.items()},
             score=self.score.merge(other.score), system=self.system.merge(other.system),
             binned=self.binned and other.binned,
+            by_bin={k: v.merge(other.by_bin[k]) if k in other.by_bin else v
+                    for k, v in self.by_bin.items()}
+            | {k: v for k, v in other.by_bin.items() if k not in self.by_bin},
         )
 
     @staticmethod
@@ -471,6 +523,10 @@ class Profile:
 
 def _finite(value: float) -> float | None:
     return value if math.isfinite(value) else None
+
+
+def _close_arrays(a: Floats, b: Floats) -> bool:
+    return a.shape == b.shape and bool(np.all((a == b) | np.isclose(a, b, rtol=1e-9, atol=0)))
 
 
 def _close(a: Sequence[float], b: Sequence[float]) -> bool:

@@ -23,6 +23,7 @@ from loopwatch.core.profile import (
     HLL_REGISTERS,
     HOUR_OF_DAY,
     Binning,
+    BinScores,
     CategoricalStats,
     Cohort,
     Counts,
@@ -46,8 +47,11 @@ class ProfileParts:
       then latency), ``bin`` (-1 = null), ``n``.
     * ``moments``: ``n``, ``errors``, ``lat_count``, ``lat_sum``, and per numeric
       feature ``<i>_count``, ``<i>_sum``, ``<i>_sum_sq``, ``<i>_min``, ``<i>_max``.
-    * ``labels``: score ``bin``, ``label`` (0 negative, 1 positive, 2 unlabelled), ``n``.
+    * ``labels``: score ``bin``, ``label`` (0 negative, 1 positive, 2 unlabelled), ``n``,
+      and the sums ``value_sum``, ``value_sq`` of the outcomes' value.
     * ``sketch``: ``feature``, ``register`` and the maximum ``rank`` of unseen values.
+    * ``by_bin``: keyed by ``day`` only (the global cohort): ``feature``, ``bin``
+      (-1 = null), ``n``, ``score_sum`` and ``positive`` decisions.
 
     ``dim`` indexes :attr:`dims` (cohort columns, then hour of day); ``value`` is text.
     """
@@ -58,6 +62,7 @@ class ProfileParts:
     moments: pa.Table
     labels: pa.Table
     sketch: pa.Table
+    by_bin: pa.Table
 
     def select_days(self, start: datetime, end: datetime) -> ProfileParts:
         """The rows of days in ``[start, end)``."""
@@ -68,7 +73,7 @@ class ProfileParts:
             return table.filter(mask)
 
         return ProfileParts(self.dims, self.features, keep(self.counts), keep(self.moments),
-                            keep(self.labels), keep(self.sketch))
+                            keep(self.labels), keep(self.sketch), keep(self.by_bin))
 
     def profiles(self, binning: Binning, *, start: datetime, end: datetime,
                  cohorts: Iterable[Cohort] | None = None) -> dict[Cohort, Profile]:
@@ -78,7 +83,7 @@ class ProfileParts:
         """
         parts = self.select_days(start, end)
         keyed = {name: _with_cohort(getattr(parts, name))
-                 for name in ("counts", "moments", "labels", "sketch")}
+                 for name in ("counts", "moments", "labels", "sketch", "by_bin")}
         wanted = set(cohorts) if cohorts is not None else None
         present = sorted({Cohort(self.dims[d], v)
                           for d, v in zip(keyed["moments"].column("dim").to_pylist(),
@@ -155,17 +160,39 @@ class ProfileParts:
         by_action, _ = hist(n_features, n_score * n_actions)
         latency, _ = hist(n_features + 1, len(binning.latency) + 1)
         labels = rows(keyed["labels"])
+        cells = (labels.column("label").to_numpy(), labels.column("bin").to_numpy())
         by_label = np.zeros((3, n_score), np.int64)
-        np.add.at(by_label, (labels.column("label").to_numpy(), labels.column("bin").to_numpy()),
-                  labels.column("n").to_numpy())
+        np.add.at(by_label, cells, labels.column("n").to_numpy())
+        value_sum, value_sq = np.zeros((3, n_score)), np.zeros((3, n_score))
+        np.add.at(value_sum, cells, labels.column("value_sum").to_numpy())
+        np.add.at(value_sq, cells, labels.column("value_sq").to_numpy())
         return Profile(
             start=start, end=end, cohort=cohort, binning=binning.fingerprint, n=total,
             numeric=numeric, categorical=categorical,
-            score=ScoreStats(by_label, by_action.reshape(n_actions, n_score)),
+            score=ScoreStats(by_label, by_action.reshape(n_actions, n_score), value_sum, value_sq),
             system=SystemStats(latency, _sum(moments, "lat_count"), _fsum(moments, "lat_sum"),
                                _sum(moments, "errors")),
             binned=binned,
+            by_bin=self._by_bin(binning, keyed["by_bin"], cohort),
         )
+
+    def _by_bin(self, binning: Binning, table: pa.Table, cohort: Cohort) -> dict[str, BinScores]:
+        if cohort.column == DAY_OF_WEEK:
+            table = table.filter(pc.equal(table.column("_weekday"), int(cohort.value or 0)))
+        elif cohort != ALL:
+            return {}
+        out = binning.empty_by_bin()
+        feature = table.column("feature").to_numpy()
+        slot = table.column("bin").to_numpy() + 1
+        n, score_sum = table.column("n").to_numpy(), table.column("score_sum").to_numpy()
+        positive = table.column("positive").to_numpy()
+        for j, name in enumerate(self.features):
+            mask = feature == j
+            stats = out[name]
+            np.add.at(stats.n, slot[mask], n[mask])
+            np.add.at(stats.score_sum, slot[mask], score_sum[mask])
+            np.add.at(stats.positive, slot[mask], positive[mask])
+        return out
 
 
 def _with_cohort(table: pa.Table) -> pa.Table:

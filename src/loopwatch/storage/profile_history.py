@@ -36,7 +36,9 @@ from loopwatch.storage.profiling import dimensions, empty_parts, fit_binning, pr
 
 __all__ = ["ProfileHistory", "UpdateResult"]
 
-_PARTS = ("counts", "moments", "labels", "sketch")
+_PARTS = ("counts", "moments", "labels", "sketch", "by_bin")
+#: Version of the stored parts' layout; a history in another layout is computed again.
+_FORMAT = 2
 Progress = Callable[[int, int], None]
 
 
@@ -201,7 +203,8 @@ class ProfileHistory:
         if tables["counts"] is None:
             return empty_parts(self.spec, binning)
         return ProfileParts(dimensions(self.spec), (*numeric, *categorical),
-                            tables["counts"], tables["moments"], tables["labels"], tables["sketch"])
+                            tables["counts"], tables["moments"], tables["labels"], tables["sketch"],
+                            tables["by_bin"])
 
     def profiles(self, *, start: datetime | None = None, end: datetime | None = None,
                  cohorts: list[Cohort] | None = None) -> dict[Cohort, Profile]:
@@ -237,11 +240,13 @@ class ProfileHistory:
     def _manifest(self, binning: Binning) -> dict[str, Any]:
         path = self._base() / f"binning={binning.fingerprint}" / "manifest.json"
         if not path.exists():
-            return {"days": {}}
+            return {"format": _FORMAT, "days": {}}
         try:
             data: dict[str, Any] = json.loads(path.read_text())
         except json.JSONDecodeError as exc:
             raise StoreError(f"{path} is corrupt ({exc}); delete it to profile again") from exc
+        if data.get("format") != _FORMAT:  # an older layout: profile every day again
+            return {"format": _FORMAT, "days": {}}
         return data
 
     def _save_manifest(self, binning: Binning, manifest: dict[str, Any]) -> None:

@@ -332,13 +332,15 @@ def _profile_parts(table: Any, spec: Spec, binning: Binning, start: datetime, en
         joined = joined.left_join(codes, _as_text(joined[name], _dtype(spec, name))
                                   == codes[f"_v_f{j}"])
     if outcomes is not None:
-        lab = outcomes.select(_oid=outcomes[o.decision_id], _label=outcomes[o.label])
+        value = (outcomes[o.value].cast("float64") if o.value
+                 else ibis.literal(None).cast("float64"))
+        lab = outcomes.select(_oid=outcomes[o.decision_id], _label=outcomes[o.label], _value=value)
         joined = joined.left_join(lab, joined[c.decision_id] == lab._oid)
     n_scores = len(binning.score) + 1
     n_actions = len(binning.actions) + 1
     sizes = [len(binning.numeric[n]) + 2 for n in numeric]
     sizes += [len(binning.categorical[n]) + 2 for n in categorical]
-    sizes += [n_scores * n_actions + 1, len(binning.latency) + 2, 3 * n_scores + 1]
+    sizes += [n_scores * n_actions + 1, len(binning.latency) + 2]
     layout = _Layout(day0, tuple(values), tuple(sizes))
 
     def day_and_dims(rel: Any) -> dict[str, Any]:
@@ -375,20 +377,37 @@ def _profile_parts(table: Any, spec: Spec, binning: Binning, start: datetime, en
                  if c.latency else ibis.literal(0))
     label_code = (ibis.cases((joined._label.isnull(), 2), (joined._label, 1), else_=0)
                   if outcomes is not None else ibis.literal(2))
-    slots.append(label_code * n_scores + score_bin + 1)
     for k, (slot, offset) in enumerate(zip(slots, layout.offsets, strict=True)):
         base[f"_s{k}"] = (slot + offset).cast("int64")
+    base["_lab"] = (label_code * n_scores + score_bin).cast("int64")
+    base["_val"] = (ibis.ifelse(label_code == 2, None, joined._value) if outcomes is not None
+                    else ibis.literal(None).cast("float64"))
+    base["_score"] = joined[c.score].cast("float64")
+    base["_pos"] = _positive(joined, spec).cast("int64")
     # a view keeps the projection below the cross join: Ibis would otherwise inline it
     # and compute every bin once per unpivoted row instead of once per row
     projected = views.barrier(joined.select(**base))
 
-    # 3. unpivot dimensions × pseudo-features with a small index table; one group-by.
-    # Hour of day gets only the light pseudo-features (score × action, latency, score ×
-    # label); its missing rates and moments come from the moments query.
-    light = [len(features), len(features) + 1, len(features) + 2]
+    # 3. score × label with the outcomes' value: one row per dimension and decision
+    n_label_slots = 3 * n_scores
+    lcross = projected.cross_join(
+        ibis.memtable(pa.table({"_dim": pa.array(range(len(dims)), pa.int32())})))
+    lvalue = _dim_value(lcross, len(dims))
+    lkey = (lcross._day * layout.n_values + lvalue) * n_label_slots + lcross._lab
+    labels = (lcross.select(key=lkey, _val=lcross._val).group_by("key")
+              .aggregate(n=ibis._.count(), value_sum=ibis._._val.sum(),
+                         value_sq=(ibis._._val * ibis._._val).sum()))
+    if labels_only:
+        return _decode(layout, dims, features, len(numeric), n_scores, _empty_counts(),
+                       labels.to_pyarrow(), _empty_by_bin(), _empty_moments(),
+                       _KEYED_RANK.empty_table())
+
+    # 4. unpivot dimensions × pseudo-features with a small index table; one group-by.
+    # Hour of day gets only the light pseudo-features (score × action, latency); its
+    # missing rates and moments come from the moments query.
+    light = [len(features), len(features) + 1]
     pairs = [(i, k) for i, name in enumerate(dims) for k in range(len(slots))
-             if (k == light[2] if labels_only else
-                 (k in light or name != HOUR_OF_DAY or len(dims) == 1))]
+             if k in light or name != HOUR_OF_DAY or len(dims) == 1]
     index = ibis.memtable(pa.table({"_dim": pa.array([i for i, _ in pairs], pa.int32()),
                                     "_feat": pa.array([k for _, k in pairs], pa.int32())}))
     crossed = projected.cross_join(index)
@@ -407,11 +426,17 @@ def _profile_parts(table: Any, spec: Spec, binning: Binning, start: datetime, en
                             code=(group % layout.n_values).cast("int32"),
                             feature=feature.cast("int32"),
                             bin=(slot_of - start_of - 1).cast("int32"), n=grouped.n)
-    if labels_only:
-        return _decode(layout, dims, features, len(numeric), n_scores, counts.to_pyarrow(),
-                       _empty_moments(), _KEYED_RANK.empty_table())
 
-    # 4. moments and missing values: one wide aggregate per (day, cohort value)
+    # 5. score and decisions by feature bin, for the global cohort only (importance, impact)
+    fcross = projected.cross_join(
+        ibis.memtable(pa.table({"_feat": pa.array(range(len(features)), pa.int32())})))
+    fslot = ibis.cases(*[(fcross._feat == k, fcross[f"_s{k}"]) for k in range(len(features))])
+    by_bin = (fcross.select(key=fcross._day * layout.total + fslot, _score=fcross._score,
+                            _pos=fcross._pos)
+              .group_by("key").aggregate(n=ibis._.count(), score_sum=ibis._._score.sum(),
+                                         positive=ibis._._pos.sum()))
+
+    # 6. moments and missing values: one wide aggregate per (day, cohort value)
     mcols = day_and_dims(cohorted)
     for j, name in enumerate(numeric):
         column = cohorted[name]
@@ -441,7 +466,7 @@ def _profile_parts(table: Any, spec: Spec, binning: Binning, start: datetime, en
         k: mcross[k] for k in mcols if not k.startswith(("_day", "_d"))})
         .group_by("key").aggregate(**aggs))
 
-    # 5. sketch of unseen categorical values, from the rows that have one (few)
+    # 7. sketch of unseen categorical values, from the rows that have one (few)
     sketch = _KEYED_RANK.empty_table()
     if categorical:
         unseen_any = ibis.or_(*[joined[f"_c_f{j}"].isnull() & joined[name].notnull()
@@ -469,7 +494,7 @@ def _profile_parts(table: Any, spec: Spec, binning: Binning, start: datetime, en
                   .group_by("key").aggregate(rank=ibis._["rank"].max())
                   .to_pyarrow().cast(_KEYED_RANK))
     return _decode(layout, dims, features, len(numeric), n_scores, counts.to_pyarrow(),
-                   moments.to_pyarrow(), sketch)
+                   labels.to_pyarrow(), by_bin.to_pyarrow(), moments.to_pyarrow(), sketch)
 
 
 def empty_parts(spec: Spec, binning: Binning) -> ProfileParts:
@@ -477,10 +502,42 @@ def empty_parts(spec: Spec, binning: Binning) -> ProfileParts:
     numeric, categorical = _features(spec)
     n_scores = len(binning.score) + 1
     layout = _Layout(0, (), ())
-    empty = pa.table({name: pa.array([], pa.int32()) for name in ("day", "code", "feature", "bin")}
-                     | {"n": pa.array([], pa.int64())})
     return _decode(layout, dimensions(spec), [*numeric, *categorical], len(numeric), n_scores,
-                   empty, _empty_moments(), _KEYED_RANK.empty_table())
+                   _empty_counts(), _empty_labels(), _empty_by_bin(), _empty_moments(),
+                   _KEYED_RANK.empty_table())
+
+
+def _positive(rel: Any, spec: Spec) -> Any:
+    """1 where the decision was positive: a positive action, or else a score at the threshold."""
+    import ibis
+
+    c = spec.columns
+    if c.action:
+        return ibis.ifelse(rel[c.action].isin(list(spec.positive_actions)), 1, 0)
+    threshold = rel[c.threshold].cast("float64") if c.threshold else None
+    if spec.threshold is not None:
+        fixed = ibis.literal(spec.threshold).cast("float64")
+        threshold = fixed if threshold is None else threshold.fill_null(fixed)
+    if threshold is None:
+        return ibis.literal(0)
+    return ibis.ifelse(rel[c.score] >= threshold, 1, 0)
+
+
+def _empty_counts() -> pa.Table:
+    return pa.table({name: pa.array([], pa.int32()) for name in ("day", "code", "feature", "bin")}
+                    | {"n": pa.array([], pa.int64())})
+
+
+def _empty_labels() -> pa.Table:
+    return pa.table({"key": pa.array([], pa.int64()), "n": pa.array([], pa.int64()),
+                     "value_sum": pa.array([], pa.float64()),
+                     "value_sq": pa.array([], pa.float64())})
+
+
+def _empty_by_bin() -> pa.Table:
+    return pa.table({"key": pa.array([], pa.int64()), "n": pa.array([], pa.int64()),
+                     "score_sum": pa.array([], pa.float64()),
+                     "positive": pa.array([], pa.int64())})
 
 
 def _empty_moments() -> pa.Table:
@@ -498,15 +555,19 @@ def _dtype(spec: Spec, name: str) -> str:
 
 
 def _decode(layout: _Layout, dims: tuple[str, ...], features: list[str], n_numeric: int,
-            n_scores: int, counts: pa.Table, moments: pa.Table, sketch: pa.Table) -> ProfileParts:
+            n_scores: int, counts: pa.Table, labels: pa.Table, by_bin: pa.Table,
+            moments: pa.Table, sketch: pa.Table) -> ProfileParts:
     """Unpack the integer keys into the long (day, dim, value, ...) tables."""
     value_dim = np.array([d for d, _ in layout.values], np.int32)
     value_text = pa.array([v for _, v in layout.values], pa.string())
 
-    def columns(day: Any, code: Any) -> dict[str, Any]:
+    def day_of(day: Any) -> Any:
         micros = (np.asarray(day, np.int64) + layout.day0) * 86_400_000_000
+        return pa.array(micros, pa.int64()).cast(pa.timestamp("us", tz="UTC"))
+
+    def columns(day: Any, code: Any) -> dict[str, Any]:
         # values as a dictionary array: no string is built per row
-        return {"day": pa.array(micros, pa.int64()).cast(pa.timestamp("us", tz="UTC")),
+        return {"day": day_of(day),
                 "dim": pa.array(value_dim[code], pa.int32()),
                 "value": pa.DictionaryArray.from_arrays(pa.array(code, pa.int32()), value_text)}
 
@@ -518,19 +579,29 @@ def _decode(layout: _Layout, dims: tuple[str, ...], features: list[str], n_numer
         return columns(table.column("day").to_numpy(),
                        np.asarray(table.column("code").to_numpy(), np.int64))
 
-    feature = counts.column("feature").to_numpy()
-    is_label = feature == len(features) + 2  # the score × label pseudo-feature
-    keep = pa.array(~is_label)
-    main = counts.filter(keep)
-    counts_t = pa.table({**head_of(main), "feature": main.column("feature").cast(pa.int32()),
-                         "bin": main.column("bin").cast(pa.int32()),
-                         "n": main.column("n").cast(pa.int64())}, schema=_COUNTS)
-    labelled = counts.filter(pa.array(is_label))
-    bin_ = labelled.column("bin").to_numpy()
-    label, sbin = np.divmod(bin_, n_scores)
-    labels_t = pa.table({**head_of(labelled), "bin": pa.array(sbin, pa.int32()),
+    counts_t = pa.table({**head_of(counts), "feature": counts.column("feature").cast(pa.int32()),
+                         "bin": counts.column("bin").cast(pa.int32()),
+                         "n": counts.column("n").cast(pa.int64())}, schema=_COUNTS)
+    lkey = labels.column("key").to_numpy().astype(np.int64)
+    lgroup, lslot = np.divmod(lkey, 3 * n_scores)
+    label, sbin = np.divmod(lslot, n_scores)
+    labels_t = pa.table({**head(lgroup), "bin": pa.array(sbin, pa.int32()),
                          "label": pa.array(label, pa.int32()),
-                         "n": labelled.column("n").cast(pa.int64())}, schema=_LABELS)
+                         "n": labels.column("n").cast(pa.int64()),
+                         "value_sum": labels.column("value_sum").cast(pa.float64()).fill_null(0.0),
+                         "value_sq": labels.column("value_sq").cast(pa.float64()).fill_null(0.0)},
+                        schema=_LABELS)
+    bkey = by_bin.column("key").to_numpy().astype(np.int64)
+    bday, bslot = np.divmod(bkey, max(layout.total, 1))
+    starts = np.asarray(layout.offsets[:len(features)] or (0,), np.int64)
+    bfeature = np.searchsorted(starts, bslot, side="right") - 1
+    by_bin_t = pa.table({"day": day_of(bday),
+                         "feature": pa.array(bfeature, pa.int32()),
+                         "bin": pa.array(bslot - starts[bfeature] - 1, pa.int32()),
+                         "n": by_bin.column("n").cast(pa.int64()),
+                         "score_sum": by_bin.column("score_sum").cast(pa.float64()).fill_null(0.0),
+                         "positive": by_bin.column("positive").cast(pa.int64()).fill_null(0)},
+                        schema=_BY_BIN)
     mkey = moments.column("key").to_numpy().astype(np.int64)
     mcols = {**head(mkey)}
     for name in moments.column_names:
@@ -544,7 +615,7 @@ def _decode(layout: _Layout, dims: tuple[str, ...], features: list[str], n_numer
                          "register": pa.array(register, pa.int32()),
                          "rank": sketch.column("rank").cast(pa.int32())}, schema=_SKETCH)
     return ProfileParts(dims=dims, features=tuple(features), counts=counts_t, moments=moments_t,
-                        labels=labels_t, sketch=sketch_t)
+                        labels=labels_t, sketch=sketch_t, by_bin=by_bin_t)
 
 
 _DAY = ("day", pa.timestamp("us", tz="UTC"))
@@ -554,7 +625,10 @@ _COUNTS = pa.schema([_DAY, ("dim", pa.int32()), _VALUE, ("feature", pa.int32()),
 _SKETCH = pa.schema([_DAY, ("dim", pa.int32()), _VALUE, ("feature", pa.int32()),
                      ("register", pa.int32()), ("rank", pa.int32())])
 _LABELS = pa.schema([_DAY, ("dim", pa.int32()), _VALUE, ("bin", pa.int32()),
-                     ("label", pa.int32()), ("n", pa.int64())])
+                     ("label", pa.int32()), ("n", pa.int64()), ("value_sum", pa.float64()),
+                     ("value_sq", pa.float64())])
+_BY_BIN = pa.schema([_DAY, ("feature", pa.int32()), ("bin", pa.int32()), ("n", pa.int64()),
+                     ("score_sum", pa.float64()), ("positive", pa.int64())])
 
 
 def _normalize(table: pa.Table, schema: pa.Schema) -> pa.Table:
