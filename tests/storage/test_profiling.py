@@ -326,3 +326,17 @@ def test_days_are_utc_across_a_dst_change_and_input_time_zones(tmp_path: Path) -
     assert per_day == {"2026-03-28": 1, "2026-03-29": 3, "2026-03-30": 1}
     hours = {c.value: p.n for c, p in profiles.items() if c.column == HOUR_OF_DAY}
     assert hours == {"22": 2, "0": 1, "1": 1, "4": 1}
+
+
+def test_entity_columns_are_light_dimensions_named_by_value(tmp_path: Path) -> None:
+    spec = make_spec(entities=["c"])
+    table = make_rows(2000, seed=4)
+    store = make_store(tmp_path, table, spec)
+    _, profiles = engine_profiles(store, None, T0, T0 + timedelta(days=7))
+    c = np.asarray(table.column("c").to_pylist(), object)
+    for value in ("a", "new"):
+        p = profiles[Cohort("c", value)]
+        assert p.n == (c == value).sum()
+        assert p.score.by_action.sum() == p.n and not p.binned
+        assert not any(stats.bins.any() for stats in p.numeric.values())
+    assert profiles[Cohort("region", "EU")].binned and profiles[ALL].binned

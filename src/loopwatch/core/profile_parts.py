@@ -21,7 +21,6 @@ from loopwatch.core.profile import (
     ALL,
     DAY_OF_WEEK,
     HLL_REGISTERS,
-    HOUR_OF_DAY,
     Binning,
     BinScores,
     CategoricalStats,
@@ -53,7 +52,9 @@ class ProfileParts:
     * ``by_bin``: keyed by ``day`` only (the global cohort): ``feature``, ``bin``
       (-1 = null), ``n``, ``score_sum`` and ``positive`` decisions.
 
-    ``dim`` indexes :attr:`dims` (cohort columns, then hour of day); ``value`` is text.
+    ``dim`` indexes :attr:`dims` (cohort columns, entity columns, then hour of day);
+    ``value`` is text. The first :attr:`n_binned` dimensions carry feature bins; the
+    others only the score × action and latency histograms, moments and missing counts.
     """
 
     dims: tuple[str, ...]
@@ -63,6 +64,7 @@ class ProfileParts:
     labels: pa.Table
     sketch: pa.Table
     by_bin: pa.Table
+    n_binned: int = 1
 
     def select_days(self, start: datetime, end: datetime) -> ProfileParts:
         """The rows of days in ``[start, end)``."""
@@ -73,7 +75,7 @@ class ProfileParts:
             return table.filter(mask)
 
         return ProfileParts(self.dims, self.features, keep(self.counts), keep(self.moments),
-                            keep(self.labels), keep(self.sketch), keep(self.by_bin))
+                            keep(self.labels), keep(self.sketch), keep(self.by_bin), self.n_binned)
 
     def profiles(self, binning: Binning, *, start: datetime, end: datetime,
                  cohorts: Iterable[Cohort] | None = None) -> dict[Cohort, Profile]:
@@ -132,7 +134,7 @@ class ProfileParts:
 
         moments = rows(keyed["moments"])
         total = _sum(moments, "n")
-        binned = cohort.column != HOUR_OF_DAY or self.dims[0] == HOUR_OF_DAY
+        binned = cohort.column not in self.dims or self.dims.index(cohort.column) < self.n_binned
         numeric: dict[str, NumericStats] = {}
         for name in numeric_names:
             j = self.features.index(name)

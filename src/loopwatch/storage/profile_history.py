@@ -32,7 +32,13 @@ from loopwatch.core.profile_parts import ProfileParts
 from loopwatch.core.spec import MODEL_COLUMN, parse_duration
 from loopwatch.errors import InputError, StoreError
 from loopwatch.storage.parquet_store import ParquetStore, _write_atomic
-from loopwatch.storage.profiling import dimensions, empty_parts, fit_binning, profile_parts
+from loopwatch.storage.profiling import (
+    binned_dimensions,
+    dimensions,
+    empty_parts,
+    fit_binning,
+    profile_parts,
+)
 
 __all__ = ["ProfileHistory", "UpdateResult"]
 
@@ -204,7 +210,7 @@ class ProfileHistory:
             return empty_parts(self.spec, binning)
         return ProfileParts(dimensions(self.spec), (*numeric, *categorical),
                             tables["counts"], tables["moments"], tables["labels"], tables["sketch"],
-                            tables["by_bin"])
+                            tables["by_bin"], binned_dimensions(self.spec))
 
     def profiles(self, *, start: datetime | None = None, end: datetime | None = None,
                  cohorts: list[Cohort] | None = None) -> dict[Cohort, Profile]:

@@ -43,6 +43,7 @@ from loopwatch.core.spec import Spec
 
 __all__ = [
     "MAX_CATEGORIES",
+    "binned_dimensions",
     "dimensions",
     "empty_parts",
     "fit_binning",
@@ -66,12 +67,25 @@ def _features(spec: Spec) -> tuple[list[str], list[str]]:
 
 
 def dimensions(spec: Spec) -> tuple[str, ...]:
-    """Cohort dimensions profiled: each cohort column, then hour of day.
+    """Cohort dimensions profiled: each cohort column, each entity column, then hour of day.
 
     The global cohort is the sum of any one dimension's values; day of week is a
-    sum of days. Without cohort columns, hour of day alone partitions the rows.
+    sum of days. Without cohort columns, the first entity column (or hour of day)
+    alone partitions the rows. Entity columns and hour of day are *light*
+    dimensions (see :func:`binned_dimensions`).
     """
-    return (*spec.cohorts, HOUR_OF_DAY)
+    entities = [e for e in spec.entities if e not in spec.cohorts]
+    return (*spec.cohorts, *entities, HOUR_OF_DAY)
+
+
+def binned_dimensions(spec: Spec) -> int:
+    """How many leading dimensions carry feature bins: the cohort columns (at least one).
+
+    The others (entities, hour of day) carry the score × action and latency
+    histograms, moments and missing counts: enough for coverage, volume and
+    system checks, at a fraction of the cost of binning every feature per value.
+    """
+    return max(1, len(spec.cohorts))
 
 
 def _as_text(column: Any, dtype: str) -> Any:
@@ -388,6 +402,8 @@ def _profile_parts(table: Any, spec: Spec, binning: Binning, start: datetime, en
     # and compute every bin once per unpivoted row instead of once per row
     projected = views.barrier(joined.select(**base))
 
+    n_binned = binned_dimensions(spec) if len(dims) > 1 else 1
+
     # 3. score × label with the outcomes' value: one row per dimension and decision
     n_label_slots = 3 * n_scores
     lcross = projected.cross_join(
@@ -400,14 +416,14 @@ def _profile_parts(table: Any, spec: Spec, binning: Binning, start: datetime, en
     if labels_only:
         return _decode(layout, dims, features, len(numeric), n_scores, _empty_counts(),
                        labels.to_pyarrow(), _empty_by_bin(), _empty_moments(),
-                       _KEYED_RANK.empty_table())
+                       _KEYED_RANK.empty_table(), n_binned)
 
     # 4. unpivot dimensions × pseudo-features with a small index table; one group-by.
-    # Hour of day gets only the light pseudo-features (score × action, latency); its
-    # missing rates and moments come from the moments query.
+    # Light dimensions (entities, hour of day) get only the light pseudo-features (score ×
+    # action, latency); their missing rates and moments come from the moments query.
     light = [len(features), len(features) + 1]
-    pairs = [(i, k) for i, name in enumerate(dims) for k in range(len(slots))
-             if k in light or name != HOUR_OF_DAY or len(dims) == 1]
+    pairs = [(i, k) for i in range(len(dims)) for k in range(len(slots))
+             if k in light or i < n_binned]
     index = ibis.memtable(pa.table({"_dim": pa.array([i for i, _ in pairs], pa.int32()),
                                     "_feat": pa.array([k for _, k in pairs], pa.int32())}))
     crossed = projected.cross_join(index)
@@ -494,7 +510,7 @@ def _profile_parts(table: Any, spec: Spec, binning: Binning, start: datetime, en
                   .group_by("key").aggregate(rank=ibis._["rank"].max())
                   .to_pyarrow().cast(_KEYED_RANK))
     return _decode(layout, dims, features, len(numeric), n_scores, counts.to_pyarrow(),
-                   labels.to_pyarrow(), by_bin.to_pyarrow(), moments.to_pyarrow(), sketch)
+                   labels.to_pyarrow(), by_bin.to_pyarrow(), moments.to_pyarrow(), sketch, n_binned)
 
 
 def empty_parts(spec: Spec, binning: Binning) -> ProfileParts:
@@ -504,7 +520,7 @@ def empty_parts(spec: Spec, binning: Binning) -> ProfileParts:
     layout = _Layout(0, (), ())
     return _decode(layout, dimensions(spec), [*numeric, *categorical], len(numeric), n_scores,
                    _empty_counts(), _empty_labels(), _empty_by_bin(), _empty_moments(),
-                   _KEYED_RANK.empty_table())
+                   _KEYED_RANK.empty_table(), binned_dimensions(spec))
 
 
 def _positive(rel: Any, spec: Spec) -> Any:
@@ -556,7 +572,7 @@ def _dtype(spec: Spec, name: str) -> str:
 
 def _decode(layout: _Layout, dims: tuple[str, ...], features: list[str], n_numeric: int,
             n_scores: int, counts: pa.Table, labels: pa.Table, by_bin: pa.Table,
-            moments: pa.Table, sketch: pa.Table) -> ProfileParts:
+            moments: pa.Table, sketch: pa.Table, n_binned: int) -> ProfileParts:
     """Unpack the integer keys into the long (day, dim, value, ...) tables."""
     value_dim = np.array([d for d, _ in layout.values], np.int32)
     value_text = pa.array([v for _, v in layout.values], pa.string())
@@ -615,7 +631,7 @@ def _decode(layout: _Layout, dims: tuple[str, ...], features: list[str], n_numer
                          "register": pa.array(register, pa.int32()),
                          "rank": sketch.column("rank").cast(pa.int32())}, schema=_SKETCH)
     return ProfileParts(dims=dims, features=tuple(features), counts=counts_t, moments=moments_t,
-                        labels=labels_t, sketch=sketch_t, by_bin=by_bin_t)
+                        labels=labels_t, sketch=sketch_t, by_bin=by_bin_t, n_binned=n_binned)
 
 
 _DAY = ("day", pa.timestamp("us", tz="UTC"))
