@@ -26,9 +26,12 @@ from loopwatch.errors import SpecError
 __all__ = [
     "DecisionColumns",
     "Feature",
+    "Monitoring",
     "OutcomeColumns",
     "Reference",
+    "Slo",
     "Spec",
+    "ValueModel",
     "load_spec",
     "parse_duration",
     "spec_from_mapping",
@@ -156,6 +159,68 @@ class Reference(_Model):
         return self
 
 
+class ValueModel(_Model):
+    """What decisions are worth, per labelled decision at the threshold (all amounts non-negative).
+
+    A caught positive gains ``true_positive`` plus ``true_positive_value_share``
+    of the outcome's ``value`` (the loss prevented); a false positive costs
+    ``false_positive`` (review cost plus customer friction); a missed positive
+    loses ``false_negative`` plus ``false_negative_value_share`` of its value.
+    The shares apply where outcomes carry a value column.
+
+    Examples
+    --------
+    >>> ValueModel(false_positive=15.0).true_positive_value_share
+    1.0
+    """
+
+    true_positive: float = Field(default=0.0, ge=0, allow_inf_nan=False)
+    true_positive_value_share: float = Field(default=1.0, ge=0, le=1)
+    false_positive: float = Field(ge=0, allow_inf_nan=False)
+    false_negative: float = Field(default=0.0, ge=0, allow_inf_nan=False)
+    false_negative_value_share: float = Field(default=1.0, ge=0, le=1)
+
+
+class Slo(_Model):
+    """Service-level objectives of the prediction loop; ``None`` compares with the baseline."""
+
+    latency_p99_ms: float | None = Field(default=None, gt=0)
+    error_rate: float | None = Field(default=None, ge=0, le=1)
+
+
+class Monitoring(_Model):
+    """How the monitoring job compares windows and grades what it finds.
+
+    ``current`` is the window checked (ending at the run's ``--as-of``), ``trend``
+    a longer current window for health and drift (slow changes), ``baseline`` the
+    window just before ``current`` they are compared with. Severity follows the
+    impact on decisions: the share by which a finding is estimated to move the
+    positive-decision rate (``page_impact``, ``warning_impact``).
+    """
+
+    current: str = "1d"
+    trend: str = "7d"
+    baseline: str = "30d"
+    fdr: float = Field(default=0.05, gt=0, lt=1)
+    page_impact: float = Field(default=0.25, gt=0)
+    warning_impact: float = Field(default=0.1, gt=0)
+    min_decisions: int = Field(default=30, ge=1)
+    slo: Slo = Slo()
+
+    @field_validator("current", "trend", "baseline")
+    @classmethod
+    def _duration(cls, value: str) -> str:
+        parse_duration(value)
+        return value
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Monitoring:
+        if self.warning_impact > self.page_impact:
+            raise ValueError(f"warning_impact ({self.warning_impact}) must not exceed "
+                             f"page_impact ({self.page_impact})")
+        return self
+
+
 class Spec(_Model):
     """One monitored model.
 
@@ -183,6 +248,8 @@ class Spec(_Model):
     threshold: float | None = None
     outcomes: OutcomeColumns = OutcomeColumns()
     reference: Reference = Reference(trailing="30d")
+    value: ValueModel | None = None
+    monitoring: Monitoring = Monitoring()
 
     #: Directory the spec was loaded from; relative store paths resolve against it.
     base_dir: Path = Field(default=Path("."), exclude=True)

@@ -67,15 +67,19 @@ def _features(spec: Spec) -> tuple[list[str], list[str]]:
 
 
 def dimensions(spec: Spec) -> tuple[str, ...]:
-    """Cohort dimensions profiled: each cohort column, each entity column, then hour of day.
+    """Cohort dimensions profiled: each cohort column, each entity column, the source, then
+    hour of day.
 
     The global cohort is the sum of any one dimension's values; day of week is a
-    sum of days. Without cohort columns, the first entity column (or hour of day)
-    alone partitions the rows. Entity columns and hour of day are *light*
+    sum of days. Without cohort columns, the first other dimension alone
+    partitions the rows. Entity columns, the source and hour of day are *light*
     dimensions (see :func:`binned_dimensions`).
     """
-    entities = [e for e in spec.entities if e not in spec.cohorts]
-    return (*spec.cohorts, *entities, HOUR_OF_DAY)
+    out = list(spec.cohorts)
+    for name in (*spec.entities, spec.columns.source):
+        if name is not None and name not in out:
+            out.append(name)
+    return (*out, HOUR_OF_DAY)
 
 
 def binned_dimensions(spec: Spec) -> int:
