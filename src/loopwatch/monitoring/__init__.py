@@ -1,0 +1,1 @@
+"""Monitoring loop: checks that need no labels."""
