@@ -1,0 +1,140 @@
+"""Business value of a window's decisions: loss prevented against false-positive costs and losses missed.
+
+At a threshold every labelled decision falls in one cell: a true positive
+gains ``a + α·value``, a false positive costs ``c``, a false negative loses
+``d + β·value``, a true negative is worth 0 (``a, α, c, d, β`` from
+:class:`~loopwatch.core.spec.ValueModel`). The window's value is the sum over
+its labelled decisions; unlabelled decisions are left out (their outcome is not
+known yet; see the label coverage).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+from scipy import stats
+
+from loopwatch.core.intervals import wilson
+from loopwatch.core.spec import ValueModel
+from loopwatch.evaluation.bins import ScoreBins
+from loopwatch.evaluation.metrics import Metric, label_rows
+
+__all__ = ["BusinessValue", "business_value"]
+
+Floats = npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class BusinessValue:
+    """A window's net value and its parts, each a :class:`~loopwatch.evaluation.metrics.Metric` in
+    the outcome's currency: ``net = prevented - false_positive_cost - lost``."""
+
+    net: Metric
+    prevented: Metric
+    false_positive_cost: Metric
+    lost: Metric
+    true_positives: int
+    false_positives: int
+    false_negatives: int
+
+    def metrics(self) -> dict[str, Metric]:
+        """The four metrics by name (``value``, ``value_prevented``, ...)."""
+        return {m.name: m for m in (self.net, self.prevented, self.false_positive_cost, self.lost)}
+
+
+def _value_rows(name: str, array: npt.ArrayLike | None, shape: tuple[int, int]) -> tuple[Floats, Floats]:
+    if array is None:
+        return np.zeros(shape[1]), np.zeros(shape[1])
+    values = np.asarray(array, dtype=np.float64)
+    if values.shape[0] not in (2, 3) or values.shape[1:] != (shape[1],):
+        raise ValueError(f"{name} must have the shape of by_label, (2 or 3, {shape[1]}); "
+                         f"got shape {values.shape}")
+    if not np.all(np.isfinite(values[:2])):
+        raise ValueError(f"{name} must be finite; got a NaN or infinite entry")
+    return values[0], values[1]
+
+
+def _total(name: str, n: float, s1: float, s2: float, z: float) -> Metric:
+    """Sum over ``n`` i.i.d. rows whose per-row contributions sum to ``s1`` with squares summing to ``s2``."""
+    if n < 2:
+        return Metric(name, s1 if n else math.nan, math.nan, math.nan, round(n))
+    variance = max(0.0, (s2 - s1 * s1 / n) / (n - 1))
+    half = z * math.sqrt(n * variance)
+    return Metric(name, s1, s1 - half, s1 + half, round(n))
+
+
+def business_value(by_label: npt.ArrayLike, *, bins: ScoreBins, threshold: float, model: ValueModel,
+                   value_sum: npt.ArrayLike | None = None, value_sq: npt.ArrayLike | None = None,
+                   confidence: float = 0.95) -> BusinessValue:
+    """Net value of the labelled decisions at ``threshold`` and its parts, each with an interval.
+
+    ``value_sum`` and ``value_sq`` are the sums of the outcome's value and of
+    its square per (label, score bin) cell, the shape of ``by_label``
+    (:attr:`~loopwatch.core.profile.ScoreStats.value_sum`); without them the
+    value shares add nothing. A decision is ``score >= threshold``, with the
+    threshold snapped to a bin edge (:class:`~loopwatch.evaluation.bins.ScoreBins`).
+
+    The intervals treat the window's ``n`` labelled decisions as i.i.d. draws of
+    a per-decision contribution ``X`` (0 for true negatives) and estimate the
+    expected total ``n·E[X]`` by the normal approximation
+    ``Σ X ± z·√(n·s²)``, with ``s²`` the sample variance of ``X`` from the
+    counts, value sums and sums of squares per cell (a true positive contributes
+    ``(a + α·v)²``, expanded as ``a² + 2aα·v + α²·v²``). The false-positive cost
+    is ``c`` times a count, so its interval is ``c·n`` times the Wilson interval
+    of the false-positive share.
+
+    Examples
+    --------
+    >>> bins = ScoreBins.from_edges((0.5,), lowest=0.1)
+    >>> model = ValueModel(false_positive=10.0, false_negative=5.0)
+    >>> v = business_value([[90, 10], [5, 20]], bins=bins, threshold=0.5, model=model,
+    ...                    value_sum=[[0, 0], [500, 4000]], value_sq=[[0, 0], [6e4, 1e6]])
+    >>> v.prevented.value, v.false_positive_cost.value, v.lost.value, v.net.value
+    (4000.0, 100.0, 525.0, 3375.0)
+    >>> v.net.low < v.net.value < v.net.high, v.net.n
+    (True, 125)
+    """
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must be in (0, 1); got {confidence}")
+    z = float(stats.norm.ppf(0.5 + confidence / 2))
+    neg, pos = label_rows(by_label)
+    if neg.size != len(bins):
+        raise ValueError(f"by_label has {neg.size} score bins but bins has {len(bins)}; "
+                         "use the ScoreBins of the profile's binning")
+    shape = (2, neg.size)
+    _, pos_sum = _value_rows("value_sum", value_sum, shape)
+    _, pos_sq = _value_rows("value_sq", value_sq, shape)
+    flagged = bins.flagged(threshold)
+    n = float(neg.sum() + pos.sum())
+
+    a, alpha = model.true_positive, model.true_positive_value_share
+    c = model.false_positive
+    d, beta = model.false_negative, model.false_negative_value_share
+    tp, fp, fn = float(pos[flagged].sum()), float(neg[flagged].sum()), float(pos[~flagged].sum())
+    tp_v, tp_v2 = float(pos_sum[flagged].sum()), float(pos_sq[flagged].sum())
+    fn_v, fn_v2 = float(pos_sum[~flagged].sum()), float(pos_sq[~flagged].sum())
+
+    # per-row contributions: sums and sums of squares over each cell's rows
+    gain, gain_sq = a * tp + alpha * tp_v, a * a * tp + 2 * a * alpha * tp_v + alpha * alpha * tp_v2
+    loss, loss_sq = d * fn + beta * fn_v, d * d * fn + 2 * d * beta * fn_v + beta * beta * fn_v2
+    cost, cost_sq = c * fp, c * c * fp
+
+    if n == 0:
+        return BusinessValue(
+            net=Metric.undefined("value", n=0), prevented=Metric.undefined("value_prevented", n=0),
+            false_positive_cost=Metric.undefined("value_false_positive_cost", n=0),
+            lost=Metric.undefined("value_lost", n=0), true_positives=0, false_positives=0,
+            false_negatives=0,
+        )
+    fp_low, fp_high = wilson(fp, n, confidence=confidence)
+    return BusinessValue(
+        net=_total("value", n, gain - cost - loss, gain_sq + cost_sq + loss_sq, z),
+        prevented=_total("value_prevented", n, gain, gain_sq, z),
+        false_positive_cost=Metric("value_false_positive_cost", cost, min(cost, c * n * fp_low),
+                                   max(cost, c * n * fp_high), round(n)),
+        lost=_total("value_lost", n, loss, loss_sq, z),
+        true_positives=round(tp), false_positives=round(fp), false_negatives=round(fn),
+    )
