@@ -17,6 +17,7 @@ ones, and cohort profiles of one column add up to the global one.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
@@ -225,7 +226,7 @@ class Binning:
             actions=tuple(data["actions"]),
         )
 
-    @property
+    @functools.cached_property
     def fingerprint(self) -> str:
         """A short digest: profiles with the same fingerprint can be merged."""
         return hashlib.sha256(self.to_json().encode()).hexdigest()[:16]

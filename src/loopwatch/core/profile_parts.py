@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -84,36 +85,30 @@ class ProfileParts:
         The global cohort sums the first dimension; day-of-week cohorts sum days.
         """
         parts = self.select_days(start, end)
-        keyed = {name: _with_cohort(getattr(parts, name))
-                 for name in ("counts", "moments", "labels", "sketch", "by_bin")}
+        keyed = {name: _Indexed(getattr(parts, name))
+                 for name in ("counts", "moments", "labels", "sketch")}
+        by_bin = _with_weekday(parts.by_bin)
         wanted = set(cohorts) if cohorts is not None else None
-        present = sorted({Cohort(self.dims[d], v)
-                          for d, v in zip(keyed["moments"].column("dim").to_pylist(),
-                                          keyed["moments"].column("value").to_pylist(),
-                                          strict=True) if self.dims[d] != ALL.column}, key=str)
+        present = sorted({Cohort(self.dims[d], v) for d, v in keyed["moments"].groups
+                          if self.dims[d] != ALL.column}, key=str)
         present += [Cohort(DAY_OF_WEEK, str(d)) for d in range(7)] + [ALL]
         out: dict[Cohort, Profile] = {}
         for cohort in present:
             if wanted is not None and cohort not in wanted:
                 continue
-            profile = self._one(binning, keyed, cohort, start, end)
+            profile = self._one(binning, keyed, by_bin, cohort, start, end)
             if profile.n or cohort == ALL:
                 out[cohort] = profile
         return out
 
-    def _one(self, binning: Binning, keyed: Mapping[str, pa.Table], cohort: Cohort,
-             start: datetime, end: datetime) -> Profile:
-        def rows(table: pa.Table) -> pa.Table:
+    def _one(self, binning: Binning, keyed: Mapping[str, _Indexed], by_bin: pa.Table,
+             cohort: Cohort, start: datetime, end: datetime) -> Profile:
+        def rows(indexed: _Indexed) -> pa.Table:
             if cohort == ALL:
-                return table.filter(pc.equal(table.column("dim"), 0))
+                return indexed.rows(0)
             if cohort.column == DAY_OF_WEEK:
-                mask = pc.and_(pc.equal(table.column("dim"), 0),
-                               pc.equal(table.column("_weekday"), int(cohort.value or 0)))
-                return table.filter(mask)
-            dim = self.dims.index(cohort.column)
-            mask = pc.and_(pc.equal(table.column("dim"), dim),
-                           pc.equal(table.column("value"), cohort.value))
-            return table.filter(mask)
+                return indexed.rows(0, weekday=int(cohort.value or 0))
+            return indexed.rows(self.dims.index(cohort.column), cohort.value)
 
         # positions follow ``self.features`` (the spec's order), never the binning's key order
         numeric_names = [f for f in self.features if f in binning.numeric]
@@ -175,7 +170,7 @@ class ProfileParts:
             system=SystemStats(latency, _sum(moments, "lat_count"), _fsum(moments, "lat_sum"),
                                _sum(moments, "errors")),
             binned=binned,
-            by_bin=self._by_bin(binning, keyed["by_bin"], cohort),
+            by_bin=self._by_bin(binning, by_bin, cohort),
         )
 
     def _by_bin(self, binning: Binning, table: pa.Table, cohort: Cohort) -> dict[str, BinScores]:
@@ -197,10 +192,49 @@ class ProfileParts:
         return out
 
 
-def _with_cohort(table: pa.Table) -> pa.Table:
+def _with_weekday(table: pa.Table) -> pa.Table:
     # Monday = 0, as datetime.weekday(); the day is a UTC midnight
-    weekday = pc.subtract(pc.day_of_week(table.column("day")), 0)
-    return table.append_column("_weekday", weekday)
+    return table.append_column("_weekday", pc.day_of_week(table.column("day")))
+
+
+class _Indexed:
+    """A long table split once by (dimension, value), so each cohort's rows are a take.
+
+    Filtering the whole table per cohort cost a full scan each (dozens of cohorts ×
+    several windows per monitoring run); one sort serves them all.
+    """
+
+    def __init__(self, table: pa.Table) -> None:
+        self.table = _with_weekday(table)
+        dims = self.table.column("dim").to_numpy().astype(np.int64)
+        values = pc.cast(self.table.column("value"), pa.string()).combine_chunks()
+        encoded = pc.dictionary_encode(values)
+        codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+        names = encoded.dictionary.to_pylist()
+        key = dims * max(len(names), 1) + codes
+        order = np.argsort(key, kind="stable")
+        unique, first = np.unique(key[order], return_index=True)
+        bounds = [*first.tolist(), len(order)]
+        self._slices = {(int(k) // max(len(names), 1), names[int(k) % max(len(names), 1)]):
+                        order[bounds[i]:bounds[i + 1]] for i, k in enumerate(unique)}
+        self._weekday = self.table.column("_weekday").to_numpy()
+        self._whole: dict[int, npt.NDArray[np.int64]] = {}
+        self.groups = list(self._slices)
+
+    def rows(self, dim: int, value: str | None = None, *, weekday: int | None = None) -> pa.Table:
+        """Rows of one dimension's value (or, with ``value=None``, of the whole dimension)."""
+        if value is not None:
+            found = self._slices.get((dim, value))
+        else:
+            if dim not in self._whole:
+                parts = [ix for (d, _), ix in self._slices.items() if d == dim]
+                self._whole[dim] = np.sort(np.concatenate(parts)) if parts else np.zeros(0, np.int64)
+            found = self._whole[dim]
+        if found is None:
+            return self.table.slice(0, 0)
+        if weekday is not None:
+            found = found[self._weekday[found] == weekday]
+        return self.table.take(pa.array(found, pa.int64()))
 
 
 def _sum(table: pa.Table, column: str) -> int:

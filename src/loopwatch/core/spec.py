@@ -195,7 +195,9 @@ class Monitoring(_Model):
     a longer current window for health and drift (slow changes), ``baseline`` the
     window just before ``current`` they are compared with. Severity follows the
     impact on decisions: the share by which a finding is estimated to move the
-    positive-decision rate (``page_impact``, ``warning_impact``).
+    positive-decision rate (``page_impact``, ``warning_impact``), or the share of
+    the model's input signal lost (rows that lost a feature × its importance share:
+    ``page_input_loss``, ``warning_input_loss``).
     """
 
     current: str = "1d"
@@ -204,6 +206,8 @@ class Monitoring(_Model):
     fdr: float = Field(default=0.05, gt=0, lt=1)
     page_impact: float = Field(default=0.25, gt=0)
     warning_impact: float = Field(default=0.1, gt=0)
+    page_input_loss: float = Field(default=0.05, gt=0, le=1)
+    warning_input_loss: float = Field(default=0.02, gt=0, le=1)
     min_decisions: int = Field(default=30, ge=1)
     slo: Slo = Slo()
 

@@ -156,6 +156,10 @@ class ProfileHistory:
                    and manifest["days"].get(d, {}).get("outcomes") != outcomes]
         total = len(stale) + len(relabel)
         done = 0
+        if not total:  # nothing new: no engine to start
+            self._collect_garbage(binning, manifest)
+            return UpdateResult(0, 0, len(manifest["days"]),
+                                (datetime.now(UTC) - began).total_seconds())
         con = self.store.connect()
         decisions = self.store.table("decisions", con=con)
         latest = self.store.outcomes_latest(con=con) if self.store.files("outcomes") else None
