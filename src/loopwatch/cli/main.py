@@ -3,7 +3,8 @@
 Conventions (docs/cli.md): every command takes ``--spec PATH`` (default
 ``./loopwatch.yaml``, or ``LOOPWATCH_SPEC``); commands that print results take
 ``--format table|json``. Exit codes: 0 ok, 1 something the caller should act on
-(rows sent to quarantine), 2 a usage or input error, with a message that names it.
+(rows sent to quarantine, a finding that pages), 2 a usage or input error, with a
+message that names it.
 """
 
 from __future__ import annotations
@@ -365,6 +366,60 @@ def summary(spec: SpecOption = None, store: StoreOption = None,
             table.add_row(incident["kind"], str(incident.get("onset", ""))[:10],
                           str(incident.get("end") or "-")[:10], ", ".join(map(str, affects)))
         out.print(table)
+
+
+@app.command()
+def check(
+    spec: SpecOption = None,
+    store: StoreOption = None,
+    as_of: Annotated[str | None, typer.Option(
+        "--as-of", help="End of the window checked (UTC; rounded down to a day) [default: now]")] = None,
+    only: Annotated[str | None, typer.Option(
+        "--checks", help="Comma-separated checks to run [default: every registered check]")] = None,
+    show_info: Annotated[bool, typer.Option("--info", help="Also list info-level findings")] = False,
+    fmt: FormatOption = Format.table,
+) -> None:
+    """Run every check for the window ending at --as-of; exit 1 when a finding pages."""
+    from loopwatch.core.findings import Severity
+    from loopwatch.monitoring.job import run_checks
+
+    when = _when(as_of, "--as-of") or datetime.now(UTC)
+    spec_obj, target = _open(spec, store)
+    names = [n.strip() for n in only.split(",") if n.strip()] if only else None
+    try:
+        with _progress() as progress:
+            task = progress.add_task("profiling days", total=None)
+            run = run_checks(spec_obj, as_of=when, store=target, checks=names,
+                             on_progress=lambda done, total: progress.update(
+                                 task, completed=done, total=total))
+    except LoopwatchError as exc:
+        raise _fail(exc) from None
+    except ValueError as exc:  # an unknown check name
+        err.print(f"[bold red]error:[/] --checks: {exc}", highlight=False)
+        raise typer.Exit(2) from None
+    if fmt is Format.json:
+        _print_json(run.to_dict())
+        raise typer.Exit(run.exit_code)
+    shown = [f for f in run.findings if show_info or f.severity > Severity.INFO]
+    counts = {str(s): sum(f.severity == s for f in run.findings) for s in Severity}
+    title = (f"{spec_obj.model} · {run.current.start:%Y-%m-%d} → {run.current.end:%Y-%m-%d} · "
+             f"{counts['page']} page, {counts['warning']} warning, {counts['info']} info "
+             f"({run.tests} tests, {run.seconds:.1f} s)")
+    if not shown:
+        out.print(f"{title}\nhealthy: nothing to report", highlight=False)
+        raise typer.Exit(run.exit_code)
+    table = Table("severity", "kind", "subject", "value", "interval", "baseline", "impact", "finding",
+                  title=title, title_justify="left")
+    styles = {Severity.PAGE: "bold red", Severity.WARNING: "yellow", Severity.INFO: "dim"}
+    for f in shown:
+        subject = " · ".join(x for x in (f.feature, f.cohort, f.entity if f.entity != f.cohort else None)
+                             if x) or "all"
+        interval = f"{_num(f.interval[0])} to {_num(f.interval[1])}" if f.interval else "-"
+        impact = f"{f.impact:+.0%}" if f.impact is not None else "-"
+        table.add_row(f"[{styles[f.severity]}]{f.severity}[/]", f.kind, subject, _num(f.value),
+                      interval, _num(f.threshold), impact, f.message)
+    out.print(table)
+    raise typer.Exit(run.exit_code)
 
 
 def _pct(value: float | None) -> str:

@@ -1,0 +1,141 @@
+"""The check extension point: what a check receives, what it returns, how it is registered.
+
+A check is any object with a ``name`` and ``run(context) -> list[Finding]``.
+Built-ins register with :func:`register_check` exactly as plugins do (or
+through the ``loopwatch.checks`` entry-point group). A check reports every
+candidate with the p-value of its test in ``evidence["p_value"]``; the job
+controls the false discovery rate across all checks of a run together.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Protocol, TypeVar, cast, runtime_checkable
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from loopwatch.core.findings import Finding
+from loopwatch.core.profile import ALL, Binning, Cohort, Profile
+from loopwatch.core.profile_parts import ProfileParts
+from loopwatch.core.spec import Spec
+from loopwatch.plugins import Registry
+
+__all__ = ["CHECKS", "Check", "CheckContext", "Window", "register_check"]
+
+C = TypeVar("C")
+
+
+@dataclass(frozen=True, order=True)
+class Window:
+    """A half-open time range ``[start, end)``."""
+
+    start: datetime
+    end: datetime
+
+    def __str__(self) -> str:
+        return f"{self.start:%Y-%m-%d %H:%M} to {self.end:%Y-%m-%d %H:%M}"
+
+    @property
+    def days(self) -> float:
+        return (self.end - self.start) / timedelta(days=1)
+
+
+@dataclass
+class CheckContext:
+    """Everything a check reads: the spec, the reference's bins and the stored profiles.
+
+    ``current`` is the window checked, ``trend`` a longer window ending with it,
+    ``baseline`` the window before ``current`` and ``reference`` the spec's
+    reference. :meth:`profiles` merges stored daily aggregates (cached per window).
+    """
+
+    spec: Spec
+    binning: Binning
+    parts: ProfileParts
+    as_of: datetime
+    current: Window
+    trend: Window
+    baseline: Window
+    reference: Window
+    #: rows rejected at ingestion, per UTC day and reason
+    quarantined: Mapping[tuple[datetime, str], int] = field(default_factory=dict)
+    _cache: dict[Window, dict[Cohort, Profile]] = field(default_factory=dict, repr=False)
+
+    def profiles(self, window: Window) -> dict[Cohort, Profile]:
+        """Profiles of every cohort present in ``window``."""
+        if window not in self._cache:
+            self._cache[window] = self.parts.profiles(self.binning, start=window.start,
+                                                      end=window.end)
+        return self._cache[window]
+
+    def profile(self, window: Window, cohort: Cohort = ALL) -> Profile:
+        """One cohort's profile of ``window`` (empty if the cohort has no decisions there)."""
+        return self.profiles(window).get(cohort) or self.binning.empty(window.start, window.end,
+                                                                        cohort)
+
+    def daily_counts(self, window: Window) -> dict[Cohort, dict[datetime, int]]:
+        """Decisions per UTC day and cohort value (every dimension), from the stored moments."""
+        moments = self.parts.select_days(window.start, window.end).moments
+        # stored days carry differing dictionaries: group by the plain text
+        narrow = pa.table({"day": moments.column("day"), "dim": moments.column("dim"),
+                           "value": pc.cast(moments.column("value"), pa.string()),
+                           "n": moments.column("n")})
+        grouped = narrow.group_by(["day", "dim", "value"]).aggregate([("n", "sum")])
+        days = grouped.column("day").to_pylist()
+        dims = grouped.column("dim").to_pylist()
+        values = grouped.column("value").to_pylist()
+        out: dict[Cohort, dict[datetime, int]] = {}
+        for day, dim, value, n in zip(days, dims, values, grouped.column("n_sum").to_pylist(),
+                                      strict=True):
+            out.setdefault(Cohort(self.parts.dims[dim], value), {})[day] = int(n)
+            if dim == 0:
+                totals = out.setdefault(ALL, {})
+                totals[day] = totals.get(day, 0) + int(n)
+        return out
+
+    def positive_rows(self) -> np.ndarray:
+        """Rows of :attr:`Profile.score`'s ``by_action`` that are positive decisions."""
+        return np.array([i for i, a in enumerate(self.binning.actions)
+                         if a in self.spec.positive_actions], dtype=np.int64)
+
+    def decision_rate(self, profile: Profile) -> float:
+        """Share of a profile's decisions with a positive action (NaN when empty)."""
+        total = int(profile.score.by_action.sum())
+        if not total:
+            return math.nan
+        return float(profile.score.by_action[self.positive_rows()].sum()) / total
+
+
+@runtime_checkable
+class Check(Protocol):
+    """A monitoring check: ``run`` returns findings, each a candidate until the run's FDR control."""
+
+    name: str
+
+    def run(self, context: CheckContext) -> list[Finding]: ...
+
+
+CHECKS: Registry[type[Check]] = Registry("check", group="loopwatch.checks")
+
+
+def register_check(name: str) -> Callable[[type[C]], type[C]]:
+    """Class decorator: register a check class (built-in or plugin) under ``name``.
+
+    The class is instantiated with no arguments when a run uses it; its ``run``
+    method receives a :class:`CheckContext` and returns findings.
+
+    Examples
+    --------
+    >>> import loopwatch.monitoring.job  # the built-in checks register on import
+    >>> {"health", "drift", "volume"} <= set(CHECKS.names())
+    True
+    """
+    def decorate(cls: type[C]) -> type[C]:
+        CHECKS.register(name)(cast("type[Check]", cls))
+        return cls
+    return decorate

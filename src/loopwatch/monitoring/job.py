@@ -1,0 +1,163 @@
+"""The monitoring job: every registered check for the window ending at ``as_of``, from stored profiles.
+
+``run_checks`` brings the profile history up to date (new days only), merges
+the stored daily aggregates into the windows the checks compare, runs every
+check and controls the false discovery rate of all their tests together
+(Benjamini–Hochberg): a candidate whose test does not survive is dropped.
+It is what ``loopwatch check`` runs, and a scheduler or a notebook can call it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pyarrow.parquet as pq
+
+from loopwatch.core.findings import Finding, Severity
+from loopwatch.core.intervals import benjamini_hochberg
+from loopwatch.core.spec import Spec, parse_duration
+from loopwatch.errors import InputError
+from loopwatch.monitoring import coverage, drift_check, health, schema, system, volume
+from loopwatch.monitoring.checks import CHECKS, Check, CheckContext, Window
+from loopwatch.storage.parquet_store import ParquetStore
+from loopwatch.storage.profile_history import ProfileHistory
+
+__all__ = ["CheckRun", "run_checks"]
+
+_BUILT_INS = (coverage, drift_check, health, schema, system, volume)  # registered on import
+
+
+@dataclass(frozen=True)
+class CheckRun:
+    """The findings of one run, most severe first, and the windows they concern."""
+
+    as_of: datetime
+    current: Window
+    baseline: Window
+    reference: Window
+    checks: tuple[str, ...]
+    findings: tuple[Finding, ...]
+    tests: int
+    seconds: float
+
+    @property
+    def pages(self) -> list[Finding]:
+        return [f for f in self.findings if f.severity == Severity.PAGE]
+
+    @property
+    def exit_code(self) -> int:
+        """0 when healthy, 1 when a finding pages (for cron and CI)."""
+        return 1 if self.pages else 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "as_of": self.as_of.isoformat(),
+            "window": {"start": self.current.start.isoformat(), "end": self.current.end.isoformat()},
+            "baseline": {"start": self.baseline.start.isoformat(),
+                         "end": self.baseline.end.isoformat()},
+            "checks": list(self.checks), "tests": self.tests,
+            "findings": [f.to_dict() for f in self.findings],
+        }
+
+
+def run_checks(spec: Spec, *, as_of: datetime, store: ParquetStore | None = None,
+               checks: Sequence[str] | None = None, update: bool = True,
+               on_progress: Callable[[int, int], None] | None = None) -> CheckRun:
+    """Run the checks for the window ending at ``as_of`` (rounded down to a UTC day).
+
+    Parameters
+    ----------
+    spec
+        The monitored model.
+    as_of
+        End of the current window (``spec.monitoring.current`` long); profiles
+        are daily, so it is rounded down to midnight UTC.
+    store
+        The store (default: the spec's).
+    checks
+        Names of the checks to run (default: every registered check).
+    update
+        Profile new days first (default); ``False`` reads the stored profiles as they are.
+    """
+    began = time.perf_counter()
+    names = list(checks) if checks is not None else CHECKS.names()
+    instances: list[Check] = [CHECKS.get(name)() for name in names]
+    store = store or ParquetStore.for_spec(spec)
+    history = ProfileHistory(store)
+    end = _day(as_of)
+    m = spec.monitoring
+    current = Window(end - parse_duration(m.current), end)
+    trend = Window(end - max(parse_duration(m.trend), parse_duration(m.current)), end)
+    baseline = Window(current.start - parse_duration(m.baseline), current.start)
+    ref_start, ref_end = history.reference_window()
+    reference = Window(ref_start, ref_end)
+    first = min(reference.start, trend.start - parse_duration(m.baseline))
+    if update:
+        history.update(end=end, on_progress=on_progress)
+    if end <= reference.start:
+        raise InputError(f"--as-of {as_of:%Y-%m-%d} is before the reference window starts "
+                         f"({reference.start:%Y-%m-%d}); nothing to compare")
+    context = CheckContext(
+        spec=spec, binning=history.binning(), parts=history.parts(start=first, end=end),
+        as_of=end, current=current, trend=trend, baseline=baseline, reference=reference,
+        quarantined=_quarantined(store, first, end),
+    )
+    candidates: list[Finding] = []
+    for check in instances:
+        candidates += check.run(context)
+    p_values = [f.evidence.get("p_value", float("nan")) for f in candidates]
+    tested = [p is not None and p == p for p in p_values]
+    keep = benjamini_hochberg([p if p is not None else float("nan") for p in p_values], fdr=m.fdr)
+    findings = _demote_echoes([f for f, t, k in zip(candidates, tested, keep, strict=True)
+                               if k or not t])
+    findings.sort(key=lambda f: (-f.severity, f.kind, f.feature or "", f.cohort or "",
+                                 f.entity or "", f.statistic, f.start))
+    return CheckRun(as_of=end, current=current, baseline=baseline, reference=reference,
+                    checks=tuple(names), findings=tuple(findings), tests=sum(tested),
+                    seconds=time.perf_counter() - began)
+
+
+def _demote_echoes(findings: list[Finding]) -> list[Finding]:
+    """A cohort's finding that repeats a global one at the same severity becomes information.
+
+    When the error rate pages globally, every region, device and hour shows it too;
+    one page says it, the cohort findings stay in the run as context. A cohort
+    whose finding is more severe than the global one (the problem is local) keeps it.
+    """
+    def key(f: Finding) -> tuple[object, ...]:
+        return (f.check, f.statistic, f.feature, f.start, f.end)
+
+    global_severity: dict[tuple[object, ...], Severity] = {}
+    for f in findings:
+        if f.cohort is None and f.entity is None:
+            global_severity[key(f)] = max(f.severity, global_severity.get(key(f), Severity.INFO))
+    out = []
+    for f in findings:
+        echoed = global_severity.get(key(f))
+        if f.cohort is not None and echoed is not None and f.severity <= echoed:
+            f = replace(f, severity=Severity.INFO, evidence={**f.evidence, "echoes_global": True})
+        out.append(f)
+    return out
+
+
+def _day(value: datetime) -> datetime:
+    value = value if value.tzinfo else value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def _quarantined(store: ParquetStore, start: datetime, end: datetime) -> dict[tuple[datetime, str], int]:
+    """Rejected rows per UTC day (of the quarantine partition) and reason."""
+    out: dict[tuple[datetime, str], int] = {}
+    for path in store.files("quarantine"):
+        day = datetime.strptime(path.parent.name.removeprefix("date="), "%Y-%m-%d").replace(tzinfo=UTC)
+        if not start <= day < end + timedelta(days=0):
+            continue
+        reasons = pq.read_table(path, columns=["reason"]).column("reason").to_pylist()
+        for reason in reasons:
+            key = (day, str(reason).split(":")[0])
+            out[key] = out.get(key, 0) + 1
+    return out

@@ -1,0 +1,45 @@
+"""The few significance tests the checks share (two proportions, two means, Poisson counts)."""
+
+from __future__ import annotations
+
+import math
+
+from scipy import stats
+
+__all__ = ["two_means", "two_proportions"]
+
+
+def two_proportions(x1: float, n1: float, x2: float, n2: float) -> float:
+    """Two-sided p-value of the pooled z-test that two proportions are equal (NaN if undefined).
+
+    Examples
+    --------
+    >>> round(two_proportions(30, 100, 10, 100), 5)
+    0.00045
+    """
+    if n1 <= 0 or n2 <= 0:
+        return math.nan
+    pooled = (x1 + x2) / (n1 + n2)
+    if pooled in (0.0, 1.0):
+        return 1.0
+    se = math.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n2))
+    z = (x1 / n1 - x2 / n2) / se
+    return float(2 * stats.norm.sf(abs(z)))
+
+
+def two_means(mean1: float, var1: float, n1: float, mean2: float, var2: float,
+              n2: float) -> tuple[float, float]:
+    """Welch's z-test for two means: ``(p-value, standard error of the difference)``.
+
+    Examples
+    --------
+    >>> p, se = two_means(1.0, 1.0, 100, 0.0, 1.0, 100)
+    >>> round(se, 4), p < 1e-10
+    (0.1414, True)
+    """
+    if n1 < 2 or n2 < 2 or not all(map(math.isfinite, (var1, var2, mean1, mean2))):
+        return math.nan, math.nan
+    se = math.sqrt(var1 / n1 + var2 / n2)
+    if se == 0:
+        return (1.0 if mean1 == mean2 else 0.0), 0.0
+    return float(2 * stats.norm.sf(abs(mean1 - mean2) / se)), se
