@@ -1,5 +1,5 @@
 # Two commands on a fresh machine (Python 3.11 + make):
-#   make demo   simulate a production fraud model into the embedded store and summarise it
+#   make demo   simulate a production fraud model into the embedded store, profile and check it
 #   make test   lint, type-check, import contracts and the whole test suite
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
@@ -21,6 +21,8 @@ demo: $(STAMP)
 	$(BIN)/loopwatch simulate --days 90 --incidents all --out $(DEMO_DIR) --overwrite
 	$(BIN)/loopwatch summary --spec $(DEMO_DIR)/loopwatch.yaml
 	$(BIN)/loopwatch profile --spec $(DEMO_DIR)/loopwatch.yaml
+	@# the day a new merchant category starts to go unscored: exit 1 (a page) is the expected answer
+	$(BIN)/loopwatch check --spec $(DEMO_DIR)/loopwatch.yaml --as-of 2026-02-17 || test $$? -eq 1
 
 test: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
