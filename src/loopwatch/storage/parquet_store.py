@@ -27,6 +27,7 @@ import fcntl
 import json
 import os
 import re
+import tempfile
 import uuid
 from collections import Counter
 from collections.abc import Iterator
@@ -307,6 +308,10 @@ class ParquetStore:
         # DuckDB takes 80% of RAM by default; a monitoring job beside serving code should
         # not: past the limit its aggregates spill to disk (same results, measured no slower)
         con.raw_sql(f"SET memory_limit = '{self.engine_memory}'")  # validated: a size only
+        # spill to the system's temporary directory, not to `.tmp` in whatever directory
+        # the command runs from
+        spill = Path(tempfile.gettempdir()) / "loopwatch-duckdb"
+        con.raw_sql("SET temp_directory = '{}'".format(str(spill).replace("'", "''")))
         return con
 
     def table(self, kind: Kind | str, *, con: Any = None) -> Any:
