@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from typing import Protocol, TypeVar, cast, runtime_checkable
 
 import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -23,6 +24,7 @@ from loopwatch.core.findings import Finding
 from loopwatch.core.profile import ALL, Binning, Cohort, Profile
 from loopwatch.core.profile_parts import ProfileParts
 from loopwatch.core.spec import Spec
+from loopwatch.monitoring.impact import Signal
 from loopwatch.plugins import Registry
 
 __all__ = ["CHECKS", "Check", "CheckContext", "Window", "register_check"]
@@ -65,6 +67,7 @@ class CheckContext:
     #: rows rejected at ingestion, per UTC day and reason
     quarantined: Mapping[tuple[datetime, str], int] = field(default_factory=dict)
     _cache: dict[Window, dict[Cohort, Profile]] = field(default_factory=dict, repr=False)
+    _signal: Signal | None = field(default=None, repr=False)
 
     def profiles(self, window: Window) -> dict[Cohort, Profile]:
         """Profiles of every cohort present in ``window``."""
@@ -98,17 +101,37 @@ class CheckContext:
                 totals[day] = totals.get(day, 0) + int(n)
         return out
 
-    def positive_rows(self) -> np.ndarray:
+    def positive_rows(self) -> npt.NDArray[np.int64]:
         """Rows of :attr:`Profile.score`'s ``by_action`` that are positive decisions."""
         return np.array([i for i, a in enumerate(self.binning.actions)
                          if a in self.spec.positive_actions], dtype=np.int64)
 
+    @property
+    def signal(self) -> Signal:
+        """``positive`` when the reference logged positive decisions, else ``score``."""
+        if self._signal is None:
+            reference = self.profile(self.reference)
+            positives = reference.score.by_action[self.positive_rows()].sum()
+            self._signal = "positive" if positives > 0 else "score"
+        return self._signal
+
     def decision_rate(self, profile: Profile) -> float:
-        """Share of a profile's decisions with a positive action (NaN when empty)."""
-        total = int(profile.score.by_action.sum())
+        """A profile's positive-decision rate, or its mean score when decisions are not logged
+        (:attr:`signal`); NaN when empty."""
+        by_score = profile.score.by_action.sum(axis=0)
+        total = int(by_score.sum())
         if not total:
             return math.nan
-        return float(profile.score.by_action[self.positive_rows()].sum()) / total
+        if self.signal == "positive":
+            return float(profile.score.by_action[self.positive_rows()].sum()) / total
+        return float(np.dot(by_score, self._score_points())) / total
+
+    def _score_points(self) -> npt.NDArray[np.float64]:
+        edges = np.asarray(self.binning.score, np.float64)
+        if edges.size == 0:
+            return np.zeros(1)
+        inner = (edges[:-1] + edges[1:]) / 2
+        return np.concatenate([[edges[0]], inner, [edges[-1]]])
 
 
 @runtime_checkable

@@ -48,7 +48,7 @@ class DriftCheck:
     def run(self, context: CheckContext) -> list[Finding]:
         ref_profiles = context.profiles(context.reference)
         reference = context.profile(context.reference)
-        importance = importance_shares(context.spec, reference.by_bin)
+        importance = importance_shares(context.spec, reference.by_bin, signal=context.signal)
         important = {n for n, s in importance.items()
                      if s >= self.cohort_importance / max(len(importance), 1)}
         out: list[Finding] = []
@@ -82,7 +82,8 @@ class DriftCheck:
             cur_stats = current.numeric.get(name) or current.categorical[name]
             shift = decision_shift(_present(slot_shares(ref_stats)), _present(slot_shares(cur_stats)),
                                    rates_now=now, rates_then=then,
-                                   min_rows=context.spec.monitoring.min_decisions)
+                                   min_rows=context.spec.monitoring.min_decisions,
+                                   signal=context.signal)
         relative = shift / rate if rate > 0 and math.isfinite(shift) else math.nan
         s = drift.stats
         where = "" if cohort == ALL else f" for {cohort}"

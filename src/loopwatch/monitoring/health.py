@@ -63,7 +63,7 @@ class HealthCheck:
 
     def run(self, context: CheckContext) -> list[Finding]:
         reference = context.profile(context.reference)
-        importance = importance_shares(context.spec, reference.by_bin)
+        importance = importance_shares(context.spec, reference.by_bin, signal=context.signal)
         out: list[Finding] = []
         for window, baseline in comparisons(context):
             now, then = context.profiles(window), context.profiles(baseline)
@@ -105,7 +105,8 @@ class HealthCheck:
             shares_c = np.array([miss_c, 1 - miss_c])
             shift = decision_shift(shares_b, shares_c, rates_now=_two_slots(now),
                                    rates_then=_two_slots(then),
-                                   min_rows=context.spec.monitoring.min_decisions)
+                                   min_rows=context.spec.monitoring.min_decisions,
+                                   signal=context.signal)
         relative = shift / rate if rate and math.isfinite(rate) and rate > 0 else math.nan
         loss = max(0.0, change) * importance
         severity = grade(relative_shift=relative, input_loss=loss,
@@ -171,7 +172,8 @@ class HealthCheck:
         shift = math.nan
         if now is not None and then is not None:
             shift = decision_shift(_non_null(base), _non_null(cur), rates_now=now, rates_then=then,
-                                   min_rows=context.spec.monitoring.min_decisions)
+                                   min_rows=context.spec.monitoring.min_decisions,
+                                   signal=context.signal)
         relative = shift / rate if rate and math.isfinite(rate) and rate > 0 else math.nan
         where = "" if cohort == ALL else f" for {cohort}"
         return [Finding(

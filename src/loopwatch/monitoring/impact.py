@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -30,9 +31,11 @@ from loopwatch.core.findings import Severity
 from loopwatch.core.profile import BinScores, CategoricalStats, NumericStats
 from loopwatch.core.spec import Monitoring, Spec
 
-__all__ = ["decision_shift", "eta_squared", "grade", "importance_shares", "slot_shares"]
+__all__ = ["Signal", "decision_shift", "eta_squared", "grade", "importance_shares", "slot_shares"]
 
 Floats = npt.NDArray[np.float64]
+#: What decisions are measured by: the positive actions, or the score when no decision is logged.
+Signal = Literal["positive", "score"]
 
 
 def slot_shares(stats: NumericStats | CategoricalStats) -> Floats:
@@ -50,8 +53,12 @@ def slot_shares(stats: NumericStats | CategoricalStats) -> Floats:
     return slots / total if total else slots
 
 
-def eta_squared(by_bin: BinScores) -> float:
-    """Share of the positive decision's variance explained by the feature's bins (0 to 1).
+def eta_squared(by_bin: BinScores, *, signal: Signal = "positive") -> float:
+    """Share of the decision signal's variance explained by the feature's bins (0 to 1).
+
+    With ``signal="score"`` (a model whose decisions are not logged), the
+    between-bin variance of the mean score, unnormalised: comparable across
+    features of one model, which is all :func:`importance_shares` needs.
 
     Examples
     --------
@@ -62,16 +69,22 @@ def eta_squared(by_bin: BinScores) -> float:
     """
     n = by_bin.n.astype(np.float64)
     total = n.sum()
-    positive = float(by_bin.positive.sum())
-    if total <= 1 or positive in (0.0, total):
+    values = by_bin.positive if signal == "positive" else by_bin.score_sum
+    overall = float(np.sum(values))
+    if total <= 1:
         return 0.0
-    rate = positive / total
+    rate = overall / total
     filled = n > 0
-    between = float(np.sum(n[filled] * (by_bin.positive[filled] / n[filled] - rate) ** 2))
+    between = float(np.sum(n[filled] * (values[filled] / n[filled] - rate) ** 2))
+    if signal == "score":
+        return float(between / total)
+    if overall in (0.0, total):
+        return 0.0
     return float(min(1.0, between / (total * rate * (1 - rate))))
 
 
-def importance_shares(spec: Spec, by_bin: Mapping[str, BinScores]) -> dict[str, float]:
+def importance_shares(spec: Spec, by_bin: Mapping[str, BinScores], *,
+                      signal: Signal = "positive") -> dict[str, float]:
     """Importance of each stored feature, as shares that sum to 1.
 
     The spec's ``importance`` values when every stored feature has one; otherwise
@@ -83,14 +96,14 @@ def importance_shares(spec: Spec, by_bin: Mapping[str, BinScores]) -> dict[str, 
     if all(given[n] is not None for n in names):
         raw = {n: float(given[n] or 0.0) for n in names}
     else:
-        raw = {n: eta_squared(by_bin[n]) if n in by_bin else 0.0 for n in names}
+        raw = {n: eta_squared(by_bin[n], signal=signal) if n in by_bin else 0.0 for n in names}
     total = sum(raw.values())
     return {n: (v / total if total > 0 else 0.0) for n, v in raw.items()}
 
 
 def decision_shift(reference: Floats, current: Floats, *, rates_now: BinScores,
-                   rates_then: BinScores, min_rows: int = 30) -> float:
-    """Change in the positive-decision rate caused by the move of mass between slots.
+                   rates_then: BinScores, min_rows: int = 30, signal: Signal = "positive") -> float:
+    """Change in the positive-decision rate (or mean score) caused by the move of mass between slots.
 
     ``reference`` and ``current`` are slot shares (:func:`slot_shares`); a slot's
     positive rate is read from ``rates_now`` when it holds at least ``min_rows``
@@ -106,12 +119,14 @@ def decision_shift(reference: Floats, current: Floats, *, rates_now: BinScores,
     """
     now_n = rates_now.n.astype(np.float64)
     then_n = rates_then.n.astype(np.float64)
-    overall = float(rates_now.positive.sum()) / now_n.sum() if now_n.sum() else math.nan
+    now_v = rates_now.positive if signal == "positive" else rates_now.score_sum
+    then_v = rates_then.positive if signal == "positive" else rates_then.score_sum
+    overall = float(now_v.sum()) / now_n.sum() if now_n.sum() else math.nan
     rate = np.full(now_n.size, overall)
     then_ok = then_n >= min_rows
-    rate[then_ok] = rates_then.positive[then_ok] / then_n[then_ok]
+    rate[then_ok] = then_v[then_ok] / then_n[then_ok]
     now_ok = now_n >= min_rows
-    rate[now_ok] = rates_now.positive[now_ok] / now_n[now_ok]
+    rate[now_ok] = now_v[now_ok] / now_n[now_ok]
     rate = np.nan_to_num(rate, nan=0.0)
     return round(float(np.sum((current - reference) * rate)), 12)
 

@@ -52,7 +52,7 @@ class SchemaCheck:
         if min(current.n, before.n) < context.spec.monitoring.min_decisions:
             return out
         reference = context.profile(context.reference)
-        importance = importance_shares(context.spec, reference.by_bin)
+        importance = importance_shares(context.spec, reference.by_bin, signal=context.signal)
         now = context.profiles(window)
         for name, cur in current.categorical.items():
             base = before.categorical[name]
