@@ -45,8 +45,30 @@ def test_decision_shift_predicts_the_change_in_decision_rate_of_a_pure_mix_shift
     shares = [np.bincount(x, minlength=4) / x.size for x in (before, after)]
     shift = decision_shift(shares[0], shares[1],
                            rates_now=_bin_scores(after, pos_after.astype(float), 4),
-                           rates_then=_bin_scores(before, pos_before.astype(float), 4))
-    assert shift == pytest.approx(pos_after.mean() - pos_before.mean(), abs=0.003)
+                           rates_then=_bin_scores(before, pos_before.astype(float), 4),
+                           n_reference=before.size, n_current=after.size)
+    assert shift.value == pytest.approx(pos_after.mean() - pos_before.mean(), abs=0.003)
+
+
+def test_the_shift_standard_error_matches_its_spread_over_resamples() -> None:
+    rate = np.array([0.0, 0.01, 0.05, 0.2])
+    rates = BinScores(np.full(4, 10_000), np.zeros(4), (rate * 10_000).astype(np.int64))
+    p = np.array([0.1, 0.5, 0.3, 0.1])
+    rng = np.random.default_rng(4)
+    values, errors = [], []
+    for _ in range(400):
+        a = rng.multinomial(2000, p) / 2000
+        b = rng.multinomial(500, p) / 500
+        shift = decision_shift(a, b, rates_now=rates, rates_then=rates, n_reference=2000,
+                               n_current=500)
+        values.append(shift.value)
+        errors.append(shift.se)
+    assert np.std(values) == pytest.approx(np.mean(errors), rel=0.1)
+    # with no real change, the assured part is zero in about 95% of resamples
+    assured = [decision_shift(rng.multinomial(2000, p) / 2000, rng.multinomial(500, p) / 500,
+                              rates_now=rates, rates_then=rates, n_reference=2000,
+                              n_current=500).assured() for _ in range(400)]
+    assert 0.9 <= np.mean(np.array(assured) == 0) <= 0.99
 
 
 def test_slot_shares_put_missing_values_first() -> None:

@@ -80,10 +80,12 @@ class DriftCheck:
         if now is not None and then is not None:
             ref_stats = before.numeric.get(name) or before.categorical[name]
             cur_stats = current.numeric.get(name) or current.categorical[name]
-            shift = decision_shift(_present(slot_shares(ref_stats)), _present(slot_shares(cur_stats)),
-                                   rates_now=now, rates_then=then,
-                                   min_rows=context.spec.monitoring.min_decisions,
-                                   signal=context.signal)
+            estimate = decision_shift(_present(slot_shares(ref_stats)),
+                                      _present(slot_shares(cur_stats)), rates_now=now,
+                                      rates_then=then, min_rows=context.spec.monitoring.min_decisions,
+                                      signal=context.signal, n_reference=ref_stats.count,
+                                      n_current=cur_stats.count)
+            shift = estimate.assured()
         relative = shift / rate if rate > 0 and math.isfinite(shift) else math.nan
         s = drift.stats
         where = "" if cohort == ALL else f" for {cohort}"

@@ -106,7 +106,8 @@ class HealthCheck:
             shift = decision_shift(shares_b, shares_c, rates_now=_two_slots(now),
                                    rates_then=_two_slots(then),
                                    min_rows=context.spec.monitoring.min_decisions,
-                                   signal=context.signal)
+                                   signal=context.signal, n_reference=rows_b,
+                                   n_current=rows_c).assured()
         relative = shift / rate if rate and math.isfinite(rate) and rate > 0 else math.nan
         loss = max(0.0, change) * importance
         severity = grade(relative_shift=relative, input_loss=loss,
@@ -173,7 +174,8 @@ class HealthCheck:
         if now is not None and then is not None:
             shift = decision_shift(_non_null(base), _non_null(cur), rates_now=now, rates_then=then,
                                    min_rows=context.spec.monitoring.min_decisions,
-                                   signal=context.signal)
+                                   signal=context.signal, n_reference=base.count,
+                                   n_current=cur.count).assured()
         relative = shift / rate if rate and math.isfinite(rate) and rate > 0 else math.nan
         where = "" if cohort == ALL else f" for {cohort}"
         return [Finding(

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
@@ -31,7 +32,7 @@ from loopwatch.core.findings import Severity
 from loopwatch.core.profile import BinScores, CategoricalStats, NumericStats
 from loopwatch.core.spec import Monitoring, Spec
 
-__all__ = ["Signal", "decision_shift", "eta_squared", "grade", "importance_shares", "slot_shares"]
+__all__ = ["Shift", "Signal", "decision_shift", "eta_squared", "grade", "importance_shares", "slot_shares"]
 
 Floats = npt.NDArray[np.float64]
 #: What decisions are measured by: the positive actions, or the score when no decision is logged.
@@ -101,21 +102,43 @@ def importance_shares(spec: Spec, by_bin: Mapping[str, BinScores], *,
     return {n: (v / total if total > 0 else 0.0) for n, v in raw.items()}
 
 
+@dataclass(frozen=True)
+class Shift:
+    """An estimated change in the decision signal, with its standard error.
+
+    ``se`` is the sampling error of the shares on both sides (multinomial), the
+    slot rates taken as known: ``var(Σ p̂ r) = (Σ r² p − (Σ r p)²) / n``.
+    """
+
+    value: float
+    se: float
+
+    def assured(self, z: float = 1.96) -> float:
+        """The part of the shift its sampling error cannot explain (0 if none), with its sign."""
+        if not math.isfinite(self.value):
+            return math.nan
+        margin = z * self.se if math.isfinite(self.se) else 0.0
+        return math.copysign(max(0.0, abs(self.value) - margin), self.value)
+
+
 def decision_shift(reference: Floats, current: Floats, *, rates_now: BinScores,
-                   rates_then: BinScores, min_rows: int = 30, signal: Signal = "positive") -> float:
+                   rates_then: BinScores, min_rows: int = 30, signal: Signal = "positive",
+                   n_reference: float = math.inf, n_current: float = math.inf) -> Shift:
     """Change in the positive-decision rate (or mean score) caused by the move of mass between slots.
 
-    ``reference`` and ``current`` are slot shares (:func:`slot_shares`); a slot's
-    positive rate is read from ``rates_now`` when it holds at least ``min_rows``
-    decisions there, else from ``rates_then``, else the overall current rate
-    (a slot nobody fills cannot be said to move decisions).
+    ``reference`` and ``current`` are slot shares (:func:`slot_shares`) of
+    ``n_reference`` and ``n_current`` rows; a slot's positive rate is read from
+    ``rates_now`` when it holds at least ``min_rows`` decisions there, else from
+    ``rates_then``, else the overall current rate (a slot nobody fills cannot be
+    said to move decisions).
 
     Examples
     --------
     >>> rates = BinScores(np.array([0, 100, 100]), np.zeros(3), np.array([0, 10, 50]))
-    >>> decision_shift(np.array([0, .5, .5]), np.array([0, 0., 1.]), rates_now=rates,
-    ...                rates_then=rates)
-    0.2
+    >>> shift = decision_shift(np.array([0, .5, .5]), np.array([0, 0., 1.]), rates_now=rates,
+    ...                        rates_then=rates, n_reference=400, n_current=400)
+    >>> shift.value, round(shift.se, 4)
+    (0.2, 0.01)
     """
     now_n = rates_now.n.astype(np.float64)
     then_n = rates_then.n.astype(np.float64)
@@ -128,7 +151,11 @@ def decision_shift(reference: Floats, current: Floats, *, rates_now: BinScores,
     now_ok = now_n >= min_rows
     rate[now_ok] = now_v[now_ok] / now_n[now_ok]
     rate = np.nan_to_num(rate, nan=0.0)
-    return round(float(np.sum((current - reference) * rate)), 12)
+    variance = 0.0
+    for shares, n in ((reference, n_reference), (current, n_current)):
+        if n > 0 and math.isfinite(n):
+            variance += max(0.0, float(np.sum(rate ** 2 * shares) - np.sum(rate * shares) ** 2)) / n
+    return Shift(round(float(np.sum((current - reference) * rate)), 12), math.sqrt(variance))
 
 
 def grade(*, relative_shift: float = 0.0, input_loss: float = 0.0,

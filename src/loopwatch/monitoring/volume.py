@@ -3,7 +3,9 @@
 The expected count of a window is the mean of the same window shifted by whole
 weeks (same hours of the week) over the baseline, or by whole days when the
 baseline holds fewer than two weeks. The test allows for the extra-Poisson
-spread the baseline itself shows: variance ``E + (cv·E)²``.
+spread the baseline itself shows and for the few windows it is estimated from:
+variance ``E + (cv·E)²(1 + 1/k)`` for ``k`` windows, and a t distribution with
+``k - 1`` degrees of freedom.
 """
 
 from __future__ import annotations
@@ -89,9 +91,11 @@ class VolumeCheck:
 
     def _judge(self, cohort: Cohort, window: Window, observed: int, expected: float,
                spread: float, samples: int) -> list[Finding]:
-        sd = math.sqrt(expected + (spread * expected) ** 2)
+        # a prediction from a few earlier windows: their spread, inflated for the
+        # uncertainty of their mean, and a t distribution with their degrees of freedom
+        sd = math.sqrt(expected + (spread * expected) ** 2 * (1 + 1 / samples))
         z = (observed - expected) / sd
-        p = float(2 * stats.norm.sf(abs(z)))
+        p = float(2 * stats.t.sf(abs(z), df=samples - 1))
         ratio = observed / expected
         if ratio <= self.page_ratio:
             severity = Severity.PAGE
