@@ -63,7 +63,7 @@ def test_two_means_agrees_with_welch_on_large_samples() -> None:
 
 
 def test_check_parameters_are_validated_with_the_value_received() -> None:
-    with pytest.raises(ValueError, match="spike_ratio must be > 1; got 0.5"):
+    with pytest.raises(ValueError, match=r"spike_ratio must be > 1; got 0\.5"):
         VolumeCheck(spike_ratio=0.5)
 
 

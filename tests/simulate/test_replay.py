@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -27,4 +28,4 @@ def test_replay_never_writes_a_row_from_the_future(tmp_path: Path) -> None:
     # by the end everything has landed, once
     assert seen[-1][1] == result.decisions.num_rows
     assert seen[-1][2] == result.outcomes.num_rows
-    assert all(a[1] <= b[1] and a[2] <= b[2] for a, b in zip(seen, seen[1:], strict=False))
+    assert all(a[1] <= b[1] and a[2] <= b[2] for a, b in itertools.pairwise(seen))

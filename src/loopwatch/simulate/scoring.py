@@ -31,8 +31,8 @@ def matches(finding: Finding, incident: dict[str, Any]) -> bool:
     if incident["label_only"]:
         if finding.kind != "performance":
             return False
-        cohorts = [f"{c['column']}={c['value']}" for c in incident["cohorts"]]
-        return not cohorts or finding.cohort in cohorts
+        named = [f"{c['column']}={c['value']}" for c in incident["cohorts"]]
+        return not named or finding.cohort in named
     if finding.feature is not None:
         return finding.feature in incident["features"]
     cohorts = {f"{c['column']}={c['value']}" for c in incident["cohorts"]}
