@@ -21,14 +21,15 @@ from loopwatch.core.findings import Finding, Severity
 from loopwatch.core.intervals import benjamini_hochberg
 from loopwatch.core.spec import Spec, parse_duration
 from loopwatch.errors import InputError
-from loopwatch.monitoring import coverage, drift_check, health, schema, system, volume
+from loopwatch.monitoring import coverage, drift_check, health, performance, schema, system, volume
 from loopwatch.monitoring.checks import CHECKS, Check, CheckContext, Window
 from loopwatch.storage.parquet_store import ParquetStore
 from loopwatch.storage.profile_history import ProfileHistory
 
 __all__ = ["CheckRun", "run_checks"]
 
-_BUILT_INS = (coverage, drift_check, health, schema, system, volume)  # registered on import
+# registered on import, in this order
+_BUILT_INS = (schema, health, drift_check, coverage, volume, system, performance)
 
 
 @dataclass(frozen=True)
