@@ -202,3 +202,22 @@ def test_a_bad_setting_names_the_variable(tmp_path: Path, monkeypatch: pytest.Mo
     assert result.exit_code == 2
     assert "LOOPWATCH_ENGINE_MEMORY: String should match pattern" in " ".join(result.output.split())
     assert "got 'lots'" in result.output
+
+
+@pytest.mark.slow
+def test_evaluate_prints_cohort_metrics_with_intervals(tmp_path: Path) -> None:
+    out = tmp_path / "sim"
+    result = runner.invoke(app, ["simulate", "--days", "45", "--per-day", "3000", "--incidents",
+                                 "none", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    spec = str(out / "loopwatch.yaml")
+    data = runner.invoke(app, ["evaluate", "--spec", spec, "--format", "json"])
+    assert data.exit_code in (0, 1), data.output
+    report = json.loads(data.stdout)
+    cohorts = {c["cohort"]: c for c in report["cohorts"]}
+    assert {"all", "region=AFR"} <= set(cohorts)
+    auc = cohorts["all"]["metrics"]["roc_auc"]
+    assert auc["low"] <= auc["value"] <= auc["high"] and auc["n"] > 0
+    assert 0 < cohorts["all"]["label_coverage"] <= 1
+    table = runner.invoke(app, ["evaluate", "--spec", spec, "--cohort", "region"])
+    assert "region=AFR" in table.stdout and "roc_auc" in table.stdout

@@ -422,6 +422,73 @@ def check(
     raise typer.Exit(run.exit_code)
 
 
+@app.command()
+def evaluate(
+    spec: SpecOption = None,
+    store: StoreOption = None,
+    start: Annotated[str | None, typer.Option("--from", help="First day (UTC), inclusive")] = None,
+    end: Annotated[str | None, typer.Option("--to", help="Last day (UTC), exclusive")] = None,
+    cohort: Annotated[str | None, typer.Option(
+        help="Only this cohort column (e.g. region) or cohort (region=AFR)")] = None,
+    fmt: FormatOption = Format.table,
+) -> None:
+    """Metrics per cohort with intervals, label coverage, label-free estimates and regressions."""
+    from loopwatch.evaluation.report import evaluate as run_evaluation
+
+    first, last = _when(start, "--from"), _when(end, "--to")
+    spec_obj, target = _open(spec, store)
+    try:
+        report = run_evaluation(spec_obj, start=first, end=last, store=target)
+    except LoopwatchError as exc:
+        raise _fail(exc) from None
+    exit_code = 1 if any(str(f.severity) == "page" for f in report.findings) else 0
+    if fmt is Format.json:
+        _print_json(report.to_dict())
+        raise typer.Exit(exit_code)
+    wanted = [c for c in report.cohorts if cohort is None or str(c.cohort) == cohort
+              or c.cohort.column == cohort]
+    compared = (f"{report.compared[0]:%Y-%m-%d} → {report.compared[1]:%Y-%m-%d}"
+                if report.compared else "none mature yet")
+    title = (f"{report.model} · {report.start:%Y-%m-%d} → {report.end:%Y-%m-%d} · threshold "
+             f"{report.threshold:g} · labels mature for {compared} · value (95% interval)")
+    names = [m for m in ("roc_auc", "precision", "recall", "false_positive_rate", "decision_rate",
+                         "base_rate", "value") if any(m in c.metrics for c in wanted)]
+    table = Table("cohort", "n", "labelled", *names, title=title, title_justify="left")
+    for c in wanted:
+        coverage = _pct(_finite(c.maturity.coverage)) + ("" if c.maturity.mature else " (immature)")
+        table.add_row(str(c.cohort), f"{c.n:,}", coverage,
+                      *(_metric(c.metrics.get(m)) for m in names))
+    out.print(table)
+    estimated = [m for m in ("roc_auc", "precision", "recall") if any(m in c.estimates for c in wanted)]
+    if estimated:
+        label_free = Table("cohort", *estimated, title="label-free estimates (calibration of the "
+                           "reference applied to the scores)", title_justify="left")
+        for c in wanted:
+            label_free.add_row(str(c.cohort), *(_metric(c.estimates.get(m)) for m in estimated))
+        out.print(label_free)
+    if report.fairness:
+        gaps = Table("column", "metric", "largest gap", "95% interval", "between", title="fairness",
+                     title_justify="left")
+        for gap in report.fairness:
+            gaps.add_row(gap.column, gap.metric, _num(gap.gap),
+                         f"{_num(gap.interval[0])} to {_num(gap.interval[1])}",
+                         f"{gap.high_value} vs {gap.low_value}")
+        out.print(gaps)
+    for finding in report.findings:
+        out.print(f"[{'bold red' if str(finding.severity) == 'page' else 'yellow'}]"
+                  f"{finding.severity}[/] {finding.message}", highlight=False)
+    raise typer.Exit(exit_code)
+
+
+def _metric(metric: Any) -> str:
+    """``value (low–high)`` of an evaluation metric; ``-`` when undefined."""
+    if metric is None or _finite(metric.value) is None:
+        return "-"
+    if _finite(metric.low) is None or _finite(metric.high) is None:
+        return _num(metric.value)
+    return f"{metric.value:.4g} ({metric.low:.3g}–{metric.high:.3g})"
+
+
 def _pct(value: float | None) -> str:
     return "-" if value is None else f"{value:.2%}"
 
