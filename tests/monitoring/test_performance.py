@@ -42,7 +42,7 @@ def bench() -> Iterator[ModuleType]:
 
 def replay(bench: ModuleType, tmp_path: Path, **config: Any) -> tuple[Any, datetime, Any]:
     result = simulate(SimulationConfig(start=bench.START, **config))
-    spec = bench.reference_spec(result.spec, bench.START)
+    spec = result.spec
     return bench.Replay(result, spec, tmp_path / "store"), bench.START, result
 
 

@@ -187,7 +187,7 @@ def test_the_spec_round_trips_and_describes_the_tables(run: SimulationResult,
     assert run.decisions.schema == decision_schema(run.spec).arrow
     assert run.outcomes.schema == outcome_schema(run.spec).arrow
     assert decision_schema(run.spec).conform(run.decisions, source="test").rejected == ()
-    assert loaded.reference.start == START
+    assert loaded.reference.start == START + timedelta(days=14)  # after the training days
     assert loaded.reference.end == START + timedelta(days=30)
     assert len(loaded.features) >= 12
     assert {f.pii for f in loaded.features} == {"none"}

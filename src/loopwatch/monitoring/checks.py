@@ -9,7 +9,6 @@ controls the false discovery rate across all checks of a run together.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -114,24 +113,6 @@ class CheckContext:
             positives = reference.score.by_action[self.positive_rows()].sum()
             self._signal = "positive" if positives > 0 else "score"
         return self._signal
-
-    def decision_rate(self, profile: Profile) -> float:
-        """A profile's positive-decision rate, or its mean score when decisions are not logged
-        (:attr:`signal`); NaN when empty."""
-        by_score = profile.score.by_action.sum(axis=0)
-        total = int(by_score.sum())
-        if not total:
-            return math.nan
-        if self.signal == "positive":
-            return float(profile.score.by_action[self.positive_rows()].sum()) / total
-        return float(np.dot(by_score, self._score_points())) / total
-
-    def _score_points(self) -> npt.NDArray[np.float64]:
-        edges = np.asarray(self.binning.score, np.float64)
-        if edges.size == 0:
-            return np.zeros(1)
-        inner = (edges[:-1] + edges[1:]) / 2
-        return np.concatenate([[edges[0]], inner, [edges[-1]]])
 
 
 @runtime_checkable

@@ -224,7 +224,12 @@ def numeric_drift(ref: NumericStats, cur: NumericStats, edges: Sequence[float]) 
     cdf_gap = np.abs(np.cumsum(p) - np.cumsum(q))[:-1]
     ks = float(cdf_gap.max()) if cdf_gap.size else 0.0
     en = round(n_r * n_c / (n_r + n_c))
-    ks_p = float(np.clip(stats.kstwo.sf(ks, en), 0.0, 1.0))
+    # scipy's exact-distribution method can overflow for some large (n, d); its value is
+    # then not finite and the limiting Kolmogorov distribution is as good at that n
+    with np.errstate(over="ignore", invalid="ignore"):
+        exact = float(stats.kstwo.sf(ks, en))
+    ks_p = float(np.clip(exact if math.isfinite(exact)
+                         else stats.kstwobign.sf(ks * math.sqrt(en)), 0.0, 1.0))
 
     low = min(ref.minimum, cur.minimum, edges[0])
     high = max(ref.maximum, cur.maximum, edges[-1])

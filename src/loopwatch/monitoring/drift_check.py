@@ -60,7 +60,6 @@ class DriftCheck:
                 if (before is None or cohort.column == DAY_OF_WEEK or not current.binned
                         or min(current.n, before.n) < context.spec.monitoring.min_decisions):
                     continue
-                rate = context.decision_rate(before)
                 for drift in drift_report(before, current, context.binning,
                                           fdr=context.spec.monitoring.fdr,
                                           min_effect=self.min_effect):
@@ -68,13 +67,13 @@ class DriftCheck:
                         continue
                     out.append(self._finding(context, window, cohort, drift, before, current,
                                              rates_now.get(drift.feature),
-                                             reference.by_bin.get(drift.feature), rate,
+                                             reference.by_bin.get(drift.feature),
                                              importance[drift.feature]))
         return out
 
     def _finding(self, context: CheckContext, window: Window, cohort: Cohort, drift: FeatureDrift,
                  before: Profile, current: Profile, now: BinScores | None,
-                 then: BinScores | None, rate: float, importance: float) -> Finding:
+                 then: BinScores | None, importance: float) -> Finding:
         name = drift.feature
         shift = math.nan
         if now is not None and then is not None:
@@ -85,8 +84,9 @@ class DriftCheck:
                                       rates_then=then, min_rows=context.spec.monitoring.min_decisions,
                                       signal=context.signal, n_reference=ref_stats.count,
                                       n_current=cur_stats.count)
-            shift = estimate.assured()
-        relative = shift / rate if rate > 0 and math.isfinite(shift) else math.nan
+            shift, relative = estimate.assured(), estimate.relative
+        else:
+            relative = math.nan
         s = drift.stats
         where = "" if cohort == ALL else f" for {cohort}"
         impact_text = (f"; estimated {relative:+.0%} positive decisions" if math.isfinite(relative)

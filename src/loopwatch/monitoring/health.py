@@ -74,15 +74,13 @@ class HealthCheck:
                     continue
                 if min(current.n, before.n) < context.spec.monitoring.min_decisions:
                     continue
-                rate = context.decision_rate(before)
                 for name in importance:
                     args = (context, window, cohort, name, current, before, importance[name])
-                    out += self._missing(*args, rates_now.get(name), reference.by_bin.get(name),
-                                         rate)
+                    out += self._missing(*args, rates_now.get(name), reference.by_bin.get(name))
                     out += self._stale(*args)
                     if current.binned and before.binned:
                         out += self._out_of_range(*args, rates_now.get(name),
-                                                  reference.by_bin.get(name), rate)
+                                                  reference.by_bin.get(name))
                     out += self._mean(*args)
         return out
 
@@ -90,7 +88,7 @@ class HealthCheck:
 
     def _missing(self, context: CheckContext, window: Window, cohort: Cohort, name: str,
                  current: Profile, before: Profile, importance: float,
-                 now: BinScores | None, then: BinScores | None, rate: float) -> list[Finding]:
+                 now: BinScores | None, then: BinScores | None) -> list[Finding]:
         cur, base = _stats(current, name), _stats(before, name)
         rows_c, rows_b = cur.count + cur.nulls, base.count + base.nulls
         if not rows_c or not rows_b:
@@ -103,12 +101,13 @@ class HealthCheck:
         if now is not None and then is not None:
             shares_b = np.array([miss_b, 1 - miss_b])
             shares_c = np.array([miss_c, 1 - miss_c])
-            shift = decision_shift(shares_b, shares_c, rates_now=_two_slots(now),
-                                   rates_then=_two_slots(then),
-                                   min_rows=context.spec.monitoring.min_decisions,
-                                   signal=context.signal, n_reference=rows_b,
-                                   n_current=rows_c).assured()
-        relative = shift / rate if rate and math.isfinite(rate) and rate > 0 else math.nan
+            estimate = decision_shift(shares_b, shares_c, rates_now=_two_slots(now),
+                                      rates_then=_two_slots(then),
+                                      min_rows=context.spec.monitoring.min_decisions,
+                                      signal=context.signal, n_reference=rows_b, n_current=rows_c)
+            shift, relative = estimate.assured(), estimate.relative
+        else:
+            relative = math.nan
         loss = max(0.0, change) * importance
         severity = grade(relative_shift=relative, input_loss=loss,
                          monitoring=context.spec.monitoring) if change > 0 else Severity.INFO
@@ -161,7 +160,7 @@ class HealthCheck:
 
     def _out_of_range(self, context: CheckContext, window: Window, cohort: Cohort, name: str,
                       current: Profile, before: Profile, importance: float,
-                      now: BinScores | None, then: BinScores | None, rate: float) -> list[Finding]:
+                      now: BinScores | None, then: BinScores | None) -> list[Finding]:
         cur, base = current.numeric.get(name), before.numeric.get(name)
         if cur is None or base is None or not cur.count or not base.count:
             return []
@@ -172,11 +171,13 @@ class HealthCheck:
             return []
         shift = math.nan
         if now is not None and then is not None:
-            shift = decision_shift(_non_null(base), _non_null(cur), rates_now=now, rates_then=then,
-                                   min_rows=context.spec.monitoring.min_decisions,
-                                   signal=context.signal, n_reference=base.count,
-                                   n_current=cur.count).assured()
-        relative = shift / rate if rate and math.isfinite(rate) and rate > 0 else math.nan
+            estimate = decision_shift(_non_null(base), _non_null(cur), rates_now=now,
+                                      rates_then=then, min_rows=context.spec.monitoring.min_decisions,
+                                      signal=context.signal, n_reference=base.count,
+                                      n_current=cur.count)
+            shift, relative = estimate.assured(), estimate.relative
+        else:
+            relative = math.nan
         where = "" if cohort == ALL else f" for {cohort}"
         return [Finding(
             kind="health", check=self.name, statistic="out_of_range", start=window.start,

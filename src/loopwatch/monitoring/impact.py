@@ -112,6 +112,13 @@ class Shift:
 
     value: float
     se: float
+    #: the reference's decision signal under the same slot rates, ``Σ p_ref r``
+    base: float = math.nan
+
+    @property
+    def relative(self) -> float:
+        """The assured shift relative to :attr:`base` (NaN when there is no base)."""
+        return self.assured() / self.base if self.base > 0 else math.nan
 
     def assured(self, z: float = 1.96) -> float:
         """The part of the shift its sampling error cannot explain (0 if none), with its sign."""
@@ -130,7 +137,9 @@ def decision_shift(reference: Floats, current: Floats, *, rates_now: BinScores,
     ``n_reference`` and ``n_current`` rows; a slot's positive rate is read from
     ``rates_now`` when it holds at least ``min_rows`` decisions there, else from
     ``rates_then``, else the overall current rate (a slot nobody fills cannot be
-    said to move decisions).
+    said to move decisions). The rates are the global cohort's; for a cohort whose
+    own decision rate differs, the *relative* shift (:attr:`Shift.relative`, the
+    shift over the same rates applied to its reference shares) is what carries over.
 
     Examples
     --------
@@ -155,7 +164,8 @@ def decision_shift(reference: Floats, current: Floats, *, rates_now: BinScores,
     for shares, n in ((reference, n_reference), (current, n_current)):
         if n > 0 and math.isfinite(n):
             variance += max(0.0, float(np.sum(rate ** 2 * shares) - np.sum(rate * shares) ** 2)) / n
-    return Shift(round(float(np.sum((current - reference) * rate)), 12), math.sqrt(variance))
+    return Shift(round(float(np.sum((current - reference) * rate)), 12), math.sqrt(variance),
+                 float(np.sum(reference * rate)))
 
 
 def grade(*, relative_shift: float = 0.0, input_loss: float = 0.0,
