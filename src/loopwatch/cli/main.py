@@ -408,17 +408,16 @@ def check(
     if not shown:
         out.print(f"{title}\nhealthy: nothing to report", highlight=False)
         raise typer.Exit(run.exit_code)
-    table = Table("severity", "kind", "subject", "value", "interval", "baseline", "impact", "finding",
-                  title=title, title_justify="left")
+    out.print(title, highlight=False)
     styles = {Severity.PAGE: "bold red", Severity.WARNING: "yellow", Severity.INFO: "dim"}
     for f in shown:
         subject = " · ".join(x for x in (f.feature, f.cohort, f.entity if f.entity != f.cohort else None)
                              if x) or "all"
-        interval = f"{_num(f.interval[0])} to {_num(f.interval[1])}" if f.interval else "-"
-        impact = f"{f.impact:+.0%}" if f.impact is not None else "-"
-        table.add_row(f"[{styles[f.severity]}]{f.severity}[/]", f.kind, subject, _num(f.value),
-                      interval, _num(f.threshold), impact, f.message)
-    out.print(table)
+        window = f"{f.start:%m-%d}→{f.end:%m-%d}"
+        interval = f" [{_num(f.interval[0])}, {_num(f.interval[1])}]" if f.interval else ""
+        out.print(f"[{styles[f.severity]}]{f.severity!s:7}[/] {f.kind:11} {subject} ({window}): "
+                  f"{f.message}  [dim]{f.statistic} {_num(f.value)}{interval}, n={f.n}[/]",
+                  highlight=False)
     raise typer.Exit(run.exit_code)
 
 
