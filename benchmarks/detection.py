@@ -30,6 +30,10 @@ from loopwatch.storage.parquet_store import ParquetStore
 AFTERGLOW = timedelta(days=8)
 
 
+def _key(finding: Finding) -> tuple[object, ...]:
+    return (finding.kind, finding.statistic, finding.feature, finding.cohort, finding.entity)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--days", type=int, default=90)
@@ -65,8 +69,13 @@ def main(argv: list[str] | None = None) -> int:
     delays = []
     for incident in incidents:
         onset = datetime.fromisoformat(incident["onset"])
+        # an incident only labels reveal must bring a new page: one that was not already
+        # paging on the day of its onset (for another incident still degrading the model)
+        before = {_key(f) for d, findings, _ in runs if d == onset for f in findings
+                  if f.severity == Severity.PAGE} if incident["label_only"] else set()
         found = next(((d, f) for d, findings, _ in runs if d > onset for f in findings
-                      if f.severity == Severity.PAGE and matches(f, incident)), None)
+                      if f.severity == Severity.PAGE and matches(f, incident)
+                      and _key(f) not in before), None)
         if found:
             delay = (found[0] - onset) / timedelta(days=1)
             if incident["harmful"]:

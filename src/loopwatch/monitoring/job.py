@@ -123,26 +123,40 @@ def run_checks(spec: Spec, *, as_of: datetime, store: ParquetStore | None = None
 
 
 def _demote_echoes(findings: list[Finding]) -> list[Finding]:
-    """A cohort's finding that repeats a global one at the same severity becomes information.
+    """A cohort's finding that only repeats a global one becomes information.
 
     When the error rate pages globally, every region, device and hour shows it too;
-    one page says it, the cohort findings stay in the run as context. A cohort
-    whose finding is more severe than the global one (the problem is local) keeps it.
+    one page says it, the cohort findings stay in the run as context. A cohort keeps
+    its severity when it is worse than the global finding, or different from it: the
+    global value lies outside the cohort's interval (a minority whose AUC fell much
+    further), or, without intervals, its impact is at least 1.5 times the global one.
     """
     def key(f: Finding) -> tuple[object, ...]:
         return (f.check, f.statistic, f.feature, f.start, f.end)
 
-    global_severity: dict[tuple[object, ...], Severity] = {}
+    globals_: dict[tuple[object, ...], Finding] = {}
     for f in findings:
         if f.cohort is None and f.entity is None:
-            global_severity[key(f)] = max(f.severity, global_severity.get(key(f), Severity.INFO))
+            found = globals_.get(key(f))
+            if found is None or f.severity > found.severity:
+                globals_[key(f)] = f
     out = []
     for f in findings:
-        echoed = global_severity.get(key(f))
-        if f.cohort is not None and echoed is not None and f.severity <= echoed:
+        echoed = globals_.get(key(f))
+        if (f.cohort is not None and echoed is not None and f.severity <= echoed.severity
+                and not _differs(f, echoed)):
             f = replace(f, severity=Severity.INFO, evidence={**f.evidence, "echoes_global": True})
         out.append(f)
     return out
+
+
+def _differs(cohort: Finding, overall: Finding) -> bool:
+    if cohort.interval is not None and overall.interval is not None:
+        low, high = cohort.interval
+        return not low <= overall.value <= high
+    if cohort.impact is not None and overall.impact is not None:
+        return abs(cohort.impact) >= 1.5 * abs(overall.impact)
+    return False
 
 
 def _day(value: datetime) -> datetime:
