@@ -127,9 +127,9 @@ def _demote_echoes(findings: list[Finding]) -> list[Finding]:
 
     When the error rate pages globally, every region, device and hour shows it too;
     one page says it, the cohort findings stay in the run as context. A cohort keeps
-    its severity when it is worse than the global finding, or different from it: the
-    global value lies outside the cohort's interval (a minority whose AUC fell much
-    further), or, without intervals, its impact is at least 1.5 times the global one.
+    its severity when it is worse than the global finding, or its own (:func:`_differs`):
+    a minority whose AUC fell much further than the global one, the peak hours whose
+    error rate jumped while the day's rose less.
     """
     def key(f: Finding) -> tuple[object, ...]:
         return (f.check, f.statistic, f.feature, f.start, f.end)
@@ -151,9 +151,14 @@ def _demote_echoes(findings: list[Finding]) -> list[Finding]:
 
 
 def _differs(cohort: Finding, overall: Finding) -> bool:
+    """Is a cohort's finding its own: a change at least 1.5 times the global change (from each
+    one's baseline), and, where both have intervals, significantly apart from the global value?"""
     if cohort.interval is not None and overall.interval is not None:
         low, high = cohort.interval
-        return not low <= overall.value <= high
+        if low <= overall.value <= high:
+            return False
+    if cohort.threshold is not None and overall.threshold is not None:
+        return abs(cohort.value - cohort.threshold) >= 1.5 * abs(overall.value - overall.threshold)
     if cohort.impact is not None and overall.impact is not None:
         return abs(cohort.impact) >= 1.5 * abs(overall.impact)
     return False
