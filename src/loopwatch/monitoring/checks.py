@@ -68,6 +68,10 @@ class CheckContext:
     _cache: dict[Window, dict[Cohort, Profile]] = field(default_factory=dict, repr=False)
     _signal: Signal | None = field(default=None, repr=False)
 
+    def before(self, window: Window) -> Window:
+        """The baseline of ``window``: as long as :attr:`baseline`, ending where ``window`` starts."""
+        return Window(window.start - (self.baseline.end - self.baseline.start), window.start)
+
     def profiles(self, window: Window) -> dict[Cohort, Profile]:
         """Profiles of every cohort present in ``window``."""
         if window not in self._cache:

@@ -16,7 +16,7 @@ import math
 from loopwatch.core.findings import Finding, Severity
 from loopwatch.core.intervals import wilson
 from loopwatch.core.profile import Profile
-from loopwatch.monitoring.checks import CheckContext, Window, register_check
+from loopwatch.monitoring.checks import CheckContext, register_check
 from loopwatch.monitoring.significance import two_proportions
 
 __all__ = ["CoverageCheck", "coverage"]
@@ -60,7 +60,7 @@ class CoverageCheck:
         if not total_ref:
             return []
         window = context.current
-        baseline = Window(window.start - (context.baseline.end - context.baseline.start), window.start)
+        baseline = context.before(window)
         now, then = context.profiles(window), context.profiles(baseline)
         out: list[Finding] = []
         for column in context.spec.entities:

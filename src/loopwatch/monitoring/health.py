@@ -21,7 +21,6 @@ from loopwatch.core.profile import (
     NumericStats,
     Profile,
 )
-from loopwatch.core.spec import parse_duration
 from loopwatch.monitoring.checks import CheckContext, Window, register_check
 from loopwatch.monitoring.impact import decision_shift, grade, importance_shares, slot_shares
 from loopwatch.monitoring.significance import two_means, two_proportions
@@ -31,12 +30,8 @@ __all__ = ["HealthCheck", "comparisons"]
 
 def comparisons(context: CheckContext) -> Iterator[tuple[Window, Window]]:
     """The (window, baseline) pairs of a run: current and trend, each against the baseline before it."""
-    span = parse_duration(context.spec.monitoring.baseline)
-    seen: set[Window] = set()
-    for window in (context.current, context.trend):
-        if window not in seen:
-            seen.add(window)
-            yield window, Window(window.start - span, window.start)
+    for window in dict.fromkeys((context.current, context.trend)):
+        yield window, context.before(window)
 
 
 @register_check("health")

@@ -46,7 +46,7 @@ class SchemaCheck:
 
     def run(self, context: CheckContext) -> list[Finding]:
         window = context.current
-        baseline = Window(window.start - (context.baseline.end - context.baseline.start), window.start)
+        baseline = context.before(window)
         current, before = context.profile(window), context.profile(baseline)
         out = self._quarantine(context, window, current.n)
         if min(current.n, before.n) < context.spec.monitoring.min_decisions:

@@ -55,7 +55,7 @@ class SystemCheck:
 
     def run(self, context: CheckContext) -> list[Finding]:
         window = context.current
-        baseline = Window(window.start - (context.baseline.end - context.baseline.start), window.start)
+        baseline = context.before(window)
         now, then = context.profiles(window), context.profiles(baseline)
         out: list[Finding] = []
         for cohort, current in sorted(now.items()):

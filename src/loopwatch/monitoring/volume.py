@@ -76,7 +76,7 @@ class VolumeCheck:
 
     def run(self, context: CheckContext) -> list[Finding]:
         window = context.current
-        baseline = Window(window.start - (context.baseline.end - context.baseline.start), window.start)
+        baseline = context.before(window)
         counts = context.daily_counts(Window(baseline.start, window.end))
         out: list[Finding] = []
         for cohort, by_day in sorted(counts.items()):
