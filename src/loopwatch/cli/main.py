@@ -432,6 +432,7 @@ def evaluate(
     fmt: FormatOption = Format.table,
 ) -> None:
     """Metrics per cohort with intervals, label coverage, label-free estimates and regressions."""
+    from loopwatch.core.findings import Severity
     from loopwatch.evaluation.report import evaluate as run_evaluation
 
     first, last = _when(start, "--from"), _when(end, "--to")
@@ -440,7 +441,7 @@ def evaluate(
         report = run_evaluation(spec_obj, start=first, end=last, store=target)
     except LoopwatchError as exc:
         raise _fail(exc) from None
-    exit_code = 1 if any(str(f.severity) == "page" for f in report.findings) else 0
+    exit_code = 1 if any(f.severity == Severity.PAGE for f in report.findings) else 0
     if fmt is Format.json:
         _print_json(report.to_dict())
         raise typer.Exit(exit_code)
@@ -474,7 +475,7 @@ def evaluate(
                          f"{gap.high_value} vs {gap.low_value}")
         out.print(gaps)
     for finding in report.findings:
-        out.print(f"[{'bold red' if str(finding.severity) == 'page' else 'yellow'}]"
+        out.print(f"[{'bold red' if finding.severity == Severity.PAGE else 'yellow'}]"
                   f"{finding.severity}[/] {finding.message}", highlight=False)
     raise typer.Exit(exit_code)
 

@@ -9,7 +9,7 @@ controls the false discovery rate across all checks of a run together.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol, TypeVar, cast, runtime_checkable
@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from loopwatch.core.findings import Finding
-from loopwatch.core.profile import ALL, Binning, Cohort, Profile
+from loopwatch.core.profile import ALL, DAY_OF_WEEK, Binning, Cohort, Profile
 from loopwatch.core.profile_parts import ProfileParts
 from loopwatch.core.spec import Spec
 from loopwatch.monitoring.impact import Signal
@@ -67,6 +67,22 @@ class CheckContext:
     quarantined: Mapping[tuple[datetime, str], int] = field(default_factory=dict)
     _cache: dict[Window, dict[Cohort, Profile]] = field(default_factory=dict, repr=False)
     _signal: Signal | None = field(default=None, repr=False)
+
+    @property
+    def windows(self) -> tuple[Window, ...]:
+        """The windows checked: current, and trend when it is longer."""
+        return tuple(dict.fromkeys((self.current, self.trend)))
+
+    def pairs(self, window: Window, baseline: Window) -> Iterator[tuple[Cohort, Profile, Profile]]:
+        """Each cohort of ``window`` with its profile in ``baseline``, when both hold at least
+        ``min_decisions``; day-of-week cohorts are left out (sums of whole days)."""
+        then = self.profiles(baseline)
+        for cohort, current in sorted(self.profiles(window).items()):
+            before = then.get(cohort)
+            if cohort.column == DAY_OF_WEEK or before is None:
+                continue
+            if min(current.n, before.n) >= self.spec.monitoring.min_decisions:
+                yield cohort, current, before
 
     def before(self, window: Window) -> Window:
         """The baseline of ``window``: as long as :attr:`baseline`, ending where ``window`` starts."""

@@ -11,8 +11,6 @@ entity: its decisions are being made, but not by the model.
 
 from __future__ import annotations
 
-import math
-
 from loopwatch.core.findings import Finding, Severity
 from loopwatch.core.intervals import wilson
 from loopwatch.core.profile import Profile
@@ -95,7 +93,7 @@ class CoverageCheck:
                 ))
             if entities:
                 share = healthy / len(entities)
-                if share < 1 and not math.isnan(share):
+                if share < 1:
                     out.append(Finding(
                         kind="coverage", check=self.name, statistic="entities_covered",
                         start=window.start, end=window.end, entity=column, value=share,

@@ -14,7 +14,7 @@ import math
 import numpy as np
 
 from loopwatch.core.findings import Finding
-from loopwatch.core.profile import ALL, DAY_OF_WEEK, BinScores, Cohort, Profile
+from loopwatch.core.profile import ALL, BinScores, Cohort, Profile
 from loopwatch.monitoring.checks import CheckContext, Window, register_check
 from loopwatch.monitoring.drift import MIN_EFFECT, FeatureDrift, drift_report
 from loopwatch.monitoring.impact import decision_shift, grade, importance_shares, slot_shares
@@ -46,19 +46,16 @@ class DriftCheck:
         self.cohort_importance = cohort_importance
 
     def run(self, context: CheckContext) -> list[Finding]:
-        ref_profiles = context.profiles(context.reference)
         reference = context.profile(context.reference)
         importance = importance_shares(context.spec, reference.by_bin, signal=context.signal)
         important = {n for n, s in importance.items()
                      if s >= self.cohort_importance / max(len(importance), 1)}
         out: list[Finding] = []
-        for window in dict.fromkeys((context.current, context.trend)):
+        for window in context.windows:
             now = context.profiles(window)
             rates_now = now[ALL].by_bin if ALL in now else {}
-            for cohort, current in sorted(now.items()):
-                before = ref_profiles.get(cohort)
-                if (before is None or cohort.column == DAY_OF_WEEK or not current.binned
-                        or min(current.n, before.n) < context.spec.monitoring.min_decisions):
+            for cohort, current, before in context.pairs(window, context.reference):
+                if not current.binned:
                     continue
                 for drift in drift_report(before, current, context.binning,
                                           fdr=context.spec.monitoring.fdr,

@@ -5,7 +5,6 @@ values, mean and cardinality, for the current and trend windows against the base
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 
 import numpy as np
 from scipy import stats
@@ -14,7 +13,6 @@ from loopwatch.core.findings import Finding, Severity
 from loopwatch.core.intervals import wilson
 from loopwatch.core.profile import (
     ALL,
-    DAY_OF_WEEK,
     BinScores,
     CategoricalStats,
     Cohort,
@@ -25,13 +23,7 @@ from loopwatch.monitoring.checks import CheckContext, Window, register_check
 from loopwatch.monitoring.impact import decision_shift, grade, importance_shares, slot_shares
 from loopwatch.monitoring.significance import two_means, two_proportions
 
-__all__ = ["HealthCheck", "comparisons"]
-
-
-def comparisons(context: CheckContext) -> Iterator[tuple[Window, Window]]:
-    """The (window, baseline) pairs of a run: current and trend, each against the baseline before it."""
-    for window in dict.fromkeys((context.current, context.trend)):
-        yield window, context.before(window)
+__all__ = ["HealthCheck"]
 
 
 @register_check("health")
@@ -60,15 +52,10 @@ class HealthCheck:
         reference = context.profile(context.reference)
         importance = importance_shares(context.spec, reference.by_bin, signal=context.signal)
         out: list[Finding] = []
-        for window, baseline in comparisons(context):
-            now, then = context.profiles(window), context.profiles(baseline)
+        for window in context.windows:
+            now = context.profiles(window)
             rates_now = now[ALL].by_bin if ALL in now else {}
-            for cohort, current in sorted(now.items()):
-                before = then.get(cohort)
-                if cohort.column == DAY_OF_WEEK or before is None:
-                    continue
-                if min(current.n, before.n) < context.spec.monitoring.min_decisions:
-                    continue
+            for cohort, current, before in context.pairs(window, context.before(window)):
                 for name in importance:
                     args = (context, window, cohort, name, current, before, importance[name])
                     out += self._missing(*args, rates_now.get(name), reference.by_bin.get(name))

@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import pyarrow.parquet as pq
@@ -174,7 +174,7 @@ def _quarantined(store: ParquetStore, start: datetime, end: datetime) -> dict[tu
     out: dict[tuple[datetime, str], int] = {}
     for path in store.files("quarantine"):
         day = datetime.strptime(path.parent.name.removeprefix("date="), "%Y-%m-%d").replace(tzinfo=UTC)
-        if not start <= day < end + timedelta(days=0):
+        if not start <= day < end:
             continue
         reasons = pq.read_table(path, columns=["reason"]).column("reason").to_pylist()
         for reason in reasons:

@@ -9,7 +9,7 @@ import numpy as np
 
 from loopwatch.core.findings import Finding, Severity
 from loopwatch.core.intervals import wilson
-from loopwatch.core.profile import ALL, DAY_OF_WEEK, Cohort, Profile
+from loopwatch.core.profile import ALL, Cohort, Profile
 from loopwatch.monitoring.checks import CheckContext, Window, register_check
 from loopwatch.monitoring.significance import two_proportions
 
@@ -55,15 +55,8 @@ class SystemCheck:
 
     def run(self, context: CheckContext) -> list[Finding]:
         window = context.current
-        baseline = context.before(window)
-        now, then = context.profiles(window), context.profiles(baseline)
         out: list[Finding] = []
-        for cohort, current in sorted(now.items()):
-            before = then.get(cohort)
-            if cohort.column == DAY_OF_WEEK or before is None:
-                continue
-            if min(current.n, before.n) < context.spec.monitoring.min_decisions:
-                continue
+        for cohort, current, before in context.pairs(window, context.before(window)):
             out += self._errors(context, window, cohort, current, before)
             out += self._latency(context, window, cohort, current, before)
         return out
