@@ -10,9 +10,11 @@ timestamps spread over 90 days and written into a loopwatch store (one file per
 day). Each measurement runs in a fresh process, so its peak RSS is its own.
 
 * floor: one DuckDB pass over the same files that only sums every numeric column.
-* profile: the full daily profile (every day × every cohort value and hour of day,
-  bins of all 20 features, score × action, moments, unseen sketches) with the
-  reference bins already fitted; the fit is timed on its own.
+* profile (DuckDB): what `loopwatch profile` does, `ProfileHistory.update()` into an
+  empty history: the full daily profile (every day × every cohort value and hour of
+  day, bins of all 20 features, score × action, moments, unseen sketches), written
+  chunk by chunk, with the reference bins already fitted (the fit is timed on its own).
+* profile (Spark): the same aggregates returned in memory (`profile_parts`).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import argparse
 import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import time
@@ -90,6 +93,7 @@ def measure(directory: Path, what: str, engine: str) -> dict[str, Any]:
     """Run one measurement in this process (called in a child); returns seconds and peak RSS."""
     from loopwatch.core.spec import load_spec
     from loopwatch.storage.parquet_store import ParquetStore
+    from loopwatch.storage.profile_history import ProfileHistory
     from loopwatch.storage.profiling import fit_binning, profile_parts
 
     spec = load_spec(directory / "loopwatch.yaml")
@@ -106,22 +110,31 @@ def measure(directory: Path, what: str, engine: str) -> dict[str, Any]:
         began = time.perf_counter()
         con.execute(f"SELECT {sums} FROM read_parquet($files)", {"files": files}).fetchall()
         out["seconds"] = time.perf_counter() - began
-    else:
+    elif engine == "pyspark":
         con = store.connect()
         reference_table = store.table("decisions", con=con)
         ts = reference_table.timestamp
         began = time.perf_counter()
         binning = fit_binning(reference_table.filter(ts < START + timedelta(days=30)), spec)
         out["fit_seconds"] = time.perf_counter() - began
-        if engine == "pyspark":
-            con, table = _spark_table(store)
-        else:
-            table = store.table("decisions", con=con)
+        con, table = _spark_table(store)
         began = time.perf_counter()
         parts = profile_parts(table, spec, binning, start=START, end=START + timedelta(days=DAYS),
                               con=con)
         out["seconds"] = time.perf_counter() - began
         out["groups"] = parts.moments.num_rows
+    else:
+        # what `loopwatch profile` does: fit the reference's bins, then profile every day
+        # into the profile history (each chunk written before the next is computed)
+        history = ProfileHistory(store)
+        shutil.rmtree(history._base(), ignore_errors=True)  # a fresh history each run
+        began = time.perf_counter()
+        history.binning()
+        out["fit_seconds"] = time.perf_counter() - began
+        began = time.perf_counter()
+        result = history.update()
+        out["seconds"] = time.perf_counter() - began
+        out["groups"] = result.days_profiled
     out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return out
 

@@ -15,9 +15,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from loopwatch.core.profile import ALL, DAY_OF_WEEK, HOUR_OF_DAY, Cohort, Profile, score_bin
+from loopwatch.core.profile_parts import ProfileParts
 from loopwatch.core.spec import Spec, spec_from_mapping
 from loopwatch.storage.parquet_store import ParquetStore
-from loopwatch.storage.profiling import fit_binning, profile_parts
+from loopwatch.storage.profiling import fit_binning, iter_profile_parts, profile_parts
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
 
@@ -219,6 +220,29 @@ def test_daily_profiles_merged_equal_the_weekly_profile(tmp_path: Path) -> None:
         merged = Profile.combine([d[cohort] for d in days if cohort in d])
         # the weekly profile spans the week even where the cohort (a weekday) is one day
         assert replace(merged, start=T0, end=T0 + timedelta(days=7)) == week[cohort]
+
+
+def test_chunks_cover_the_window_and_give_the_same_profiles(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import loopwatch.storage.profiling as profiling
+
+    store = make_store(tmp_path, make_rows(3000, seed=6))
+    con = store.connect()
+    decisions = store.table("decisions", con=con)
+    binning = fit_binning(decisions, store.spec)
+    end = T0 + timedelta(days=9)  # two days past the data: empty days are covered too
+    whole = profile_parts(decisions, store.spec, binning, start=T0, end=end, con=con)
+    monkeypatch.setattr(profiling, "CHUNK_ROWS", 700)  # about 430 decisions a day
+    chunks = list(iter_profile_parts(decisions, store.spec, binning, start=T0, end=end, con=con))
+    assert len(chunks) >= 4
+    assert [c.start for c in chunks] == [T0, *(c.end for c in chunks[:-1])]
+    assert chunks[-1].end == end
+    for chunk in chunks:  # each chunk holds only its own days
+        days = chunk.parts.counts.column("day").to_pylist()
+        assert all(chunk.start <= d < chunk.end for d in days)
+    chunked = ProfileParts.concat([c.parts for c in chunks])
+    assert chunked.profiles(binning, start=T0, end=end) == whole.profiles(binning, start=T0,
+                                                                           end=end)
 
 
 def test_empty_window_gives_an_empty_global_profile(tmp_path: Path) -> None:

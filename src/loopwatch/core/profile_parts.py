@@ -8,7 +8,7 @@ a sum of their rows, so stored days are merged rather than rescanned.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -66,6 +66,22 @@ class ProfileParts:
     sketch: pa.Table
     by_bin: pa.Table
     n_binned: int = 1
+
+    @staticmethod
+    def concat(parts: Sequence[ProfileParts]) -> ProfileParts:
+        """The rows of several parts of the same dimensions and features (at least one)."""
+        if not parts:
+            raise ValueError("concat needs at least one ProfileParts")
+        first = parts[0]
+        for other in parts[1:]:
+            if (other.dims, other.features) != (first.dims, first.features):
+                raise ValueError("cannot concatenate parts of different dimensions or features")
+
+        def join(name: str) -> pa.Table:
+            return pa.concat_tables([getattr(p, name) for p in parts])
+
+        return ProfileParts(first.dims, first.features, join("counts"), join("moments"),
+                            join("labels"), join("sketch"), join("by_bin"), first.n_binned)
 
     def select_days(self, start: datetime, end: datetime) -> ProfileParts:
         """The rows of days in ``[start, end)``."""

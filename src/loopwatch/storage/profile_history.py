@@ -37,7 +37,7 @@ from loopwatch.storage.profiling import (
     dimensions,
     empty_parts,
     fit_binning,
-    profile_parts,
+    iter_profile_parts,
 )
 
 __all__ = ["ProfileHistory", "UpdateResult"]
@@ -163,27 +163,28 @@ class ProfileHistory:
         con = self.store.connect()
         decisions = self.store.table("decisions", con=con)
         latest = self.store.outcomes_latest(con=con) if self.store.files("outcomes") else None
-        for run in _runs(stale):
-            parts = profile_parts(decisions, self.spec, binning, start=_day(run[0]),
-                                  end=_day(run[-1]) + timedelta(days=1), outcomes=latest, con=con)
-            files = self._write_parts(binning, parts, set(_PARTS))
-            for d in run:
-                manifest["days"][d] = {"decisions": fingerprints[d], "outcomes": outcomes, **files}
-            done += len(run)
-            self._save_manifest(binning, manifest)
-            if on_progress:
-                on_progress(done, total)
-        for run in _runs(relabel):
-            parts = profile_parts(decisions, self.spec, binning, start=_day(run[0]),
-                                  end=_day(run[-1]) + timedelta(days=1), outcomes=latest, con=con,
-                                  labels_only=True)
-            files = self._write_parts(binning, parts, {"labels"})
-            for d in run:
-                manifest["days"][d].update(outcomes=outcomes, **files)
-            done += len(run)
-            self._save_manifest(binning, manifest)
-            if on_progress:
-                on_progress(done, total)
+        # each chunk of a run is stored, and recorded in the manifest, before the next one
+        # is computed: memory holds one chunk's aggregates, and an interrupted update keeps
+        # the days it finished
+        for labels_only, run_days in [(False, stale), (True, relabel)]:
+            which = {"labels"} if labels_only else set(_PARTS)
+            for run in _runs(run_days):
+                for chunk in iter_profile_parts(
+                        decisions, self.spec, binning, start=_day(run[0]),
+                        end=_day(run[-1]) + timedelta(days=1), outcomes=latest, con=con,
+                        labels_only=labels_only):
+                    files = self._write_parts(binning, chunk.parts, which)
+                    covered = [d for d in run if chunk.start <= _day(d) < chunk.end]
+                    for d in covered:
+                        if labels_only:
+                            manifest["days"][d].update(outcomes=outcomes, **files)
+                        else:
+                            manifest["days"][d] = {"decisions": fingerprints[d],
+                                                   "outcomes": outcomes, **files}
+                    done += len(covered)
+                    self._save_manifest(binning, manifest)
+                    if on_progress:
+                        on_progress(done, total)
         self._collect_garbage(binning, manifest)
         seconds = (datetime.now(UTC) - began).total_seconds()
         return UpdateResult(len(stale), len(relabel), len(manifest["days"]), seconds)
