@@ -3,15 +3,18 @@
 Only aggregates leave the engine. Bins are computed in the engine with a
 balanced tree of comparisons against the reference edges (about log2(bins)
 comparisons a value); categorical codes come from a join with a small table of
-the reference categories. Every feature's bin, every cohort dimension and
-every day is unpivoted by a cross join with a small index table and counted in
-one group-by on a single packed integer key. Column and
+the reference categories. A run takes whole days in chunks of about
+:data:`CHUNK_ROWS` decisions: each chunk's projection (narrow integers: day,
+cohort codes, a slot per feature) is kept as a temporary table and counted by
+small group-bys, one per (dimension, feature). The plan is built and compiled
+by Ibis once per run (:mod:`loopwatch.storage.engines` runs it). Column and
 value names reach the engine only as Ibis identifiers and literals, never as
 SQL text.
 
-The result of a run is a :class:`~loopwatch.core.profile_parts.ProfileParts`: long
+Each chunk gives a :class:`~loopwatch.core.profile_parts.ProfileParts`: long
 tables of aggregates keyed by (day, dimension, value). They are what the profile
-history stores, and they turn into profiles by summing.
+history stores (chunk by chunk, :func:`iter_profile_parts`), and they turn into
+profiles by summing.
 """
 
 from __future__ import annotations
@@ -169,13 +172,6 @@ def fit_binning(table: Any, spec: Spec) -> Binning:
         actions = tuple(sorted(top.to_pyarrow().column("a").to_pylist()))
     return Binning(numeric=edges, categorical=categories, score=score_edges(distinct, lo, hi),
                    latency=latency_edges(), actions=actions)
-
-
-def _dim_value(rel: Any, n_dims: int) -> Any:
-    """The cohort code of the dimension that the unpivot index ``_dim`` selects."""
-    import ibis
-
-    return ibis.cases(*[(rel._dim == i, rel[f"_d{i}"]) for i in range(n_dims)])
 
 
 def _tree(column: Any, edges: Sequence[float], offset: int = 0) -> Any:
