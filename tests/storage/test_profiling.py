@@ -245,6 +245,27 @@ def test_chunks_cover_the_window_and_give_the_same_profiles(
                                                                            end=end)
 
 
+def test_a_window_that_starts_mid_day_keeps_its_last_partial_day(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import loopwatch.storage.profiling as profiling
+
+    table = make_rows(2000, seed=8)
+    store = make_store(tmp_path, table)
+    con = store.connect()
+    decisions = store.table("decisions", con=con)
+    binning = fit_binning(decisions, store.spec)
+    start, end = T0 + timedelta(hours=12), T0 + timedelta(days=2, hours=12)
+    expected = sum(start <= t < end for t in table.column("timestamp").to_pylist())
+    monkeypatch.setattr(profiling, "CHUNK_ROWS", 100)
+    chunks = list(iter_profile_parts(decisions, store.spec, binning, start=start, end=end,
+                                     con=con))
+    assert (chunks[0].start, chunks[-1].end) == (start, end)
+    parts = ProfileParts.concat([c.parts for c in chunks])
+    # parts are keyed by UTC day: the profile of the days touched holds every decision
+    days = parts.profiles(binning, start=T0, end=T0 + timedelta(days=3))[ALL]
+    assert days.n == expected
+
+
 def test_empty_window_gives_an_empty_global_profile(tmp_path: Path) -> None:
     store = make_store(tmp_path, make_rows(100, seed=4))
     _, profiles = engine_profiles(store, None, T0 + timedelta(days=30), T0 + timedelta(days=31))

@@ -455,7 +455,8 @@ def _profile_parts(table: Any, spec: Spec, binning: Binning, start: datetime, en
     runner = Runner(con)
     compiled = {part: runner.sql(query) for part, query in queries.items()}
     # each chunk keeps its rows under a fixed name and runs the compiled aggregates on them
-    n_days = max(1, -(-int((end - start).total_seconds()) // 86400))
+    # days from the one holding `start` to the one holding the last instant before `end`
+    n_days = max(1, -(-int(end.timestamp() - day0 * 86400) // 86400))
     for first, last in _chunks(daily, CHUNK_ROWS, n_days):
         raw: dict[str, pa.Table] = {}
         ts = projected._ts
@@ -470,7 +471,8 @@ def _profile_parts(table: Any, spec: Spec, binning: Binning, start: datetime, en
         for part in _RAW:
             raw.setdefault(part, _normalize(None, part, len(numeric), len(features)))
         parts = _decode(day0, values, dims, features, n_scores, raw, n_binned)
-        yield PartsChunk(_day_start(day0 + first), min(end, _day_start(day0 + last)), parts)
+        yield PartsChunk(max(start, _day_start(day0 + first)),
+                         min(end, _day_start(day0 + last)), parts)
 
 
 #: About the most decisions materialised at once: a profile run takes whole days in chunks
