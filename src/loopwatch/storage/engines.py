@@ -26,36 +26,36 @@ class Runner:
                 f"profiles run on DuckDB, PostgreSQL and PySpark, not on {con.name!r}")
         self.con = con
 
-    def sql(self, expr: Any, params: dict[Any, Any] | None = None) -> str:
-        """``expr`` compiled for this engine once (``params`` bound as literals)."""
-        return str(self.con.compile(expr, params=params))
+    def sql(self, expr: Any) -> str:
+        """``expr`` compiled for this engine."""
+        return str(self.con.compile(expr))
 
     def materialize(self, name: str, sql: str) -> None:
         """Keep the rows of ``sql`` as ``name`` until :meth:`drop` (a temporary table, or a
         cached temporary view on Spark)."""
-        import sqlglot as sg
-
-        quoted = sg.to_identifier(name, quoted=True).sql(self.con.dialect)
         if self.con.name == "pyspark":
-            self.con.raw_sql(f"CACHE TABLE {quoted} AS {sql}")
+            self._execute(f"CACHE TABLE {self._quoted(name)} AS {sql}")
         else:
-            cursor = self.con.raw_sql(f"CREATE TEMPORARY TABLE {quoted} AS {sql}")
-            if self.con.name == "postgres":
-                cursor.close()
-                self.con.con.commit()
+            self._execute(f"CREATE TEMPORARY TABLE {self._quoted(name)} AS {sql}")
 
     def drop(self, name: str) -> None:
+        if self.con.name == "pyspark":
+            self._execute(f"UNCACHE TABLE IF EXISTS {self._quoted(name)}")
+            self._execute(f"DROP VIEW IF EXISTS {self._quoted(name)}")
+        else:
+            self._execute(f"DROP TABLE IF EXISTS {self._quoted(name)}")
+
+    def _quoted(self, name: str) -> str:
         import sqlglot as sg
 
-        quoted = sg.to_identifier(name, quoted=True).sql(self.con.dialect)
-        if self.con.name == "pyspark":
-            self.con.raw_sql(f"UNCACHE TABLE IF EXISTS {quoted}")
-            self.con.raw_sql(f"DROP VIEW IF EXISTS {quoted}")
-        else:
-            cursor = self.con.raw_sql(f"DROP TABLE IF EXISTS {quoted}")
-            if self.con.name == "postgres":
-                cursor.close()
-                self.con.con.commit()
+        return str(sg.to_identifier(name, quoted=True).sql(self.con.dialect))
+
+    def _execute(self, statement: str) -> None:
+        """Run a statement that returns no rows (committed at once on PostgreSQL)."""
+        cursor = self.con.raw_sql(statement)
+        if self.con.name == "postgres":
+            cursor.close()
+            self.con.con.commit()
 
     def fetch(self, sql: str) -> pa.Table:
         """The rows of ``sql`` as an Arrow table (column types as the engine returns them)."""
