@@ -104,6 +104,27 @@ def test_decisions_are_partitioned_by_utc_date(store: ParquetStore) -> None:
     assert dates == ["date=2026-03-01", "date=2026-03-03"]
 
 
+def test_a_table_between_two_times_holds_their_rows_and_opens_only_their_days_files(
+        store: ParquetStore) -> None:
+    # DAY is noon: rows at noon of days 0..4, and one just before midnight of day 1
+    write(store, "decisions", [decision(i, at=later(i)) for i in range(5)]
+          + [decision("late", at=later(1.49))])
+    # a broken file in day 4's partition: reading it would fail
+    (store.files("decisions")[-1].parent / "part-broken.parquet").write_bytes(b"not parquet")
+    start, end = datetime(2026, 3, 2, 13, tzinfo=UTC), datetime(2026, 3, 5, tzinfo=UTC)
+    con = store.connect()
+    table = store.table("decisions", con=con, between=(start, end))
+    got = sorted(table.to_pyarrow().column("decision_id").to_pylist())
+    assert got == ["d2", "d3", "late"]  # d1 is before 13:00 of day 1, d4 is on day 4
+    # a range of days without files: an empty table with the stored columns, twice over
+    for _ in range(2):
+        empty = store.table("decisions", con=con, between=(later(10), later(11)))
+        assert empty.count().to_pyarrow().as_py() == 0
+        assert set(store.schema("decisions").arrow.names) <= set(empty.columns)
+    with pytest.raises(ValueError, match="quarantine"):
+        store.table("quarantine", con=con, between=(start, end))
+
+
 # --- outcomes and the join -----------------------------------------------------------
 
 

@@ -224,7 +224,7 @@ def test_daily_profiles_merged_equal_the_weekly_profile(tmp_path: Path) -> None:
 
 def test_chunks_cover_the_window_and_give_the_same_profiles(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import loopwatch.storage.profiling as profiling
+    from loopwatch.storage import engines
 
     store = make_store(tmp_path, make_rows(3000, seed=6))
     con = store.connect()
@@ -232,9 +232,17 @@ def test_chunks_cover_the_window_and_give_the_same_profiles(
     binning = fit_binning(decisions, store.spec)
     end = T0 + timedelta(days=9)  # two days past the data: empty days are covered too
     whole = profile_parts(decisions, store.spec, binning, start=T0, end=end, con=con)
-    monkeypatch.setattr(profiling, "CHUNK_ROWS", 700)  # about 430 decisions a day
+    monkeypatch.setitem(engines.CHUNK_ROWS, "duckdb", 700)  # about 430 decisions a day
     chunks = list(iter_profile_parts(decisions, store.spec, binning, start=T0, end=end, con=con))
     assert len(chunks) >= 4
+    # each chunk read from its own days' files gives the same parts
+    scanned = list(iter_profile_parts(
+        decisions, store.spec, binning, start=T0, end=end, con=con,
+        scan=lambda first, last: store.table("decisions", con=con, between=(first, last))))
+    assert [(c.start, c.end) for c in scanned] == [(c.start, c.end) for c in chunks]
+    for got, want in zip(scanned, chunks, strict=True):
+        assert got.parts.profiles(binning, start=got.start, end=got.end) == \
+            want.parts.profiles(binning, start=want.start, end=want.end)
     assert [c.start for c in chunks] == [T0, *(c.end for c in chunks[:-1])]
     assert chunks[-1].end == end
     for chunk in chunks:  # each chunk holds only its own days
@@ -245,9 +253,29 @@ def test_chunks_cover_the_window_and_give_the_same_profiles(
                                                                            end=end)
 
 
+def test_days_whose_files_lack_a_later_column_profile_it_as_missing(tmp_path: Path) -> None:
+    table = make_rows(1500, seed=9)
+    store = make_store(tmp_path, table.set_column(table.schema.get_field_index("y"), "y",
+                                                  pa.nulls(table.num_rows, pa.float64())))
+    con = store.connect()
+    decisions = store.table("decisions", con=con)
+    binning = fit_binning(decisions, store.spec)
+    end = T0 + timedelta(days=7)
+    want = profile_parts(decisions, store.spec, binning, start=T0, end=end, con=con)
+
+    def without_y(first: datetime, last: datetime) -> Any:
+        # as files written before `y` was added to the spec read
+        return store.table("decisions", con=con, between=(first, last)).drop("y")
+
+    got = profile_parts(decisions, store.spec, binning, start=T0, end=end, con=con,
+                        scan=without_y)
+    assert got.profiles(binning, start=T0, end=end) == want.profiles(binning, start=T0, end=end)
+    assert want.profiles(binning, start=T0, end=end)[ALL].numeric["y"].nulls == 1500
+
+
 def test_a_window_that_starts_mid_day_keeps_its_last_partial_day(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import loopwatch.storage.profiling as profiling
+    from loopwatch.storage import engines
 
     table = make_rows(2000, seed=8)
     store = make_store(tmp_path, table)
@@ -256,7 +284,7 @@ def test_a_window_that_starts_mid_day_keeps_its_last_partial_day(
     binning = fit_binning(decisions, store.spec)
     start, end = T0 + timedelta(hours=12), T0 + timedelta(days=2, hours=12)
     expected = sum(start <= t < end for t in table.column("timestamp").to_pylist())
-    monkeypatch.setattr(profiling, "CHUNK_ROWS", 100)
+    monkeypatch.setitem(engines.CHUNK_ROWS, "duckdb", 100)
     chunks = list(iter_profile_parts(decisions, store.spec, binning, start=start, end=end,
                                      con=con))
     assert (chunks[0].start, chunks[-1].end) == (start, end)

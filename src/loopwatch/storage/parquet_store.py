@@ -32,7 +32,7 @@ import uuid
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -314,17 +314,39 @@ class ParquetStore:
         con.raw_sql("SET temp_directory = '{}'".format(str(spill).replace("'", "''")))
         return con
 
-    def table(self, kind: Kind | str, *, con: Any = None) -> Any:
-        """``kind`` as an Ibis table over the store's files (an empty table if none)."""
+    def table(self, kind: Kind | str, *, con: Any = None,
+              between: tuple[datetime, datetime] | None = None) -> Any:
+        """``kind`` as an Ibis table over the store's files (an empty table if none).
+
+        ``between=(start, end)`` keeps the rows whose time is in ``[start, end)``, read
+        from the files of those UTC days only: a query over a few days of a long log
+        then opens a few files, not every file's footer.
+        """
         con = con or self.connect()
         files = self.files(kind)
         schema = QUARANTINE_SCHEMA if kind == "quarantine" else self._schemas[kind].arrow  # type: ignore[index]
+        if between is not None:
+            if kind not in self._schemas:
+                raise ValueError(f"{kind!r} rows have no time to select by")
+            start, end = (t.astimezone(UTC) for t in between)
+            # a row's file is in the partition of its time's UTC day
+            first = f"date={start:%Y-%m-%d}"
+            last = f"date={end - timedelta(microseconds=1):%Y-%m-%d}"
+            files = [f for f in files if first <= f.parent.name <= last]
         if not files:
-            return con.create_table(f"empty_{kind}", schema.empty_table(), temp=True)
-        # the files carry every column; hive partitioning would add a `date` column (and
-        # only when the store is not empty)
-        return con.read_parquet([str(f) for f in files], union_by_name=True,
-                                hive_partitioning=False)
+            table = con.create_table(f"empty_{kind}", schema.empty_table(), temp=True,
+                                     overwrite=True)
+        else:
+            # the files carry every column; hive partitioning would add a `date` column
+            # (and only when the store is not empty)
+            table = con.read_parquet([str(f) for f in files], union_by_name=True,
+                                     hive_partitioning=False)
+        if between is None:
+            return table
+        import ibis
+
+        time = table[self._schemas[kind].time]  # type: ignore[index]
+        return table.filter((time >= ibis.literal(start)) & (time < ibis.literal(end)))
 
     def outcomes_latest(self, *, con: Any = None) -> Any:
         """Outcomes, one per decision: the latest observed (a correction replaces a label)."""

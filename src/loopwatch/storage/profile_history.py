@@ -163,6 +163,11 @@ class ProfileHistory:
         con = self.store.connect()
         decisions = self.store.table("decisions", con=con)
         latest = self.store.outcomes_latest(con=con) if self.store.files("outcomes") else None
+
+        def scan(first: datetime, last: datetime) -> Any:
+            # a chunk's decisions from its days' files only
+            return self.store.table("decisions", con=con, between=(first, last))
+
         # each chunk of a run is stored, and recorded in the manifest, before the next one
         # is computed: memory holds one chunk's aggregates, and an interrupted update keeps
         # the days it finished
@@ -172,7 +177,7 @@ class ProfileHistory:
                 for chunk in iter_profile_parts(
                         decisions, self.spec, binning, start=_day(run[0]),
                         end=_day(run[-1]) + timedelta(days=1), outcomes=latest, con=con,
-                        labels_only=labels_only):
+                        labels_only=labels_only, scan=scan):
                     files = self._write_parts(binning, chunk.parts, which)
                     covered = [d for d in run if chunk.start <= _day(d) < chunk.end]
                     for d in covered:

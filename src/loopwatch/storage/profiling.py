@@ -4,9 +4,10 @@ Only aggregates leave the engine. Bins are computed in the engine with a
 balanced tree of comparisons against the reference edges (about log2(bins)
 comparisons a value); categorical codes come from a join with a small table of
 the reference categories. A run takes whole days in chunks of about
-:data:`CHUNK_ROWS` decisions: each chunk's projection (narrow integers: day,
-cohort codes, a slot per feature) is kept as a temporary table and counted by
-small group-bys, one per (dimension, feature). The plan is built and compiled
+:data:`~loopwatch.storage.engines.CHUNK_ROWS` decisions (set per engine), read
+from those days only: each chunk's projection (narrow integers: day, cohort
+codes, a slot per feature) is kept as a temporary table and counted by small
+group-bys, one per (dimension, feature). The plan is built and compiled
 by Ibis once per run (:mod:`loopwatch.storage.engines` runs it). Column and
 value names reach the engine only as Ibis identifiers and literals, never as
 SQL text.
@@ -20,7 +21,7 @@ profiles by summing.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -46,7 +47,6 @@ from loopwatch.core.spec import Spec
 from loopwatch.storage.engines import Runner
 
 __all__ = [
-    "CHUNK_ROWS",
     "MAX_CATEGORIES",
     "PartsChunk",
     "binned_dimensions",
@@ -67,6 +67,8 @@ NULL_CODE = -1
 #: The single dimension of a profile without cohorts.
 GLOBAL = "all"
 _UNSEEN_HASH_MOD = 1 << (HLL_BITS + HLL_RANK_BITS)
+#: ``scan(first, last)``: the decisions of ``[first, last)`` as an Ibis table.
+Scan = Callable[[datetime, datetime], Any]
 
 
 def _features(spec: Spec) -> tuple[list[str], list[str]]:
@@ -174,15 +176,23 @@ def fit_binning(table: Any, spec: Spec) -> Binning:
                    latency=latency_edges(), actions=actions)
 
 
-def _tree(column: Any, edges: Sequence[float], offset: int = 0) -> Any:
-    """Bin index of ``column`` by binary search over ``edges``: ``edges[i-1] <= x < edges[i]``."""
+def _tree(column: Any, edges: Sequence[float], offset: int = 0, *, missing: bool = False) -> Any:
+    """Bin index of ``column`` by binary search over ``edges``: ``edges[i-1] <= x < edges[i]``.
+
+    With ``missing``, null and NaN get :data:`NULL_CODE`: both fail every ``x < edge``
+    (NaN orders above every number on DuckDB, PostgreSQL and Spark), so only the
+    rightmost leaf tells them from the top bin, with ``x <= +inf``. Testing for them
+    first, on every row, cost a fifth of the tree.
+    """
     import ibis
 
     if not edges:
+        if missing:
+            return ibis.ifelse(column <= ibis.literal(float("inf")), offset, NULL_CODE)
         return ibis.literal(offset)
     mid = len(edges) // 2
     left = _tree(column, edges[:mid], offset)
-    right = _tree(column, edges[mid + 1:], offset + mid + 1)
+    right = _tree(column, edges[mid + 1:], offset + mid + 1, missing=missing)
     return ibis.ifelse(column < float(edges[mid]), left, right)
 
 
@@ -199,10 +209,7 @@ def _score_bin(column: Any, edges: Sequence[float]) -> Any:
 
 
 def _numeric_bin(column: Any, edges: Sequence[float]) -> Any:
-    import ibis
-
-    missing = column.isnull() | column.isnan()
-    return ibis.ifelse(missing, NULL_CODE, _tree(column, edges)).cast("int32")
+    return _tree(column, edges, missing=True).cast("int32")
 
 
 def _rank(hashed: Any) -> Any:
@@ -227,10 +234,21 @@ class _Views:
         self.memtables: list[Any] = []
 
     def barrier(self, expr: Any) -> Any:
-        name = f"_lw_view_{uuid.uuid4().hex}"
+        name = self.name("view")
         self.con.create_view(name, expr)
         self.created.append(("view", name))
         return self.con.table(name)
+
+    @staticmethod
+    def name(kind: str) -> str:
+        """A name of this run's own."""
+        return f"_lw_{kind}_{uuid.uuid4().hex}"
+
+    def replace(self, name: str, expr: Any) -> None:
+        """Define (or redefine) the view ``name`` as ``expr``."""
+        if ("view", name) not in self.created:
+            self.created.append(("view", name))
+        self.con.create_view(name, expr, overwrite=True)
 
     def codes(self, name: str, values: Sequence[str], first: int = 0) -> Any:
         """A small table of (value, code), joined to turn values into integer codes."""
@@ -283,13 +301,15 @@ def iter_profile_parts(
     con: Any | None = None,
     labels_only: bool = False,
     cohorts: bool = True,
+    scan: Scan | None = None,
 ) -> Iterator[PartsChunk]:
     """Aggregate the decisions of ``[start, end)`` by UTC day and cohort, in the engine,
     chunk by chunk.
 
     ``start`` should be a UTC midnight. The chunks cover ``[start, end)`` without gaps, in
-    whole days of about :data:`CHUNK_ROWS` decisions each, so that a caller that stores
-    each chunk before asking for the next holds one chunk's aggregates at a time.
+    whole days of about :data:`~loopwatch.storage.engines.CHUNK_ROWS` decisions each, so
+    that a caller that stores each chunk before asking for the next holds one chunk's
+    aggregates at a time.
 
     Parameters
     ----------
@@ -306,37 +326,50 @@ def iter_profile_parts(
         Compute only the score × label part (when only outcomes changed).
     cohorts
         ``False`` profiles the global cohort only (a reference-vs-current drift job).
+    scan
+        ``scan(first, last)``: the decisions of ``[first, last)`` with ``table``'s columns,
+        read more narrowly than by filtering ``table`` (the Parquet store opens only the
+        files of those days). By default, ``table`` filtered on its timestamp.
     """
     con = con if con is not None else table._find_backend()
     views = _Views(con)
     try:
         dims = dimensions(spec) if cohorts else (GLOBAL,)
         yield from _profile_parts(table, spec, binning, start, end, outcomes, con, views,
-                                  labels_only, dims)
+                                  labels_only, dims, scan)
     finally:
         views.drop()
 
 
 def profile_parts(table: Any, spec: Spec, binning: Binning, *, start: datetime, end: datetime,
                   outcomes: Any | None = None, con: Any | None = None,
-                  labels_only: bool = False, cohorts: bool = True) -> ProfileParts:
+                  labels_only: bool = False, cohorts: bool = True,
+                  scan: Scan | None = None) -> ProfileParts:
     """All of :func:`iter_profile_parts` at once, as one :class:`ProfileParts`."""
     chunks = [chunk.parts for chunk in iter_profile_parts(
         table, spec, binning, start=start, end=end, outcomes=outcomes, con=con,
-        labels_only=labels_only, cohorts=cohorts)]
+        labels_only=labels_only, cohorts=cohorts, scan=scan)]
     return ProfileParts.concat(chunks)
 
 
 def _profile_parts(table: Any, spec: Spec, binning: Binning, start: datetime, end: datetime,
                    outcomes: Any | None, con: Any, views: _Views,
-                   labels_only: bool, dims: tuple[str, ...]) -> Iterator[PartsChunk]:
+                   labels_only: bool, dims: tuple[str, ...],
+                   scan: Scan | None) -> Iterator[PartsChunk]:
     import ibis
 
     c, o = spec.columns, spec.outcomes
     numeric, categorical = _features(spec)
     features = [*numeric, *categorical]
-    ts = table[c.timestamp]
-    table = table.filter((ts >= ibis.literal(start)) & (ts < ibis.literal(end)))
+    schema = table.schema()
+
+    def between(first: datetime, last: datetime) -> Any:
+        if scan is not None:
+            return _conform(scan(first, last), schema)
+        ts = table[c.timestamp]
+        return table.filter((ts >= ibis.literal(first)) & (ts < ibis.literal(last)))
+
+    table = between(start, end)
     day0 = int(start.timestamp() // 86400)
 
     # 1. the cohort values present (small), so that each gets an integer code
@@ -380,8 +413,7 @@ def _profile_parts(table: Any, spec: Spec, binning: Binning, start: datetime, en
 
     def _columns(joined: Any) -> dict[str, Any]:
         ts = joined[c.timestamp]
-        cols: dict[str, Any] = {"_ts": ts,
-                                "_day": (ts.epoch_seconds() // 86400 - day0).cast("int32")}
+        cols: dict[str, Any] = {"_day": (ts.epoch_seconds() // 86400 - day0).cast("int32")}
         for i, name in enumerate(dims):
             if name == GLOBAL:
                 cols[f"_d{i}"] = ibis.literal(null_codes[i] - 1).cast("int32")
@@ -436,12 +468,12 @@ def _profile_parts(table: Any, spec: Spec, binning: Binning, start: datetime, en
              .aggregate(n=ibis._.count()).to_pyarrow())
     light = (len(features), len(features) + 1)
     n_binned = binned_dimensions(spec) if len(dims) > 1 else 1
-    # one view of the whole window, compiled once; a chunk is a filter on its raw
-    # timestamp, which the engine pushes below the joins into the scan (files and row
-    # groups outside the chunk are skipped)
-    projected = views.barrier(project(table))
-    name = f"_lw_chunk_{uuid.uuid4().hex}"
-    shape = ibis.table(projected.drop("_ts").schema(), name=name)
+    # the projection and the aggregates are compiled once, over fixed names: a view of
+    # each chunk's decisions (replaced chunk after chunk), and the chunk's projection
+    source = views.name("source")
+    projection = project(ibis.table(schema, name=source))
+    chunk_name = views.name("chunk")
+    shape = ibis.table(projection.schema(), name=chunk_name)
     queries = {"labels": _labels_query(shape, len(dims))}
     if not labels_only:
         pairs = [(i, k) for i in range(len(dims)) for k in range(len(features) + 2)
@@ -453,31 +485,36 @@ def _profile_parts(table: Any, spec: Spec, binning: Binning, start: datetime, en
         if categorical:
             queries["sketch"] = _sketch_query(shape, len(dims), range(len(numeric), len(features)))
     runner = Runner(con)
+    projected = runner.sql(projection)
     compiled = {part: runner.sql(query) for part, query in queries.items()}
-    # each chunk keeps its rows under a fixed name and runs the compiled aggregates on them
     # days from the one holding `start` to the one holding the last instant before `end`
     n_days = max(1, -(-int(end.timestamp() - day0 * 86400) // 86400))
-    for first, last in _chunks(daily, CHUNK_ROWS, n_days):
+    for first, last in _chunks(daily, runner.chunk_rows, n_days):
+        chunk_start = max(start, _day_start(day0 + first))
+        chunk_end = min(end, _day_start(day0 + last))
+        views.replace(source, between(chunk_start, chunk_end))
         raw: dict[str, pa.Table] = {}
-        ts = projected._ts
-        rows = projected.filter((ts >= ibis.literal(_day_start(day0 + first)))
-                                & (ts < ibis.literal(_day_start(day0 + last))))
-        runner.materialize(name, runner.sql(rows.drop("_ts")))
+        runner.materialize(chunk_name, projected)
         try:
             for part, sql in compiled.items():
                 raw[part] = _normalize(runner.fetch(sql), part, len(numeric), len(features))
         finally:
-            runner.drop(name)
+            runner.drop(chunk_name)
         for part in _RAW:
             raw.setdefault(part, _normalize(None, part, len(numeric), len(features)))
         parts = _decode(day0, values, dims, features, n_scores, raw, n_binned)
-        yield PartsChunk(max(start, _day_start(day0 + first)),
-                         min(end, _day_start(day0 + last)), parts)
+        yield PartsChunk(chunk_start, chunk_end, parts)
 
 
-#: About the most decisions materialised at once: a profile run takes whole days in chunks
-#: of this many rows, so that its peak memory does not grow with the window.
-CHUNK_ROWS = 500_000
+def _conform(rows: Any, schema: Any) -> Any:
+    """``rows`` with exactly the columns and types of ``schema`` (a file written before a
+    column was added lacks it; the store reads it as null)."""
+    import ibis
+
+    if rows.schema() == schema:
+        return rows
+    return rows.select(**{name: rows[name].cast(dtype) if name in rows.columns
+                          else ibis.null(dtype) for name, dtype in schema.items()})
 
 
 def _day_start(day: int) -> datetime:
