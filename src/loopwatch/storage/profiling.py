@@ -371,95 +371,15 @@ def _profile_parts(table: Any, spec: Spec, binning: Binning, start: datetime, en
 
     table = between(start, end)
     day0 = int(start.timestamp() // 86400)
-
-    # 1. the cohort values present (small), so that each gets an integer code
-    # each dimension's values take consecutive codes, followed by its code for null
-    values: list[tuple[int, str]] = []
-    null_codes: list[int] = []
-    lookups: list[tuple[str, Any, str]] = []  # (column, table of codes, its suffix)
-    for i, name in enumerate(dims):
-        if name == GLOBAL:
-            found = [GLOBAL]
-        elif name == HOUR_OF_DAY:
-            found = [str(h) for h in range(24)]
-        else:
-            text = _as_text(table[name], _dtype(spec, name))
-            found = sorted(v for v in table.select(v=text).distinct().to_pyarrow()
-                           .column("v").to_pylist() if v is not None)
-            lookups.append((name, views.codes(f"d{i}", found, len(values)), f"d{i}"))
-        values += [(i, v) for v in found]
-        null_codes.append(len(values))
-        values.append((i, _NULL_VALUE))
-    if not labels_only:
-        for j, name in enumerate(categorical, start=len(numeric)):
-            lookups.append((name, views.codes(f"f{j}", binning.categorical[name]), f"f{j}"))
+    # 1. integer codes for cohort values and categories; 2. the projection of a chunk
+    values, null_codes, lookups = _cohort_codes(table, spec, binning, dims, views, labels_only)
     lab = None
     if outcomes is not None:
         value = (outcomes[o.value].cast("float64") if o.value
                  else ibis.literal(None).cast("float64"))
         lab = outcomes.select(_oid=outcomes[o.decision_id], _label=outcomes[o.label], _value=value)
     n_scores = len(binning.score) + 1
-
-    def project(rows: Any) -> Any:
-        """One narrow row per decision: day, cohort codes, a slot per pseudo-feature, and
-        what the moments, label and sketch aggregates read."""
-        joined = rows
-        for name, codes, suffix in lookups:
-            joined = joined.left_join(codes, _as_text(joined[name], _dtype(spec, name))
-                                      == codes[f"_v_{suffix}"])
-        if lab is not None:
-            joined = joined.left_join(lab, joined[c.decision_id] == lab._oid)
-        return joined.select(**_columns(joined))
-
-    def _columns(joined: Any) -> dict[str, Any]:
-        ts = joined[c.timestamp]
-        cols: dict[str, Any] = {"_day": (ts.epoch_seconds() // 86400 - day0).cast("int32")}
-        for i, name in enumerate(dims):
-            if name == GLOBAL:
-                cols[f"_d{i}"] = ibis.literal(null_codes[i] - 1).cast("int32")
-            elif name == HOUR_OF_DAY:
-                hour = ts.epoch_seconds() // 3600 % 24  # UTC, without a calendar per row
-                cols[f"_d{i}"] = (hour + null_codes[i] - 24).cast("int32")
-            else:
-                cols[f"_d{i}"] = joined[f"_c_d{i}"].fill_null(null_codes[i]).cast("int32")
-        score_bin = _score_bin(joined[c.score], binning.score)
-        label_code = (ibis.cases((joined._label.isnull(), 2), (joined._label, 1), else_=0)
-                      if outcomes is not None else ibis.literal(2))
-        cols["_lab"] = (label_code * n_scores + score_bin).cast("int32")
-        cols["_val"] = (ibis.ifelse(label_code == 2, None, joined._value) if outcomes is not None
-                        else ibis.literal(None).cast("float64"))
-        if not labels_only:
-            for k, name in enumerate(numeric):
-                cols[f"_s{k}"] = (_numeric_bin(joined[name], binning.numeric[name]) + 1).cast("int32")
-            for k, name in enumerate(categorical, start=len(numeric)):
-                unseen = len(binning.categorical[name])
-                cols[f"_s{k}"] = ibis.ifelse(joined[name].isnull(), 0,
-                                             joined[f"_c_f{k}"].fill_null(unseen) + 1).cast("int32")
-            if c.action and binning.actions:
-                action = joined[c.action]
-                action_code = ibis.cases(*[(action == a, k) for k, a in enumerate(binning.actions)],
-                                         else_=len(binning.actions))
-            else:
-                action_code = ibis.literal(len(binning.actions))
-            k = len(features)
-            cols[f"_s{k}"] = (action_code * n_scores + score_bin + 1).cast("int32")
-            cols[f"_s{k + 1}"] = (_numeric_bin(joined[c.latency].cast("float64"), binning.latency)
-                                  + 1 if c.latency else ibis.literal(0)).cast("int32")
-            cols["_score"] = joined[c.score].cast("float64")
-            cols["_pos"] = _positive(joined, spec).cast("int32")
-            for j, name in enumerate(numeric):
-                column = joined[name]
-                cols[f"_x{j}"] = ibis.ifelse(column.isnull() | column.isnan(), None, column)
-            cols["_err"] = (ibis.ifelse(joined[c.error].notnull(), 1, 0) if c.error
-                            else ibis.literal(0)).cast("int32")
-            cols["_lat"] = (joined[c.latency].cast("float64") if c.latency
-                            else ibis.literal(None).cast("float64"))
-            for j, name in enumerate(categorical, start=len(numeric)):
-                hashed = (_as_text(joined[name], _dtype(spec, name)).hash() % _UNSEEN_HASH_MOD
-                          + _UNSEEN_HASH_MOD) % _UNSEEN_HASH_MOD
-                is_unseen = joined[f"_c_f{j}"].isnull() & joined[name].notnull()
-                cols[f"_h{j}"] = ibis.ifelse(is_unseen, hashed, None).cast("int64")
-        return cols
+    project = _Projection(spec, binning, dims, null_codes, lookups, lab, day0, labels_only)
 
     # 3. whole days in chunks of about CHUNK_ROWS rows: each chunk is materialised once
     # (narrow integers) and aggregated by several group-bys, so memory is bounded by the
@@ -504,6 +424,146 @@ def _profile_parts(table: Any, spec: Spec, binning: Binning, start: datetime, en
             raw.setdefault(part, _normalize(None, part, len(numeric), len(features)))
         parts = _decode(day0, values, dims, features, n_scores, raw, n_binned)
         yield PartsChunk(chunk_start, chunk_end, parts)
+
+
+def _cohort_codes(table: Any, spec: Spec, binning: Binning, dims: tuple[str, ...],
+                  views: _Views, labels_only: bool,
+                  ) -> tuple[list[tuple[int, str]], list[int], list[tuple[str, Any, str]]]:
+    """Integer codes for the cohort values present (a small query per cohort column) and
+    for the reference categories.
+
+    Each dimension's values take consecutive codes, followed by its code for null.
+    Returns the (dimension, value) of each code, each dimension's null code, and the
+    lookups to join: (column, table of codes, suffix of its columns).
+    """
+    values: list[tuple[int, str]] = []
+    null_codes: list[int] = []
+    lookups: list[tuple[str, Any, str]] = []
+    for i, name in enumerate(dims):
+        if name == GLOBAL:
+            found = [GLOBAL]
+        elif name == HOUR_OF_DAY:
+            found = [str(h) for h in range(24)]
+        else:
+            text = _as_text(table[name], _dtype(spec, name))
+            found = sorted(v for v in table.select(v=text).distinct().to_pyarrow()
+                           .column("v").to_pylist() if v is not None)
+            lookups.append((name, views.codes(f"d{i}", found, len(values)), f"d{i}"))
+        values += [(i, v) for v in found]
+        null_codes.append(len(values))
+        values.append((i, _NULL_VALUE))
+    if not labels_only:
+        numeric, categorical = _features(spec)
+        for j, name in enumerate(categorical, start=len(numeric)):
+            lookups.append((name, views.codes(f"f{j}", binning.categorical[name]), f"f{j}"))
+    return values, null_codes, lookups
+
+
+@dataclass(frozen=True)
+class _Projection:
+    """One narrow row per decision: day, cohort codes, a slot per pseudo-feature, and what
+    the moments, label and sketch aggregates read (an Ibis expression over ``rows``)."""
+
+    spec: Spec
+    binning: Binning
+    dims: tuple[str, ...]
+    null_codes: list[int]
+    lookups: list[tuple[str, Any, str]]
+    lab: Any | None  # the outcomes' (_oid, _label, _value), or None
+    day0: int
+    labels_only: bool
+
+    def __call__(self, rows: Any) -> Any:
+        joined = rows
+        for name, codes, suffix in self.lookups:
+            joined = joined.left_join(codes, _as_text(joined[name], _dtype(self.spec, name))
+                                      == codes[f"_v_{suffix}"])
+        if self.lab is not None:
+            joined = joined.left_join(self.lab, joined[self.spec.columns.decision_id]
+                                      == self.lab._oid)
+        columns = {**self._cohorts(joined), **self._labels(joined)}
+        if not self.labels_only:
+            columns |= {**self._slots(joined), **self._values(joined)}
+        return joined.select(**columns)
+
+    def _cohorts(self, joined: Any) -> dict[str, Any]:
+        import ibis
+
+        ts = joined[self.spec.columns.timestamp]
+        cols: dict[str, Any] = {"_day": (ts.epoch_seconds() // 86400 - self.day0).cast("int32")}
+        for i, name in enumerate(self.dims):
+            null_code = self.null_codes[i]
+            if name == GLOBAL:
+                cols[f"_d{i}"] = ibis.literal(null_code - 1).cast("int32")
+            elif name == HOUR_OF_DAY:
+                hour = ts.epoch_seconds() // 3600 % 24  # UTC, without a calendar per row
+                cols[f"_d{i}"] = (hour + null_code - 24).cast("int32")
+            else:
+                cols[f"_d{i}"] = joined[f"_c_d{i}"].fill_null(null_code).cast("int32")
+        return cols
+
+    def _labels(self, joined: Any) -> dict[str, Any]:
+        """Label × score bin, and the outcome's value where labelled."""
+        import ibis
+
+        n_scores = len(self.binning.score) + 1
+        score_bin = _score_bin(joined[self.spec.columns.score], self.binning.score)
+        if self.lab is None:
+            return {"_lab": (2 * n_scores + score_bin).cast("int32"),
+                    "_val": ibis.literal(None).cast("float64")}
+        label_code = ibis.cases((joined._label.isnull(), 2), (joined._label, 1), else_=0)
+        return {"_lab": (label_code * n_scores + score_bin).cast("int32"),
+                "_val": ibis.ifelse(label_code == 2, None, joined._value)}
+
+    def _slots(self, joined: Any) -> dict[str, Any]:
+        """Each pseudo-feature's bin + 1 (0 for null): features, score × action, latency."""
+        import ibis
+
+        c, binning = self.spec.columns, self.binning
+        numeric, categorical = _features(self.spec)
+        cols: dict[str, Any] = {}
+        for k, name in enumerate(numeric):
+            cols[f"_s{k}"] = (_numeric_bin(joined[name], binning.numeric[name]) + 1).cast("int32")
+        for k, name in enumerate(categorical, start=len(numeric)):
+            unseen = len(binning.categorical[name])
+            cols[f"_s{k}"] = ibis.ifelse(joined[name].isnull(), 0,
+                                         joined[f"_c_f{k}"].fill_null(unseen) + 1).cast("int32")
+        if c.action and binning.actions:
+            action = joined[c.action]
+            action_code = ibis.cases(*[(action == a, k) for k, a in enumerate(binning.actions)],
+                                     else_=len(binning.actions))
+        else:
+            action_code = ibis.literal(len(binning.actions))
+        n_scores = len(binning.score) + 1
+        k = len(numeric) + len(categorical)
+        score_bin = _score_bin(joined[c.score], binning.score)
+        cols[f"_s{k}"] = (action_code * n_scores + score_bin + 1).cast("int32")
+        cols[f"_s{k + 1}"] = (_numeric_bin(joined[c.latency].cast("float64"), binning.latency)
+                              + 1 if c.latency else ibis.literal(0)).cast("int32")
+        return cols
+
+    def _values(self, joined: Any) -> dict[str, Any]:
+        """What the moments and sketches sum: score, positives, cleaned numeric values,
+        errors, latency, hashes of unseen categorical values."""
+        import ibis
+
+        c = self.spec.columns
+        numeric, categorical = _features(self.spec)
+        cols: dict[str, Any] = {"_score": joined[c.score].cast("float64"),
+                                "_pos": _positive(joined, self.spec).cast("int32")}
+        for j, name in enumerate(numeric):
+            column = joined[name]
+            cols[f"_x{j}"] = ibis.ifelse(column.isnull() | column.isnan(), None, column)
+        cols["_err"] = (ibis.ifelse(joined[c.error].notnull(), 1, 0) if c.error
+                        else ibis.literal(0)).cast("int32")
+        cols["_lat"] = (joined[c.latency].cast("float64") if c.latency
+                        else ibis.literal(None).cast("float64"))
+        for j, name in enumerate(categorical, start=len(numeric)):
+            hashed = (_as_text(joined[name], _dtype(self.spec, name)).hash() % _UNSEEN_HASH_MOD
+                      + _UNSEEN_HASH_MOD) % _UNSEEN_HASH_MOD
+            is_unseen = joined[f"_c_f{j}"].isnull() & joined[name].notnull()
+            cols[f"_h{j}"] = ibis.ifelse(is_unseen, hashed, None).cast("int64")
+        return cols
 
 
 def _conform(rows: Any, schema: Any) -> Any:
