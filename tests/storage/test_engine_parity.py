@@ -403,7 +403,7 @@ def test_spark_profile_equals_duckdb(case: Case, on_spark: Callable[[Case], Any]
     got = on_spark(case)
     record_property("seconds", round(time.perf_counter() - began, 2))
     assert_same_profiles(got, case, "pyspark")
-    assert {t for t in spark.list_tables() if t.startswith("_lw_view_")} <= before
+    assert {t for t in spark.list_tables() if t.startswith("_lw_")} <= before
 
 
 def test_an_empty_window_is_the_same_empty_profile(decision_log: Case,

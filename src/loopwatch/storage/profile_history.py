@@ -114,11 +114,8 @@ class ProfileHistory:
             return self._binning
         start, end = self.reference_window()
         con = self.store.connect()
-        decisions = self.store.table("decisions", con=con)
-        ts = decisions[self.spec.columns.timestamp]
-        import ibis
-
-        reference = decisions.filter((ts >= ibis.literal(start)) & (ts < ibis.literal(end)))
+        # the reference days' files only
+        reference = self.store.table("decisions", con=con, between=(start, end))
         if reference.count().to_pyarrow().as_py() == 0:
             raise InputError(
                 f"the reference window {start:%Y-%m-%d} to {end:%Y-%m-%d} holds no decisions; "

@@ -125,10 +125,9 @@ def fit_binning(table: Any, spec: Spec) -> Binning:
     c = spec.columns
     aggregates: dict[str, Any] = {"n": ibis._.count()}
     for i, name in enumerate(numeric):
-        column = table[name]
-        valid = column.notnull() & ~column.isnan()
-        aggregates[f"lo{i}"] = column.min(where=valid)
-        aggregates[f"hi{i}"] = column.max(where=valid)
+        column = _without_nan(table[name])
+        aggregates[f"lo{i}"] = column.min()
+        aggregates[f"hi{i}"] = column.max()
     score = table[c.score]
     aggregates["score_lo"] = score.min()
     aggregates["score_hi"] = score.max()
@@ -142,9 +141,7 @@ def fit_binning(table: Any, spec: Spec) -> Binning:
         step = max(1, -(-int(row["n"]) // FIT_SAMPLE))
         sample = table if step == 1 else table.filter(table[c.decision_id].hash() % step == 0)
         for i, name in enumerate(numeric):
-            column = sample[name]
-            valid = column.notnull() & ~column.isnan()
-            quantiles[f"q{i}"] = column.approx_quantile(list(QUANTILES), where=valid)
+            quantiles[f"q{i}"] = _without_nan(sample[name]).approx_quantile(list(QUANTILES))
         quantiles = sample.aggregate(**quantiles).to_pyarrow().to_pylist()[0]
     edges = {name: numeric_edges(quantiles[f"q{i}"] or [], row[f"lo{i}"], row[f"hi{i}"])
              for i, name in enumerate(numeric)}
@@ -174,6 +171,18 @@ def fit_binning(table: Any, spec: Spec) -> Binning:
         actions = tuple(sorted(top.to_pyarrow().column("a").to_pylist()))
     return Binning(numeric=edges, categorical=categories, score=score_edges(distinct, lo, hi),
                    latency=latency_edges(), actions=actions)
+
+
+def _without_nan(column: Any) -> Any:
+    """``column`` with NaN as null, which aggregates skip.
+
+    One expression, which the engine computes once for all the aggregates over it: a
+    ``FILTER (WHERE NOT isnan(x))`` on each aggregate made the fit's min and max 3× slower
+    (1.8 s against 0.6 s over 3.3M rows and 14 features on DuckDB).
+    """
+    import ibis
+
+    return ibis.ifelse(column.isnan(), None, column)
 
 
 def _tree(column: Any, edges: Sequence[float], offset: int = 0, *, missing: bool = False) -> Any:
@@ -552,8 +561,7 @@ class _Projection:
         cols: dict[str, Any] = {"_score": joined[c.score].cast("float64"),
                                 "_pos": _positive(joined, self.spec).cast("int32")}
         for j, name in enumerate(numeric):
-            column = joined[name]
-            cols[f"_x{j}"] = ibis.ifelse(column.isnull() | column.isnan(), None, column)
+            cols[f"_x{j}"] = _without_nan(joined[name])
         cols["_err"] = (ibis.ifelse(joined[c.error].notnull(), 1, 0) if c.error
                         else ibis.literal(0)).cast("int32")
         cols["_lat"] = (joined[c.latency].cast("float64") if c.latency
