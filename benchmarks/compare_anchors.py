@@ -80,7 +80,8 @@ def loopwatch_drift_job(ref_path: Path, cur_path: Path) -> dict[str, Any] | None
         NUMERIC_FEATURES,
         REFERENCE_WINDOW,
     )
-    from loopwatch.storage.profiling import fit_binning, profile_parts
+    from loopwatch.storage.fitting import fit_binning
+    from loopwatch.storage.profiling import profile_parts
 
     spec = spec_from_mapping({
         "model": "drift-job",

@@ -92,9 +92,10 @@ def build(rows: int) -> Path:
 def measure(directory: Path, what: str, engine: str) -> dict[str, Any]:
     """Run one measurement in this process (called in a child); returns seconds and peak RSS."""
     from loopwatch.core.spec import load_spec
+    from loopwatch.storage.fitting import fit_binning
     from loopwatch.storage.parquet_store import ParquetStore
     from loopwatch.storage.profile_history import ProfileHistory
-    from loopwatch.storage.profiling import fit_binning, profile_parts
+    from loopwatch.storage.profiling import profile_parts
 
     spec = load_spec(directory / "loopwatch.yaml")
     store = ParquetStore.for_spec(spec)

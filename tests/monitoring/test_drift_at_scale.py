@@ -26,7 +26,8 @@ def benchmark_profiles(ref_path: Path, cur_path: Path) -> tuple[Profile, Profile
     """Reference and current profiles as ``benchmarks/compare_anchors.py``'s loopwatch job builds them."""
     import ibis
 
-    from loopwatch.storage.profiling import fit_binning, profile_parts
+    from loopwatch.storage.fitting import fit_binning
+    from loopwatch.storage.profiling import profile_parts
 
     spec = spec_from_mapping({
         "model": "drift-job",

@@ -38,8 +38,9 @@ import pytest
 
 from loopwatch.core.profile import ALL, HLL_REGISTERS, Binning, Cohort, Profile
 from loopwatch.core.spec import Spec, spec_from_mapping
+from loopwatch.storage.fitting import fit_binning
 from loopwatch.storage.parquet_store import ParquetStore
-from loopwatch.storage.profiling import fit_binning, profile_parts
+from loopwatch.storage.profiling import profile_parts
 
 pytestmark = [
     pytest.mark.slow,

@@ -17,8 +17,9 @@ from hypothesis import strategies as st
 from loopwatch.core.profile import ALL, DAY_OF_WEEK, HOUR_OF_DAY, Cohort, Profile, score_bin
 from loopwatch.core.profile_parts import ProfileParts
 from loopwatch.core.spec import Spec, spec_from_mapping
+from loopwatch.storage.fitting import fit_binning
 from loopwatch.storage.parquet_store import ParquetStore
-from loopwatch.storage.profiling import fit_binning, iter_profile_parts, profile_parts
+from loopwatch.storage.profiling import iter_profile_parts, profile_parts
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
 

@@ -31,12 +31,12 @@ from loopwatch.core.profile import ALL, Binning, Cohort, Profile
 from loopwatch.core.profile_parts import ProfileParts
 from loopwatch.core.spec import MODEL_COLUMN, parse_duration
 from loopwatch.errors import InputError, StoreError
+from loopwatch.storage.fitting import fit_binning
 from loopwatch.storage.parquet_store import ParquetStore, _write_atomic
 from loopwatch.storage.profiling import (
     binned_dimensions,
     dimensions,
     empty_parts,
-    fit_binning,
     iter_profile_parts,
 )
 

@@ -34,47 +34,29 @@ from loopwatch.core.profile import (
     HLL_BITS,
     HLL_RANK_BITS,
     HOUR_OF_DAY,
-    QUANTILES,
-    SCORE_BINS,
     Binning,
-    latency_edges,
-    numeric_edges,
-    score_edges,
     uniform_grid,
 )
 from loopwatch.core.profile_parts import ProfileParts
 from loopwatch.core.spec import Spec
 from loopwatch.storage.engines import Runner
+from loopwatch.storage.fitting import as_text, split_features, without_nan
 
 __all__ = [
-    "MAX_CATEGORIES",
     "PartsChunk",
     "binned_dimensions",
     "dimensions",
     "empty_parts",
-    "fit_binning",
     "iter_profile_parts",
     "profile_parts",
 ]
 
-#: Reference categories kept per categorical feature (the most frequent); rarer ones count as unseen.
-MAX_CATEGORIES = 10_000
-#: About the most reference rows whose numeric quantiles a fit reads (a deterministic sample).
-FIT_SAMPLE = 250_000
-#: Reference actions kept for the score-by-action histogram (the most frequent).
-MAX_ACTIONS = 16
 NULL_CODE = -1
 #: The single dimension of a profile without cohorts.
 GLOBAL = "all"
 _UNSEEN_HASH_MOD = 1 << (HLL_BITS + HLL_RANK_BITS)
 #: ``scan(first, last)``: the decisions of ``[first, last)`` as an Ibis table.
 Scan = Callable[[datetime, datetime], Any]
-
-
-def _features(spec: Spec) -> tuple[list[str], list[str]]:
-    numeric = [f.name for f in spec.stored_features if f.stored_dtype == "numeric"]
-    categorical = [f.name for f in spec.stored_features if f.stored_dtype != "numeric"]
-    return numeric, categorical
 
 
 def dimensions(spec: Spec) -> tuple[str, ...]:
@@ -101,88 +83,6 @@ def binned_dimensions(spec: Spec) -> int:
     system checks, at a fraction of the cost of binning every feature per value.
     """
     return max(1, len(spec.cohorts))
-
-
-def _as_text(column: Any, dtype: str) -> Any:
-    import ibis
-
-    if dtype == "boolean":
-        return ibis.ifelse(column, "true", "false")
-    return column.cast("string")
-
-
-def fit_binning(table: Any, spec: Spec) -> Binning:
-    """Fix bin edges and categories from a reference (an Ibis table of decisions).
-
-    Numeric edges come from the reference's quantiles, min and max
-    (:func:`~loopwatch.core.profile.numeric_edges`); categories are the
-    :data:`MAX_CATEGORIES` most frequent values (ties by value); score edges are
-    exact for ≤ 1,000 distinct scores.
-    """
-    import ibis
-
-    numeric, categorical = _features(spec)
-    c = spec.columns
-    aggregates: dict[str, Any] = {"n": ibis._.count()}
-    for i, name in enumerate(numeric):
-        column = _without_nan(table[name])
-        aggregates[f"lo{i}"] = column.min()
-        aggregates[f"hi{i}"] = column.max()
-    score = table[c.score]
-    aggregates["score_lo"] = score.min()
-    aggregates["score_hi"] = score.max()
-    aggregates["score_distinct"] = score.approx_nunique()
-    row = table.aggregate(**aggregates).to_pyarrow().to_pylist()[0]
-    quantiles: dict[str, Any] = {}
-    if numeric:
-        # the quantiles of a deterministic sample (every k-th decision by a hash of its id)
-        # of about FIT_SAMPLE rows: the edges move by a fraction of a bin's width, and the
-        # quantile sketch, which dominated a fit, reads k times fewer values
-        step = max(1, -(-int(row["n"]) // FIT_SAMPLE))
-        sample = table if step == 1 else table.filter(table[c.decision_id].hash() % step == 0)
-        for i, name in enumerate(numeric):
-            quantiles[f"q{i}"] = _without_nan(sample[name]).approx_quantile(list(QUANTILES))
-        quantiles = sample.aggregate(**quantiles).to_pyarrow().to_pylist()[0]
-    edges = {name: numeric_edges(quantiles[f"q{i}"] or [], row[f"lo{i}"], row[f"hi{i}"])
-             for i, name in enumerate(numeric)}
-    categories: dict[str, tuple[str, ...]] = {}
-    for name in categorical:
-        dtype = spec.feature(name).stored_dtype
-        if dtype == "boolean":
-            categories[name] = ("false", "true")
-            continue
-        column = table[name]
-        top = (table.filter(column.notnull()).group_by(v=_as_text(column, dtype))
-               .aggregate(n=ibis._.count()).order_by([ibis.desc("n"), "v"]).limit(MAX_CATEGORIES))
-        categories[name] = tuple(top.to_pyarrow().column("v").to_pylist())
-    distinct = None
-    # the estimate only decides whether to count exactly (it errs by a few per cent)
-    if row["score_distinct"] is not None and int(row["score_distinct"]) <= 2 * SCORE_BINS:
-        values = table.select(s=score).filter(ibis._.s.notnull()).distinct().to_pyarrow()
-        if values.num_rows <= SCORE_BINS:
-            distinct = sorted(values.column("s").to_pylist())
-    lo = row["score_lo"] if row["score_lo"] is not None else 0.0
-    hi = row["score_hi"] if row["score_hi"] is not None else 1.0
-    actions: tuple[str, ...] = ()
-    if c.action:
-        column = table[c.action]
-        top = (table.filter(column.notnull()).group_by(a=column)
-               .aggregate(n=ibis._.count()).order_by([ibis.desc("n"), "a"]).limit(MAX_ACTIONS))
-        actions = tuple(sorted(top.to_pyarrow().column("a").to_pylist()))
-    return Binning(numeric=edges, categorical=categories, score=score_edges(distinct, lo, hi),
-                   latency=latency_edges(), actions=actions)
-
-
-def _without_nan(column: Any) -> Any:
-    """``column`` with NaN as null, which aggregates skip.
-
-    One expression, which the engine computes once for all the aggregates over it: a
-    ``FILTER (WHERE NOT isnan(x))`` on each aggregate made the fit's min and max 3× slower
-    (1.8 s against 0.6 s over 3.3M rows and 14 features on DuckDB).
-    """
-    import ibis
-
-    return ibis.ifelse(column.isnan(), None, column)
 
 
 def _tree(column: Any, edges: Sequence[float], offset: int = 0, *, missing: bool = False) -> Any:
@@ -368,7 +268,7 @@ def _profile_parts(table: Any, spec: Spec, binning: Binning, start: datetime, en
     import ibis
 
     c, o = spec.columns, spec.outcomes
-    numeric, categorical = _features(spec)
+    numeric, categorical = split_features(spec)
     features = [*numeric, *categorical]
     schema = table.schema()
 
@@ -454,7 +354,7 @@ def _cohort_codes(table: Any, spec: Spec, binning: Binning, dims: tuple[str, ...
         elif name == HOUR_OF_DAY:
             found = [str(h) for h in range(24)]
         else:
-            text = _as_text(table[name], _dtype(spec, name))
+            text = as_text(table[name], _dtype(spec, name))
             found = sorted(v for v in table.select(v=text).distinct().to_pyarrow()
                            .column("v").to_pylist() if v is not None)
             lookups.append((name, views.codes(f"d{i}", found, len(values)), f"d{i}"))
@@ -462,7 +362,7 @@ def _cohort_codes(table: Any, spec: Spec, binning: Binning, dims: tuple[str, ...
         null_codes.append(len(values))
         values.append((i, _NULL_VALUE))
     if not labels_only:
-        numeric, categorical = _features(spec)
+        numeric, categorical = split_features(spec)
         for j, name in enumerate(categorical, start=len(numeric)):
             lookups.append((name, views.codes(f"f{j}", binning.categorical[name]), f"f{j}"))
     return values, null_codes, lookups
@@ -485,7 +385,7 @@ class _Projection:
     def __call__(self, rows: Any) -> Any:
         joined = rows
         for name, codes, suffix in self.lookups:
-            joined = joined.left_join(codes, _as_text(joined[name], _dtype(self.spec, name))
+            joined = joined.left_join(codes, as_text(joined[name], _dtype(self.spec, name))
                                       == codes[f"_v_{suffix}"])
         if self.lab is not None:
             joined = joined.left_join(self.lab, joined[self.spec.columns.decision_id]
@@ -529,7 +429,7 @@ class _Projection:
         import ibis
 
         c, binning = self.spec.columns, self.binning
-        numeric, categorical = _features(self.spec)
+        numeric, categorical = split_features(self.spec)
         cols: dict[str, Any] = {}
         for k, name in enumerate(numeric):
             cols[f"_s{k}"] = (_numeric_bin(joined[name], binning.numeric[name]) + 1).cast("int32")
@@ -557,17 +457,17 @@ class _Projection:
         import ibis
 
         c = self.spec.columns
-        numeric, categorical = _features(self.spec)
+        numeric, categorical = split_features(self.spec)
         cols: dict[str, Any] = {"_score": joined[c.score].cast("float64"),
                                 "_pos": _positive(joined, self.spec).cast("int32")}
         for j, name in enumerate(numeric):
-            cols[f"_x{j}"] = _without_nan(joined[name])
+            cols[f"_x{j}"] = without_nan(joined[name])
         cols["_err"] = (ibis.ifelse(joined[c.error].notnull(), 1, 0) if c.error
                         else ibis.literal(0)).cast("int32")
         cols["_lat"] = (joined[c.latency].cast("float64") if c.latency
                         else ibis.literal(None).cast("float64"))
         for j, name in enumerate(categorical, start=len(numeric)):
-            hashed = (_as_text(joined[name], _dtype(self.spec, name)).hash() % _UNSEEN_HASH_MOD
+            hashed = (as_text(joined[name], _dtype(self.spec, name)).hash() % _UNSEEN_HASH_MOD
                       + _UNSEEN_HASH_MOD) % _UNSEEN_HASH_MOD
             is_unseen = joined[f"_c_f{j}"].isnull() & joined[name].notnull()
             cols[f"_h{j}"] = ibis.ifelse(is_unseen, hashed, None).cast("int64")
@@ -692,7 +592,7 @@ def _sketch_query(chunk: Any, n_dims: int, categorical: range) -> Any:
 
 def empty_parts(spec: Spec, binning: Binning) -> ProfileParts:
     """Parts of no rows, shaped for ``spec`` (what an empty history returns)."""
-    numeric, categorical = _features(spec)
+    numeric, categorical = split_features(spec)
     raw = {name: _normalize(None, name, len(numeric), len(numeric) + len(categorical))
            for name in _RAW}
     return _decode(0, [], dimensions(spec), [*numeric, *categorical], len(binning.score) + 1,

@@ -1,0 +1,122 @@
+"""Bins fixed by a reference: numeric edges, categories and score edges, fitted in the engine.
+
+A profile counts values in bins that a reference window fixed once
+(:class:`~loopwatch.core.profile.Binning`), so that profiles months apart stay
+comparable. The fit reads only aggregates: min and max of every numeric feature
+over every reference row, approximate quantiles of a deterministic sample, the
+most frequent categories and actions, and the distinct scores when there are few.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from loopwatch.core.profile import (
+    QUANTILES,
+    SCORE_BINS,
+    Binning,
+    latency_edges,
+    numeric_edges,
+    score_edges,
+)
+from loopwatch.core.spec import Spec
+
+__all__ = ["FIT_SAMPLE", "MAX_ACTIONS", "MAX_CATEGORIES", "as_text", "fit_binning", "split_features",
+           "without_nan"]
+
+#: Reference categories kept per categorical feature (the most frequent); rarer ones count as unseen.
+MAX_CATEGORIES = 10_000
+#: About the most reference rows whose numeric quantiles a fit reads (a deterministic sample).
+FIT_SAMPLE = 250_000
+#: Reference actions kept for the score-by-action histogram (the most frequent).
+MAX_ACTIONS = 16
+
+
+def split_features(spec: Spec) -> tuple[list[str], list[str]]:
+    """The stored numeric features and the others (categorical and boolean), in spec order."""
+    numeric = [f.name for f in spec.stored_features if f.stored_dtype == "numeric"]
+    categorical = [f.name for f in spec.stored_features if f.stored_dtype != "numeric"]
+    return numeric, categorical
+
+
+def as_text(column: Any, dtype: str) -> Any:
+    """A categorical value as the text its reference categories hold."""
+    import ibis
+
+    if dtype == "boolean":
+        return ibis.ifelse(column, "true", "false")
+    return column.cast("string")
+
+
+def without_nan(column: Any) -> Any:
+    """``column`` with NaN as null, which aggregates skip.
+
+    One expression, which the engine computes once for all the aggregates over it: a
+    ``FILTER (WHERE NOT isnan(x))`` on each aggregate made the fit's min and max 3× slower
+    (1.8 s against 0.6 s over 3.3M rows and 14 features on DuckDB).
+    """
+    import ibis
+
+    return ibis.ifelse(column.isnan(), None, column)
+
+
+def fit_binning(table: Any, spec: Spec) -> Binning:
+    """Fix bin edges and categories from a reference (an Ibis table of decisions).
+
+    Numeric edges come from the reference's quantiles, min and max
+    (:func:`~loopwatch.core.profile.numeric_edges`); categories are the
+    :data:`MAX_CATEGORIES` most frequent values (ties by value); score edges are
+    exact for ≤ 1,000 distinct scores.
+    """
+    import ibis
+
+    numeric, categorical = split_features(spec)
+    c = spec.columns
+    aggregates: dict[str, Any] = {"n": ibis._.count()}
+    for i, name in enumerate(numeric):
+        column = without_nan(table[name])
+        aggregates[f"lo{i}"] = column.min()
+        aggregates[f"hi{i}"] = column.max()
+    score = table[c.score]
+    aggregates["score_lo"] = score.min()
+    aggregates["score_hi"] = score.max()
+    aggregates["score_distinct"] = score.approx_nunique()
+    row = table.aggregate(**aggregates).to_pyarrow().to_pylist()[0]
+    quantiles: dict[str, Any] = {}
+    if numeric:
+        # the quantiles of a deterministic sample (every k-th decision by a hash of its id)
+        # of about FIT_SAMPLE rows: the edges move by a fraction of a bin's width, and the
+        # quantile sketch, which dominated a fit, reads k times fewer values
+        step = max(1, -(-int(row["n"]) // FIT_SAMPLE))
+        sample = table if step == 1 else table.filter(table[c.decision_id].hash() % step == 0)
+        for i, name in enumerate(numeric):
+            quantiles[f"q{i}"] = without_nan(sample[name]).approx_quantile(list(QUANTILES))
+        quantiles = sample.aggregate(**quantiles).to_pyarrow().to_pylist()[0]
+    edges = {name: numeric_edges(quantiles[f"q{i}"] or [], row[f"lo{i}"], row[f"hi{i}"])
+             for i, name in enumerate(numeric)}
+    categories: dict[str, tuple[str, ...]] = {}
+    for name in categorical:
+        dtype = spec.feature(name).stored_dtype
+        if dtype == "boolean":
+            categories[name] = ("false", "true")
+            continue
+        column = table[name]
+        top = (table.filter(column.notnull()).group_by(v=as_text(column, dtype))
+               .aggregate(n=ibis._.count()).order_by([ibis.desc("n"), "v"]).limit(MAX_CATEGORIES))
+        categories[name] = tuple(top.to_pyarrow().column("v").to_pylist())
+    distinct = None
+    # the estimate only decides whether to count exactly (it errs by a few per cent)
+    if row["score_distinct"] is not None and int(row["score_distinct"]) <= 2 * SCORE_BINS:
+        values = table.select(s=score).filter(ibis._.s.notnull()).distinct().to_pyarrow()
+        if values.num_rows <= SCORE_BINS:
+            distinct = sorted(values.column("s").to_pylist())
+    lo = row["score_lo"] if row["score_lo"] is not None else 0.0
+    hi = row["score_hi"] if row["score_hi"] is not None else 1.0
+    actions: tuple[str, ...] = ()
+    if c.action:
+        column = table[c.action]
+        top = (table.filter(column.notnull()).group_by(a=column)
+               .aggregate(n=ibis._.count()).order_by([ibis.desc("n"), "a"]).limit(MAX_ACTIONS))
+        actions = tuple(sorted(top.to_pyarrow().column("a").to_pylist()))
+    return Binning(numeric=edges, categorical=categories, score=score_edges(distinct, lo, hi),
+                   latency=latency_edges(), actions=actions)
