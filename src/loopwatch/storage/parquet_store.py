@@ -185,12 +185,24 @@ class ParquetStore:
             fcntl.flock(handle, fcntl.LOCK_UN)
             handle.close()
 
-    def files(self, kind: str) -> list[Path]:
-        """The committed Parquet files of ``kind`` (never a temporary or replaced one)."""
+    def files(self, kind: str, *, between: tuple[datetime, datetime] | None = None) -> list[Path]:
+        """The committed Parquet files of ``kind`` (never a temporary or replaced one).
+
+        ``between=(start, end)``: only the files of the UTC days that ``[start, end)``
+        touches (a row's file is in the partition of its time's UTC day); only those
+        days' directories are listed.
+        """
         if not (self.root / kind).exists():
             return []
         with self._locked():
-            return sorted(self._table_dir(kind).glob("date=*/*.parquet"))
+            if between is None:
+                return sorted(self._table_dir(kind).glob("date=*/*.parquet"))
+            start, end = (t.astimezone(UTC) for t in between)
+            first = f"date={start:%Y-%m-%d}"
+            last = f"date={end - timedelta(microseconds=1):%Y-%m-%d}"
+            days = sorted(d for d in self._table_dir(kind).glob("date=*")
+                          if first <= d.name <= last)
+            return [f for d in days for f in sorted(d.glob("*.parquet"))]
 
     def schema(self, kind: Kind) -> TableSchema:
         """The validator and stored schema of ``kind``."""
@@ -323,16 +335,10 @@ class ParquetStore:
         then opens a few files, not every file's footer.
         """
         con = con or self.connect()
-        files = self.files(kind)
+        if between is not None and kind not in self._schemas:
+            raise ValueError(f"{kind!r} rows have no time to select by")
+        files = self.files(kind, between=between)
         schema = QUARANTINE_SCHEMA if kind == "quarantine" else self._schemas[kind].arrow  # type: ignore[index]
-        if between is not None:
-            if kind not in self._schemas:
-                raise ValueError(f"{kind!r} rows have no time to select by")
-            start, end = (t.astimezone(UTC) for t in between)
-            # a row's file is in the partition of its time's UTC day
-            first = f"date={start:%Y-%m-%d}"
-            last = f"date={end - timedelta(microseconds=1):%Y-%m-%d}"
-            files = [f for f in files if first <= f.parent.name <= last]
         if not files:
             table = con.create_table(f"empty_{kind}", schema.empty_table(), temp=True,
                                      overwrite=True)
@@ -346,6 +352,7 @@ class ParquetStore:
         import ibis
 
         time = table[self._schemas[kind].time]  # type: ignore[index]
+        start, end = between
         return table.filter((time >= ibis.literal(start)) & (time < ibis.literal(end)))
 
     def outcomes_latest(self, *, con: Any = None) -> Any:

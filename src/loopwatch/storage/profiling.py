@@ -278,10 +278,10 @@ def _profile_parts(table: Any, spec: Spec, binning: Binning, start: datetime, en
         ts = table[c.timestamp]
         return table.filter((ts >= ibis.literal(first)) & (ts < ibis.literal(last)))
 
-    table = between(start, end)
+    window = between(start, end)
     day0 = int(start.timestamp() // 86400)
     # 1. integer codes for cohort values and categories; 2. the projection of a chunk
-    values, null_codes, lookups = _cohort_codes(table, spec, binning, dims, views, labels_only)
+    values, null_codes, lookups = _cohort_codes(window, spec, binning, dims, views, labels_only)
     lab = None
     if outcomes is not None:
         value = (outcomes[o.value].cast("float64") if o.value
@@ -293,7 +293,7 @@ def _profile_parts(table: Any, spec: Spec, binning: Binning, start: datetime, en
     # 3. whole days in chunks of about CHUNK_ROWS rows: each chunk is materialised once
     # (narrow integers) and aggregated by several group-bys, so memory is bounded by the
     # chunk, not by the window
-    daily = (table.group_by(_day=(table[c.timestamp].epoch_seconds() // 86400 - day0))
+    daily = (window.group_by(_day=(window[c.timestamp].epoch_seconds() // 86400 - day0))
              .aggregate(n=ibis._.count()).to_pyarrow())
     light = (len(features), len(features) + 1)
     n_binned = binned_dimensions(spec) if len(dims) > 1 else 1
@@ -390,9 +390,10 @@ class _Projection:
         if self.lab is not None:
             joined = joined.left_join(self.lab, joined[self.spec.columns.decision_id]
                                       == self.lab._oid)
-        columns = {**self._cohorts(joined), **self._labels(joined)}
+        score_bin = _score_bin(joined[self.spec.columns.score], self.binning.score)
+        columns = {**self._cohorts(joined), **self._labels(joined, score_bin)}
         if not self.labels_only:
-            columns |= {**self._slots(joined), **self._values(joined)}
+            columns |= {**self._slots(joined, score_bin), **self._values(joined)}
         return joined.select(**columns)
 
     def _cohorts(self, joined: Any) -> dict[str, Any]:
@@ -411,12 +412,11 @@ class _Projection:
                 cols[f"_d{i}"] = joined[f"_c_d{i}"].fill_null(null_code).cast("int32")
         return cols
 
-    def _labels(self, joined: Any) -> dict[str, Any]:
+    def _labels(self, joined: Any, score_bin: Any) -> dict[str, Any]:
         """Label × score bin, and the outcome's value where labelled."""
         import ibis
 
         n_scores = len(self.binning.score) + 1
-        score_bin = _score_bin(joined[self.spec.columns.score], self.binning.score)
         if self.lab is None:
             return {"_lab": (2 * n_scores + score_bin).cast("int32"),
                     "_val": ibis.literal(None).cast("float64")}
@@ -424,7 +424,7 @@ class _Projection:
         return {"_lab": (label_code * n_scores + score_bin).cast("int32"),
                 "_val": ibis.ifelse(label_code == 2, None, joined._value)}
 
-    def _slots(self, joined: Any) -> dict[str, Any]:
+    def _slots(self, joined: Any, score_bin: Any) -> dict[str, Any]:
         """Each pseudo-feature's bin + 1 (0 for null): features, score × action, latency."""
         import ibis
 
@@ -445,7 +445,6 @@ class _Projection:
             action_code = ibis.literal(len(binning.actions))
         n_scores = len(binning.score) + 1
         k = len(numeric) + len(categorical)
-        score_bin = _score_bin(joined[c.score], binning.score)
         cols[f"_s{k}"] = (action_code * n_scores + score_bin + 1).cast("int32")
         cols[f"_s{k + 1}"] = (_numeric_bin(joined[c.latency].cast("float64"), binning.latency)
                               + 1 if c.latency else ibis.literal(0)).cast("int32")
