@@ -35,10 +35,10 @@ from loopwatch.core.profile import (
     HLL_RANK_BITS,
     HOUR_OF_DAY,
     Binning,
-    uniform_grid,
 )
 from loopwatch.core.profile_parts import ProfileParts
 from loopwatch.core.spec import Spec
+from loopwatch.storage.bin_expressions import hll_rank, numeric_bin, score_bin
 from loopwatch.storage.engines import Runner
 from loopwatch.storage.fitting import as_text, split_features, without_nan
 
@@ -51,7 +51,6 @@ __all__ = [
     "profile_parts",
 ]
 
-NULL_CODE = -1
 #: The single dimension of a profile without cohorts.
 GLOBAL = "all"
 _UNSEEN_HASH_MOD = 1 << (HLL_BITS + HLL_RANK_BITS)
@@ -83,55 +82,6 @@ def binned_dimensions(spec: Spec) -> int:
     system checks, at a fraction of the cost of binning every feature per value.
     """
     return max(1, len(spec.cohorts))
-
-
-def _tree(column: Any, edges: Sequence[float], offset: int = 0, *, missing: bool = False) -> Any:
-    """Bin index of ``column`` by binary search over ``edges``: ``edges[i-1] <= x < edges[i]``.
-
-    With ``missing``, null and NaN get :data:`NULL_CODE`: both fail every ``x < edge``
-    (NaN orders above every number on DuckDB, PostgreSQL and Spark), so only the
-    rightmost leaf tells them from the top bin, with ``x <= +inf``. Testing for them
-    first, on every row, cost a fifth of the tree.
-    """
-    import ibis
-
-    if not edges:
-        if missing:
-            return ibis.ifelse(column <= ibis.literal(float("inf")), offset, NULL_CODE)
-        return ibis.literal(offset)
-    mid = len(edges) // 2
-    left = _tree(column, edges[:mid], offset)
-    right = _tree(column, edges[mid + 1:], offset + mid + 1, missing=missing)
-    return ibis.ifelse(column < float(edges[mid]), left, right)
-
-
-def _score_bin(column: Any, edges: Sequence[float]) -> Any:
-    """Score bin: arithmetic for the uniform grid (one division), else the comparison tree."""
-    import ibis
-
-    low, high = uniform_grid(edges)
-    if low is None or high is None:
-        return _tree(column, edges)
-    bins = len(edges) + 1
-    raw = ((column - low) * (bins / (high - low))).floor().cast("int64")
-    return ibis.greatest(ibis.least(raw, bins - 1), 0)
-
-
-def _numeric_bin(column: Any, edges: Sequence[float]) -> Any:
-    return _tree(column, edges, missing=True).cast("int32")
-
-
-def _rank(hashed: Any) -> Any:
-    """HyperLogLog rank: position of the first 1 bit in the RANK_BITS above the register.
-
-    ``RANK_BITS - floor(log2(word))`` for a non-zero word: exact in double precision for
-    words below 2**53 (the word has at most RANK_BITS bits).
-    """
-    import ibis
-
-    word = (hashed // (1 << HLL_BITS)).cast("float64")
-    top = word.log2().floor().cast("int64")
-    return ibis.ifelse(word > 0, HLL_RANK_BITS - top, HLL_RANK_BITS + 1)
 
 
 class _Views:
@@ -390,10 +340,11 @@ class _Projection:
         if self.lab is not None:
             joined = joined.left_join(self.lab, joined[self.spec.columns.decision_id]
                                       == self.lab._oid)
-        score_bin = _score_bin(joined[self.spec.columns.score], self.binning.score)
-        columns = {**self._cohorts(joined), **self._labels(joined, score_bin)}
+        score = score_bin(joined[self.spec.columns.score], self.binning.score)
+        columns = {**self._cohorts(joined),
+                   **_label_columns(joined, self.binning, self.lab is not None, score)}
         if not self.labels_only:
-            columns |= {**self._slots(joined, score_bin), **self._values(joined)}
+            columns |= {**self._slots(joined, score), **self._values(joined)}
         return joined.select(**columns)
 
     def _cohorts(self, joined: Any) -> dict[str, Any]:
@@ -412,42 +363,19 @@ class _Projection:
                 cols[f"_d{i}"] = joined[f"_c_d{i}"].fill_null(null_code).cast("int32")
         return cols
 
-    def _labels(self, joined: Any, score_bin: Any) -> dict[str, Any]:
-        """Label × score bin, and the outcome's value where labelled."""
-        import ibis
-
-        n_scores = len(self.binning.score) + 1
-        if self.lab is None:
-            return {"_lab": (2 * n_scores + score_bin).cast("int32"),
-                    "_val": ibis.literal(None).cast("float64")}
-        label_code = ibis.cases((joined._label.isnull(), 2), (joined._label, 1), else_=0)
-        return {"_lab": (label_code * n_scores + score_bin).cast("int32"),
-                "_val": ibis.ifelse(label_code == 2, None, joined._value)}
-
-    def _slots(self, joined: Any, score_bin: Any) -> dict[str, Any]:
+    def _slots(self, joined: Any, score: Any) -> dict[str, Any]:
         """Each pseudo-feature's bin + 1 (0 for null): features, score × action, latency."""
-        import ibis
 
-        c, binning = self.spec.columns, self.binning
+        binning = self.binning
         numeric, categorical = split_features(self.spec)
         cols: dict[str, Any] = {}
         for k, name in enumerate(numeric):
-            cols[f"_s{k}"] = (_numeric_bin(joined[name], binning.numeric[name]) + 1).cast("int32")
+            cols[f"_s{k}"] = (numeric_bin(joined[name], binning.numeric[name]) + 1).cast("int32")
         for k, name in enumerate(categorical, start=len(numeric)):
-            unseen = len(binning.categorical[name])
-            cols[f"_s{k}"] = ibis.ifelse(joined[name].isnull(), 0,
-                                         joined[f"_c_f{k}"].fill_null(unseen) + 1).cast("int32")
-        if c.action and binning.actions:
-            action = joined[c.action]
-            action_code = ibis.cases(*[(action == a, k) for k, a in enumerate(binning.actions)],
-                                     else_=len(binning.actions))
-        else:
-            action_code = ibis.literal(len(binning.actions))
-        n_scores = len(binning.score) + 1
+            cols[f"_s{k}"] = _categorical_slot(joined, name, k, binning)
         k = len(numeric) + len(categorical)
-        cols[f"_s{k}"] = (action_code * n_scores + score_bin + 1).cast("int32")
-        cols[f"_s{k + 1}"] = (_numeric_bin(joined[c.latency].cast("float64"), binning.latency)
-                              + 1 if c.latency else ibis.literal(0)).cast("int32")
+        cols[f"_s{k}"] = _action_slot(joined, self.spec, binning, score)
+        cols[f"_s{k + 1}"] = _latency_slot(joined, self.spec, binning)
         return cols
 
     def _values(self, joined: Any) -> dict[str, Any]:
@@ -466,11 +394,65 @@ class _Projection:
         cols["_lat"] = (joined[c.latency].cast("float64") if c.latency
                         else ibis.literal(None).cast("float64"))
         for j, name in enumerate(categorical, start=len(numeric)):
-            hashed = (as_text(joined[name], _dtype(self.spec, name)).hash() % _UNSEEN_HASH_MOD
-                      + _UNSEEN_HASH_MOD) % _UNSEEN_HASH_MOD
-            is_unseen = joined[f"_c_f{j}"].isnull() & joined[name].notnull()
-            cols[f"_h{j}"] = ibis.ifelse(is_unseen, hashed, None).cast("int64")
+            cols[f"_h{j}"] = _unseen_hash(joined, self.spec, name, j)
         return cols
+
+
+def _label_columns(joined: Any, binning: Binning, labelled: bool, score: Any) -> dict[str, Any]:
+    """Label × score bin, and the outcome's value where labelled (``labelled``: ``joined``
+    holds the outcomes' ``_label`` and ``_value``)."""
+    import ibis
+
+    n_scores = len(binning.score) + 1
+    if not labelled:
+        return {"_lab": (2 * n_scores + score).cast("int32"),
+                "_val": ibis.literal(None).cast("float64")}
+    label_code = ibis.cases((joined._label.isnull(), 2), (joined._label, 1), else_=0)
+    return {"_lab": (label_code * n_scores + score).cast("int32"),
+            "_val": ibis.ifelse(label_code == 2, None, joined._value)}
+
+
+def _categorical_slot(joined: Any, name: str, k: int, binning: Binning) -> Any:
+    """Category code + 1 (0 for null, the last for unseen), over the join with its codes."""
+    import ibis
+
+    unseen = len(binning.categorical[name])
+    return ibis.ifelse(joined[name].isnull(), 0,
+                       joined[f"_c_f{k}"].fill_null(unseen) + 1).cast("int32")
+
+
+def _unseen_hash(joined: Any, spec: Spec, name: str, k: int) -> Any:
+    """A hash of an unseen category's value (null for seen and null values), for the sketch."""
+    import ibis
+
+    hashed = (as_text(joined[name], _dtype(spec, name)).hash() % _UNSEEN_HASH_MOD
+              + _UNSEEN_HASH_MOD) % _UNSEEN_HASH_MOD
+    is_unseen = joined[f"_c_f{k}"].isnull() & joined[name].notnull()
+    return ibis.ifelse(is_unseen, hashed, None).cast("int64")
+
+
+def _action_slot(joined: Any, spec: Spec, binning: Binning, score: Any) -> Any:
+    """Action code × score bins + score bin + 1: the score histogram split by action."""
+    import ibis
+
+    action_column = spec.columns.action
+    if action_column and binning.actions:
+        action = joined[action_column]
+        action_code = ibis.cases(*[(action == a, k) for k, a in enumerate(binning.actions)],
+                                 else_=len(binning.actions))
+    else:
+        action_code = ibis.literal(len(binning.actions))
+    n_scores = len(binning.score) + 1
+    return (action_code * n_scores + score + 1).cast("int32")
+
+
+def _latency_slot(joined: Any, spec: Spec, binning: Binning) -> Any:
+    """Latency bin + 1 (0 without a latency column or value)."""
+    import ibis
+
+    latency = spec.columns.latency
+    return (numeric_bin(joined[latency].cast("float64"), binning.latency) + 1 if latency
+            else ibis.literal(0)).cast("int32")
 
 
 def _conform(rows: Any, schema: Any) -> Any:
@@ -553,7 +535,7 @@ def _labels_query(chunk: Any, n_dims: int) -> Any:
     return _union(branches)
 
 
-def _moments_query(chunk: Any, n_dims: int, n_numeric: int, n_features: int) -> Any:
+def _moments_query(rows: Any, n_dims: int, n_numeric: int, n_features: int) -> Any:
     """Moments, missing values, errors and latency sums per (day, cohort value)."""
     import ibis
 
@@ -567,7 +549,7 @@ def _moments_query(chunk: Any, n_dims: int, n_numeric: int, n_features: int) -> 
         aggs[f"{j}_nulls"] = ibis.ifelse(ibis._[f"_s{j}"] == 0, 1, 0).sum()
     branches = []
     for i in range(n_dims):
-        g = chunk.group_by(["_day", f"_d{i}"]).aggregate(**aggs)
+        g = rows.group_by(["_day", f"_d{i}"]).aggregate(**aggs)
         branches.append(g.select(day=g._day, code=g[f"_d{i}"], **{k: g[k] for k in aggs}))
     return _union(branches)
 
@@ -582,7 +564,7 @@ def _sketch_query(chunk: Any, n_dims: int, categorical: range) -> Any:
             rows = chunk.filter(chunk[f"_h{j}"].notnull())
             hashed = rows[f"_h{j}"]
             g = (rows.select(_day=rows._day, _code=rows[f"_d{i}"],
-                             _register=hashed % (1 << HLL_BITS), _rank=_rank(hashed))
+                             _register=hashed % (1 << HLL_BITS), _rank=hll_rank(hashed))
                  .group_by(["_day", "_code", "_register"]).aggregate(rank=ibis._._rank.max()))
             branches.append(g.select(day=g._day, code=g._code, feature=ibis.literal(j, "int32"),
                                      register=g._register, rank=g["rank"]))
@@ -681,8 +663,8 @@ def _decode(day0: int, values: list[tuple[int, str]], dims: tuple[str, ...],
         return {name: table.column(name) for name in table.column_names if name not in skip}
 
     labels = raw["labels"]
-    label, score_bin = np.divmod(labels.column("lab").to_numpy(), n_scores)
-    labels_t = pa.table({**head(labels), "bin": pa.array(score_bin, pa.int32()),
+    label, score_bins = np.divmod(labels.column("lab").to_numpy(), n_scores)
+    labels_t = pa.table({**head(labels), "bin": pa.array(score_bins, pa.int32()),
                          "label": pa.array(label, pa.int32()),
                          **rest(labels, ("day", "code", "lab"))}, schema=_LABELS)
     counts = raw["counts"]
