@@ -81,7 +81,7 @@ def loopwatch_drift_job(ref_path: Path, cur_path: Path) -> dict[str, Any] | None
         REFERENCE_WINDOW,
     )
     from loopwatch.storage.fitting import fit_binning
-    from loopwatch.storage.profiling import profile_parts
+    from loopwatch.storage.window import window_parts
 
     spec = spec_from_mapping({
         "model": "drift-job",
@@ -97,11 +97,11 @@ def loopwatch_drift_job(ref_path: Path, cur_path: Path) -> dict[str, Any] | None
     current = con.read_parquet(str(cur_path))
     binning = fit_binning(reference, spec)
     profiles = []
+    # each file holds its window: one bucket of the global cohort each (loopwatch.storage.window)
     for table, window in ((reference, REFERENCE_WINDOW), (current, CURRENT_WINDOW)):
-        end = window.start + window.length
-        parts = profile_parts(table, spec, binning, start=window.start, end=end, con=con,
-                              cohorts=False)
-        profiles.append(parts.profiles(binning, start=window.start, end=end)[ALL])
+        parts = window_parts(table, spec, binning, day=window.start, con=con)
+        profiles.append(parts.profiles(binning, start=window.start,
+                                       end=window.start + window.length, cohorts=[ALL])[ALL])
     # Flagged: significant after Benjamini-Hochberg across the 20 features and a
     # noise-corrected effect of at least 0.01 on the PSI scale (loopwatch.monitoring.drift).
     report = drift_report(profiles[0], profiles[1], binning)

@@ -1,7 +1,9 @@
 """The same profile from DuckDB, PostgreSQL and PySpark on the same data.
 
 One Ibis query plan (:func:`~loopwatch.storage.profiling.profile_parts`) runs on
-each engine; the bins are fitted once, on DuckDB, and shared. Every count must
+each engine; the bins are fitted once, on DuckDB, and shared. The plan of a one-off
+comparison (:func:`~loopwatch.storage.window.window_parts`, one bucket of the global
+cohort) must give each engine's global profile of the window as well. Every count must
 be equal (numeric bins and nulls, categorical codes and nulls, score by label
 and by action, latency bins, errors, volume), sums within 1e-9 relative
 (engines add in different orders), minima and maxima equal.
@@ -41,6 +43,7 @@ from loopwatch.core.spec import Spec, spec_from_mapping
 from loopwatch.storage.fitting import fit_binning
 from loopwatch.storage.parquet_store import ParquetStore
 from loopwatch.storage.profiling import profile_parts
+from loopwatch.storage.window import window_parts
 
 pytestmark = [
     pytest.mark.slow,
@@ -144,6 +147,7 @@ class Case:
     expected: dict[Cohort, Profile]
     unseen_distinct: dict[str, int]  # exact distinct unseen values in the window, per feature
     duckdb_seconds: float
+    store: ParquetStore
 
 
 def _case(name: str, store: ParquetStore, reference: tuple[datetime, datetime],
@@ -164,7 +168,7 @@ def _case(name: str, store: ParquetStore, reference: tuple[datetime, datetime],
     return Case(name=name, spec=spec, binning=binning, start=start, end=end,
                 decision_files=store.files("decisions"), decisions=raw, outcomes=latest,
                 expected=expected, unseen_distinct=_unseen_distinct(raw, spec, binning, start, end),
-                duckdb_seconds=seconds)
+                duckdb_seconds=seconds, store=store)
 
 
 def _unseen_distinct(raw: pa.Table, spec: Spec, binning: Binning, start: datetime,
@@ -239,23 +243,35 @@ def _unique(prefix: str) -> str:
     return f"lw_parity_{prefix}_{uuid.uuid4().hex[:12]}"
 
 
+Plan = Callable[[Case, Any, Any, Any], dict[Cohort, Profile]]
+
+
 def _run(case: Case, decisions: Any, outcomes: Any, con: Any) -> dict[Cohort, Profile]:
     parts = profile_parts(decisions, case.spec, case.binning, start=case.start, end=case.end,
                           outcomes=outcomes, con=con)
     return parts.profiles(case.binning, start=case.start, end=case.end)
 
 
+def _run_window(case: Case, decisions: Any, outcomes: Any, con: Any) -> dict[Cohort, Profile]:
+    """The window's decisions as one bucket (window_parts), as a {ALL: profile} mapping."""
+    ts = decisions[case.spec.columns.timestamp]
+    window = decisions.filter((ts >= case.start) & (ts < case.end))
+    parts = window_parts(window, case.spec, case.binning, day=case.start, outcomes=outcomes,
+                         con=con)
+    return parts.profiles(case.binning, start=case.start, end=case.end, cohorts=[ALL])
+
+
 @pytest.fixture
-def on_postgres(postgres: Any) -> Iterator[Callable[[Case], dict[Cohort, Profile]]]:
+def on_postgres(postgres: Any) -> Iterator[Callable[..., dict[Cohort, Profile]]]:
     """Load a case's decisions and latest outcomes into uniquely named tables; drop them after."""
     created: list[str] = []
 
-    def run(case: Case) -> dict[Cohort, Profile]:
+    def run(case: Case, plan: Plan = _run) -> dict[Cohort, Profile]:
         names = _unique("decisions"), _unique("outcomes")
         created.extend(names)
         decisions = postgres.create_table(names[0], case.decisions)
         outcomes = postgres.create_table(names[1], case.outcomes)
-        return _run(case, decisions, outcomes, postgres)
+        return plan(case, decisions, outcomes, postgres)
 
     try:
         yield run
@@ -265,12 +281,12 @@ def on_postgres(postgres: Any) -> Iterator[Callable[[Case], dict[Cohort, Profile
 
 
 @pytest.fixture
-def on_spark(spark: Any, tmp_path: Path) -> Iterator[Callable[[Case], dict[Cohort, Profile]]]:
+def on_spark(spark: Any, tmp_path: Path) -> Iterator[Callable[..., dict[Cohort, Profile]]]:
     """Read a case's Parquet files (decisions as stored, NaN included) as temporary views."""
     session = spark._session
     created: list[str] = []
 
-    def run(case: Case) -> dict[Cohort, Profile]:
+    def run(case: Case, plan: Plan = _run) -> dict[Cohort, Profile]:
         names = _unique("decisions"), _unique("outcomes")
         created.extend(names)
         session.read.parquet(*[str(f) for f in case.decision_files]).createOrReplaceTempView(
@@ -278,7 +294,7 @@ def on_spark(spark: Any, tmp_path: Path) -> Iterator[Callable[[Case], dict[Cohor
         path = tmp_path / f"{names[1]}.parquet"
         pq.write_table(case.outcomes, path)
         session.read.parquet(str(path)).createOrReplaceTempView(names[1])
-        return _run(case, spark.table(names[0]), spark.table(names[1]), spark)
+        return plan(case, spark.table(names[0]), spark.table(names[1]), spark)
 
     try:
         yield run
@@ -331,6 +347,13 @@ def assert_same_profile(got: Profile, want: Profile, where: str) -> None:
     assert gs.latency.tolist() == ws.latency.tolist(), f"{where}: latency bins"
     assert (gs.latency_count, gs.errors) == (ws.latency_count, ws.errors), f"{where}: system"
     assert _close(gs.latency_total, ws.latency_total), f"{where}: latency sum"
+    assert got.by_bin.keys() == want.by_bin.keys(), where
+    for name, w_bins in want.by_bin.items():
+        g_bins = got.by_bin[name]
+        at = f"{where}: score and decisions by bin of {name}"
+        assert g_bins.n.tolist() == w_bins.n.tolist(), at
+        assert g_bins.positive.tolist() == w_bins.positive.tolist(), at
+        assert all(_close(a, b) for a, b in zip(g_bins.score_sum, w_bins.score_sum, strict=True)), at
 
 
 def assert_hll_close(got: float, want: float, where: str) -> None:
@@ -419,3 +442,26 @@ def test_an_empty_window_is_the_same_empty_profile(decision_log: Case,
         assert list(got) == [ALL], engine
         assert got[ALL].n == 0 and math.isinf(got[ALL].numeric["x"].minimum), engine
         assert_same_profile(got[ALL], empty.expected[ALL], engine)
+
+
+def test_the_window_plan_gives_the_global_profile_on_duckdb(case: Case) -> None:
+    con = case.store.connect()
+    got = _run_window(case, case.store.table("decisions", con=con),
+                      case.store.outcomes_latest(con=con), con)
+    assert list(got) == [ALL]
+    want = case.expected[ALL]
+    assert_same_profile(got[ALL], want, f"{case.name}: window plan on duckdb")
+    # the same engine hashes alike: the sketches are equal register by register
+    for name, stats in want.categorical.items():
+        assert got[ALL].categorical[name].unseen_sketch.tolist() == stats.unseen_sketch.tolist()
+    assert got[ALL] == want
+
+
+@pytest.mark.parametrize("engine", ["postgres", "pyspark"])
+def test_the_window_plan_gives_the_global_profile_on(engine: str, case: Case,
+                                                     on_postgres: Callable[..., Any],
+                                                     on_spark: Callable[..., Any]) -> None:
+    run = on_postgres if engine == "postgres" else on_spark
+    got = run(case, _run_window)
+    assert list(got) == [ALL], engine
+    assert_same_profile(got[ALL], case.expected[ALL], f"{case.name}: window plan on {engine}")
