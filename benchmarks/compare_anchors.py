@@ -69,42 +69,17 @@ def loopwatch_drift_job(ref_path: Path, cur_path: Path) -> dict[str, Any] | None
     """
     import math
 
-    import ibis
+    from loopwatch.monitoring.compare import compare_files
+    from loopwatch.simulate.synthetic import drift_job_spec
 
-    from loopwatch.core.profile import ALL
-    from loopwatch.core.spec import spec_from_mapping
-    from loopwatch.monitoring.drift import drift_report
-    from loopwatch.simulate.synthetic import (
-        CATEGORICAL_FEATURES,
-        CURRENT_WINDOW,
-        NUMERIC_FEATURES,
-        REFERENCE_WINDOW,
-    )
-    from loopwatch.storage.fitting import fit_binning
-    from loopwatch.storage.window import window_parts
-
-    spec = spec_from_mapping({
-        "model": "drift-job",
-        "features": [{"name": n, "dtype": "numeric"} for n in NUMERIC_FEATURES]
-        + [{"name": n, "dtype": "categorical"} for n in CATEGORICAL_FEATURES],
-        "columns": {"model_version": None, "action": None, "threshold": None, "latency": None,
-                    "cost": None, "error": None, "source": None},
-    })
+    spec = drift_job_spec()
     start, cpu_start = time.perf_counter(), time.process_time()
-    con = ibis.duckdb.connect()
-    con.raw_sql("SET disabled_optimizers = 'statistics_propagation'")
-    reference = con.read_parquet(str(ref_path))
-    current = con.read_parquet(str(cur_path))
-    binning = fit_binning(reference, spec)
-    profiles = []
-    # each file holds its window: one bucket of the global cohort each (loopwatch.storage.window)
-    for table, window in ((reference, REFERENCE_WINDOW), (current, CURRENT_WINDOW)):
-        parts = window_parts(table, spec, binning, day=window.start, con=con)
-        profiles.append(parts.profiles(binning, start=window.start,
-                                       end=window.start + window.length, cohorts=[ALL])[ALL])
-    # Flagged: significant after Benjamini-Hochberg across the 20 features and a
-    # noise-corrected effect of at least 0.01 on the PSI scale (loopwatch.monitoring.drift).
-    report = drift_report(profiles[0], profiles[1], binning)
+    # what `loopwatch compare` runs: bins fitted on the reference, each file aggregated as
+    # one bucket in DuckDB (loopwatch.storage.window); flagged: significant after
+    # Benjamini-Hochberg across the 20 features and a noise-corrected effect of at least
+    # 0.01 on the PSI scale (loopwatch.monitoring.drift)
+    result = compare_files(spec, [ref_path], [cur_path])
+    report = result.features
     seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
     return {
         "seconds": seconds,

@@ -422,6 +422,49 @@ def check(
 
 
 @app.command()
+def compare(
+    reference: Annotated[list[str], typer.Option(
+        "--reference", help="Reference Parquet files, directories or glob patterns (repeatable)")],
+    current: Annotated[list[str], typer.Option(
+        "--current", help="Current Parquet files, directories or glob patterns (repeatable)")],
+    spec: SpecOption = None,
+    fdr: Annotated[float, typer.Option(
+        "--fdr", min=0.0, max=1.0, help="False discovery rate across the features")] = 0.05,
+    fmt: FormatOption = Format.table,
+) -> None:
+    """Which features drifted between two sets of decision files (no store needed); exit 1
+    when one did."""
+    from loopwatch.monitoring.compare import compare_files
+
+    settings = _settings()
+    try:
+        spec_obj = load_spec(spec or settings.spec)
+        with _progress() as progress:
+            progress.add_task("comparing", total=None)
+            result = compare_files(spec_obj, reference, current, fdr=fdr,
+                                   engine_memory=settings.engine_memory)
+    except LoopwatchError as exc:
+        raise _fail(exc) from None
+    if fmt is Format.json:
+        _print_json(result.to_dict())
+        raise typer.Exit(result.exit_code)
+    ref, cur = result.reference, result.current
+    table = Table(title=f"{spec_obj.model} · reference {ref.n:,} decisions "
+                        f"({ref.start:%Y-%m-%d} → {ref.end:%Y-%m-%d}) · current {cur.n:,} "
+                        f"({cur.start:%Y-%m-%d} → {cur.end:%Y-%m-%d}) · {result.seconds:.1f} s")
+    for column in ("feature", "kind", "effect", "p-value", "PSI", "drifted"):
+        table.add_column(column, justify="left" if column in ("feature", "kind") else "right")
+    for f in sorted(result.features, key=lambda f: (not f.drifted, -f.effect)):
+        table.add_row(f.feature, f.kind, _num(f.effect), _num(f.p_value), _num(f.stats.psi),
+                      "[bold red]yes[/]" if f.drifted else "no")
+    out.print(table)
+    drifted = result.drifted
+    out.print(f"{len(drifted)} of {len(result.features)} features drifted"
+              + (f": {', '.join(drifted)}" if drifted else ""), highlight=False)
+    raise typer.Exit(result.exit_code)
+
+
+@app.command()
 def evaluate(
     spec: SpecOption = None,
     store: StoreOption = None,

@@ -42,6 +42,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from loopwatch.core.spec import Spec, spec_from_mapping
+
 __all__ = [
     "CATEGORICAL_CARDINALITIES",
     "CATEGORICAL_FEATURES",
@@ -58,6 +60,7 @@ __all__ = [
     "SHIFTED_FEATURES",
     "DriftDatasetPaths",
     "drift_dataset",
+    "drift_job_spec",
     "write_drift_dataset",
 ]
 
@@ -386,3 +389,15 @@ def write_drift_dataset(directory: str | os.PathLike[str], n_rows: int, *, seed:
     _write_side(paths.reference, n_rows, shifted=False, seed=seed)
     _write_side(paths.current, n_rows, shifted=True, seed=seed)
     return paths
+
+
+def drift_job_spec() -> Spec:
+    """The spec of the drift job over these files: the 20 features, the score, no other
+    decision column."""
+    return spec_from_mapping({
+        "model": "drift-job",
+        "features": [{"name": n, "dtype": "numeric"} for n in NUMERIC_FEATURES]
+        + [{"name": n, "dtype": "categorical"} for n in CATEGORICAL_FEATURES],
+        "columns": {"model_version": None, "action": None, "threshold": None, "latency": None,
+                    "cost": None, "error": None, "source": None},
+    })

@@ -46,7 +46,7 @@ from loopwatch.core.spec import MODEL_COLUMN, Spec
 from loopwatch.core.store import Kind, WriteResult
 from loopwatch.errors import StoreError
 
-__all__ = ["CompactionResult", "ParquetStore"]
+__all__ = ["CompactionResult", "ParquetStore", "duckdb_connection"]
 
 QUARANTINE_SCHEMA = pa.schema([
     pa.field("kind", pa.string()),
@@ -142,10 +142,7 @@ class ParquetStore:
                  engine_memory: str = DEFAULT_ENGINE_MEMORY) -> None:
         self.root = Path(root)
         self.spec = spec
-        if not re.fullmatch(MEMORY_SIZE, engine_memory):
-            raise ValueError(f"engine_memory: expected a size such as '512MB' or '2GB'; "
-                             f"got {engine_memory!r}")
-        self.engine_memory = engine_memory
+        self.engine_memory = _memory_size(engine_memory)
         self._schemas: dict[Kind, TableSchema] = {
             "decisions": decision_schema(spec, pii_key=pii_key),
             "outcomes": outcome_schema(spec),
@@ -311,20 +308,7 @@ class ParquetStore:
 
     def connect(self) -> Any:
         """A new in-memory DuckDB connection through Ibis, set up for this store's files."""
-        import ibis  # deferred: serving code that only logs decisions never pays for it
-
-        con = ibis.duckdb.connect()
-        # Parquet min/max statistics exclude NaN, and DuckDB folds NaN tests on them
-        # (ENGINE-NOTES); the store writes no NaN, but files from elsewhere may.
-        con.raw_sql("SET disabled_optimizers = 'statistics_propagation'")
-        # DuckDB takes 80% of RAM by default; a monitoring job beside serving code should
-        # not: past the limit its aggregates spill to disk (same results, measured no slower)
-        con.raw_sql(f"SET memory_limit = '{self.engine_memory}'")  # validated: a size only
-        # spill to the system's temporary directory, not to `.tmp` in whatever directory
-        # the command runs from
-        spill = Path(tempfile.gettempdir()) / "loopwatch-duckdb"
-        con.raw_sql("SET temp_directory = '{}'".format(str(spill).replace("'", "''")))
-        return con
+        return duckdb_connection(self.engine_memory)
 
     def table(self, kind: Kind | str, *, con: Any = None,
               between: tuple[datetime, datetime] | None = None) -> Any:
@@ -457,3 +441,32 @@ class ParquetStore:
 def _reason_kind(reason: str) -> str:
     """The reason without the offending value, for summaries: ``x: expected a number``."""
     return reason.split(";")[0]
+
+
+def duckdb_connection(engine_memory: str = DEFAULT_ENGINE_MEMORY) -> Any:
+    """A new in-memory DuckDB connection through Ibis, set up for Parquet files of decisions.
+
+    ``engine_memory`` is the most memory DuckDB takes before spilling (a size such as
+    ``'512MB'``).
+    """
+    import ibis  # deferred: serving code that only logs decisions never pays for it
+
+    engine_memory = _memory_size(engine_memory)
+    con = ibis.duckdb.connect()
+    # Parquet min/max statistics exclude NaN, and DuckDB folds NaN tests on them
+    # (ENGINE-NOTES); the store writes no NaN, but files from elsewhere may.
+    con.raw_sql("SET disabled_optimizers = 'statistics_propagation'")
+    # DuckDB takes 80% of RAM by default; a monitoring job beside serving code should
+    # not: past the limit its aggregates spill to disk (same results, measured no slower)
+    con.raw_sql(f"SET memory_limit = '{engine_memory}'")  # validated above: a size only
+    # spill to the system's temporary directory, not to `.tmp` in whatever directory
+    # the command runs from
+    spill = Path(tempfile.gettempdir()) / "loopwatch-duckdb"
+    con.raw_sql("SET temp_directory = '{}'".format(str(spill).replace("'", "''")))
+    return con
+
+
+def _memory_size(value: str) -> str:
+    if not re.fullmatch(MEMORY_SIZE, value):
+        raise ValueError(f"engine_memory: expected a size such as '512MB' or '2GB'; got {value!r}")
+    return value

@@ -7,9 +7,8 @@ it. Comparing two tables needs neither days nor cohorts, and then another plan i
 cheaper: each pseudo-feature is counted by its own small group-by straight over the
 decisions, reading only its own column (and joining only its own categories), and the
 moments come from one aggregate without groups. Nothing is materialised, so memory
-does not grow with the rows. On DuckDB, for a million decisions of 20 features, the
-engine's work fell from about 1.5 s to 0.9 s and the Python side's from about 1 s to
-0.4 s (:doc:`benchmarks/RESULTS`).
+does not grow with the rows. On DuckDB, a million decisions of 20 features take about
+1.4 s this way against 2.4 s through the daily plan with cohorts off (docs/DESIGN-NOTES).
 
 The result is the same :class:`~loopwatch.core.profile_parts.ProfileParts` as the daily
 plan's, with every row on one day; the profile history does not use it.

@@ -1,0 +1,146 @@
+"""A one-off drift comparison of two sets of decision files, without a store.
+
+:func:`compare_files` reads the reference and current Parquet files with DuckDB, fits
+the bins on the reference, aggregates each side as one bucket of the global cohort
+(:func:`~loopwatch.storage.window.window_parts`: only aggregates leave the engine, and
+memory does not grow with the rows), and decides for every feature whether it drifted
+(:func:`~loopwatch.monitoring.drift.drift_report`). It is what ``loopwatch compare``
+runs; the monitoring job (:mod:`loopwatch.monitoring.job`) compares stored daily
+profiles instead.
+"""
+
+from __future__ import annotations
+
+import glob
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from loopwatch.core.profile import ALL, Profile
+from loopwatch.core.spec import Spec
+from loopwatch.errors import InputError
+from loopwatch.monitoring.drift import FeatureDrift, drift_report
+from loopwatch.storage.fitting import fit_binning
+from loopwatch.storage.parquet_store import DEFAULT_ENGINE_MEMORY, duckdb_connection
+from loopwatch.storage.window import window_parts
+
+__all__ = ["Comparison", "compare_files"]
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Both sides' profiles and the drift decision of every feature."""
+
+    reference: Profile
+    current: Profile
+    features: tuple[FeatureDrift, ...]
+    seconds: float
+
+    @property
+    def drifted(self) -> list[str]:
+        """The features that drifted, in spec order."""
+        return [f.feature for f in self.features if f.drifted]
+
+    @property
+    def exit_code(self) -> int:
+        """0 when nothing drifted, 1 otherwise (for scripts and CI)."""
+        return 1 if self.drifted else 0
+
+    def to_dict(self) -> dict[str, Any]:
+        def number(value: float) -> float | None:
+            return value if math.isfinite(value) else None
+
+        return {
+            "reference": {"rows": self.reference.n, "start": self.reference.start.isoformat(),
+                          "end": self.reference.end.isoformat()},
+            "current": {"rows": self.current.n, "start": self.current.start.isoformat(),
+                        "end": self.current.end.isoformat()},
+            "drifted": self.drifted,
+            "features": [{"feature": f.feature, "kind": f.kind, "drifted": f.drifted,
+                          "significant": f.significant, "effect": number(f.effect),
+                          "p_value": number(f.p_value), "psi": number(f.stats.psi),
+                          "js": number(f.stats.js)} for f in self.features],
+            "seconds": round(self.seconds, 3),
+        }
+
+
+def compare_files(spec: Spec, reference: Sequence[str | Path], current: Sequence[str | Path],
+                  *, fdr: float = 0.05, engine_memory: str = DEFAULT_ENGINE_MEMORY) -> Comparison:
+    """Which of ``spec``'s features drifted between two sets of decision files.
+
+    Parameters
+    ----------
+    spec
+        The features to compare and the decision columns (timestamp, score, and the
+        action, latency, error and threshold columns when the spec names them).
+    reference, current
+        Parquet files, directories (every ``*.parquet`` below) or glob patterns.
+    fdr
+        False discovery rate across the features (Benjamini–Hochberg).
+    engine_memory
+        The most memory DuckDB takes before spilling to disk.
+
+    Raises
+    ------
+    InputError
+        A side matches no file, lacks a column the spec needs, or holds no decision.
+    """
+    began = time.perf_counter()
+    con = duckdb_connection(engine_memory)
+    tables = {}
+    for side, paths in (("reference", reference), ("current", current)):
+        files = _files(paths, side)
+        table = con.read_parquet([str(f) for f in files])
+        missing = [name for name in _needed(spec) if name not in table.columns]
+        if missing:
+            raise InputError(f"{side} files ({files[0]}{' …' if len(files) > 1 else ''}) lack "
+                             f"the column(s) {', '.join(map(repr, missing))} that the spec "
+                             f"{spec.model!r} needs")
+        tables[side] = table
+    binning = fit_binning(tables["reference"], spec)
+    profiles: dict[str, Profile] = {}
+    for side, table in tables.items():
+        ts = table[spec.columns.timestamp]
+        span = table.aggregate(first=ts.min(), last=ts.max(), n=table.count()).to_pyarrow()
+        first, last, n = (span.column(name)[0].as_py() for name in ("first", "last", "n"))
+        if not n:
+            raise InputError(f"the {side} files hold no decision")
+        start = _midnight(first)
+        end = _midnight(last) + timedelta(days=1)
+        parts = window_parts(table, spec, binning, day=start, con=con)
+        profiles[side] = parts.profiles(binning, start=start, end=end, cohorts=[ALL])[ALL]
+    report = drift_report(profiles["reference"], profiles["current"], binning, fdr=fdr)
+    return Comparison(profiles["reference"], profiles["current"], tuple(report),
+                      time.perf_counter() - began)
+
+
+def _needed(spec: Spec) -> list[str]:
+    c = spec.columns
+    optional = [name for name in (c.action, c.latency, c.error, c.threshold) if name]
+    return [c.timestamp, c.score, *optional, *(f.name for f in spec.stored_features)]
+
+
+def _files(paths: Sequence[str | Path], side: str) -> list[Path]:
+    """Parquet files named, below directories, or matching glob patterns (sorted)."""
+    found: list[Path] = []
+    for entry in paths:
+        path = Path(entry)
+        if path.is_dir():
+            found += sorted(path.rglob("*.parquet"))
+        elif path.is_file():
+            found.append(path)
+        else:
+            found += sorted(Path(p) for p in glob.glob(str(entry), recursive=True)
+                            if Path(p).is_file())
+    if not found:
+        raise InputError(f"no {side} file matches {', '.join(map(str, paths)) or '(nothing)'}")
+    return found
+
+
+def _midnight(value: datetime) -> datetime:
+    value = value if value.tzinfo else value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
