@@ -2,7 +2,7 @@
 
 :func:`compare_files` reads the reference and current Parquet files with DuckDB, fits
 the bins on the reference, aggregates each side as one bucket of the global cohort
-(:func:`~loopwatch.storage.window.window_parts`: only aggregates leave the engine, and
+(:class:`~loopwatch.storage.window.WindowPlan`: only aggregates leave the engine, and
 memory does not grow with the rows), and decides for every feature whether it drifted
 (:func:`~loopwatch.monitoring.drift.drift_report`). It is what ``loopwatch compare``
 runs; the monitoring job (:mod:`loopwatch.monitoring.job`) compares stored daily
@@ -26,7 +26,7 @@ from loopwatch.errors import InputError
 from loopwatch.monitoring.drift import FeatureDrift, drift_report
 from loopwatch.storage.fitting import fit_binning
 from loopwatch.storage.parquet_store import DEFAULT_ENGINE_MEMORY, duckdb_connection
-from loopwatch.storage.window import window_parts
+from loopwatch.storage.window import WindowPlan
 
 __all__ = ["Comparison", "compare_files"]
 
@@ -75,8 +75,8 @@ def compare_files(spec: Spec, reference: Sequence[str | Path], current: Sequence
     Parameters
     ----------
     spec
-        The features to compare and the decision columns (timestamp, score, and the
-        action, latency, error and threshold columns when the spec names them).
+        The features to compare and the decision columns (decision id, timestamp, score,
+        and the action, latency, error and threshold columns when the spec names them).
     reference, current
         Parquet files, directories (every ``*.parquet`` below) or glob patterns.
     fdr
@@ -91,28 +91,31 @@ def compare_files(spec: Spec, reference: Sequence[str | Path], current: Sequence
     """
     began = time.perf_counter()
     con = duckdb_connection(engine_memory)
+    needed = _needed(spec)
     tables = {}
     for side, paths in (("reference", reference), ("current", current)):
         files = _files(paths, side)
         table = con.read_parquet([str(f) for f in files])
-        missing = [name for name in _needed(spec) if name not in table.columns]
+        missing = [name for name in needed if name not in table.columns]
         if missing:
             raise InputError(f"{side} files ({files[0]}{' …' if len(files) > 1 else ''}) lack "
                              f"the column(s) {', '.join(map(repr, missing))} that the spec "
                              f"{spec.model!r} needs")
-        tables[side] = table
+        tables[side] = table.select(*needed)
     binning = fit_binning(tables["reference"], spec)
     profiles: dict[str, Profile] = {}
-    for side, table in tables.items():
-        ts = table[spec.columns.timestamp]
-        span = table.aggregate(first=ts.min(), last=ts.max(), n=table.count()).to_pyarrow()
-        first, last, n = (span.column(name)[0].as_py() for name in ("first", "last", "n"))
-        if not n:
-            raise InputError(f"the {side} files hold no decision")
-        start = _midnight(first)
-        end = _midnight(last) + timedelta(days=1)
-        parts = window_parts(table, spec, binning, day=start, con=con)
-        profiles[side] = parts.profiles(binning, start=start, end=end, cohorts=[ALL])[ALL]
+    # one plan for both sides: building and compiling it costs about 0.4 s
+    with WindowPlan(spec, binning, tables["reference"].schema(), con=con) as plan:
+        for side, table in tables.items():
+            ts = table[spec.columns.timestamp]
+            span = table.aggregate(first=ts.min(), last=ts.max(), n=table.count()).to_pyarrow()
+            first, last, n = (span.column(name)[0].as_py() for name in ("first", "last", "n"))
+            if not n:
+                raise InputError(f"the {side} files hold no decision")
+            start = _midnight(first)
+            end = _midnight(last) + timedelta(days=1)
+            parts = plan.run(table, day=start)
+            profiles[side] = parts.profiles(binning, start=start, end=end, cohorts=[ALL])[ALL]
     report = drift_report(profiles["reference"], profiles["current"], binning, fdr=fdr)
     return Comparison(profiles["reference"], profiles["current"], tuple(report),
                       time.perf_counter() - began)
@@ -121,7 +124,9 @@ def compare_files(spec: Spec, reference: Sequence[str | Path], current: Sequence
 def _needed(spec: Spec) -> list[str]:
     c = spec.columns
     optional = [name for name in (c.action, c.latency, c.error, c.threshold) if name]
-    return [c.timestamp, c.score, *optional, *(f.name for f in spec.stored_features)]
+    # the decision id picks the fit's sample of the reference
+    return [c.decision_id, c.timestamp, c.score, *optional,
+            *(f.name for f in spec.stored_features)]
 
 
 def _files(paths: Sequence[str | Path], side: str) -> list[Path]:
