@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -12,9 +14,10 @@ import pytest
 from loopwatch.core.profile import ALL, Cohort
 from loopwatch.core.spec import spec_from_mapping
 from loopwatch.errors import InputError
+from loopwatch.storage import engines, profile_history
 from loopwatch.storage.parquet_store import ParquetStore
 from loopwatch.storage.profile_history import ProfileHistory
-from loopwatch.storage.profiling import profile_parts
+from loopwatch.storage.profiling import PartsChunk, profile_parts
 
 T0 = datetime(2026, 5, 1, tzinfo=UTC)
 
@@ -111,3 +114,28 @@ def test_an_empty_reference_is_a_clear_error(tmp_path: Path) -> None:
     spec = spec_from_mapping({"model": "m", "features": [{"name": "x", "dtype": "numeric"}]})
     with pytest.raises(InputError, match="has no decisions to profile"):
         ProfileHistory(ParquetStore(tmp_path / "empty", spec=spec)).update()
+
+
+def test_an_interrupted_update_keeps_the_days_it_finished(store: ParquetStore,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    # chunks of a day (about 200 rows a day); the engine fails on the fourth: the three
+    # days written are kept, the other three are profiled next time
+    monkeypatch.setitem(engines.CHUNK_ROWS, "duckdb", 150)
+    real = profile_history.iter_profile_parts
+
+    def failing(*args: Any, **kwargs: Any) -> Iterator[PartsChunk]:
+        for i, chunk in enumerate(real(*args, **kwargs)):
+            if i == 3:
+                raise RuntimeError("connection to the engine lost")
+            yield chunk
+
+    monkeypatch.setattr(profile_history, "iter_profile_parts", failing)
+    history = ProfileHistory(store)
+    with pytest.raises(RuntimeError, match="engine lost"):
+        history.update()
+    days = [(T0 + timedelta(days=d)).strftime("%Y-%m-%d") for d in range(6)]
+    assert sorted(history._manifest(history.binning())["days"]) == days[:3]
+    monkeypatch.setattr(profile_history, "iter_profile_parts", real)
+    result = history.update()
+    assert (result.days_profiled, result.days_stored) == (3, 6)
+    assert history.profile() == direct(store, history, T0, T0 + timedelta(days=6))
