@@ -6,6 +6,7 @@ import json
 from datetime import timedelta
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
@@ -124,3 +125,31 @@ def test_the_command_prints_json_and_exits_1_on_drift(files: dict[str, Path],
                                   str(tmp_path / "none.parquet"), "--current", str(files["current"])])
     assert missing.exit_code == 2 and "no reference file matches" in missing.output
 
+
+
+def test_files_of_one_side_may_differ_in_columns(files: dict[str, Path], tmp_path: Path) -> None:
+    table = pq.read_table(files["current"])
+    older = table.slice(0, 10_000).drop_columns(["num_normal_c"])  # before the feature existed
+    pq.write_table(older, tmp_path / "a.parquet")
+    pq.write_table(table.slice(10_000), tmp_path / "b.parquet")
+    result = compare_files(drift_job_spec(), [files["reference"]], [tmp_path])
+    whole = compare_files(drift_job_spec(), [files["reference"]], [files["current"]])
+    nulls_after = table.slice(10_000).column("num_normal_c").null_count
+    assert result.current.numeric["num_normal_c"].nulls == 10_000 + nulls_after
+    assert result.current.numeric["num_normal_a"] == whole.current.numeric["num_normal_a"]
+
+
+@pytest.mark.parametrize(("column", "value", "expected"), [
+    ("score", "0.5", "'score' is string, expected numeric"),
+    ("timestamp", "2025-01-01", "'timestamp' is string, expected a timestamp"),
+    ("num_heavy_t3", "1.0", "'num_heavy_t3' is string, expected numeric"),
+])
+def test_a_column_of_the_wrong_type_is_named(files: dict[str, Path], tmp_path: Path,
+                                             column: str, value: str, expected: str) -> None:
+    table = pq.read_table(files["current"])
+    index = table.schema.get_field_index(column)
+    table = table.set_column(index, column, pa.array([value] * table.num_rows, pa.string()))
+    path = tmp_path / "typed.parquet"
+    pq.write_table(table, path)
+    with pytest.raises(InputError, match=rf"current files \(.*typed.parquet\): {expected}"):
+        compare_files(drift_job_spec(), [files["reference"]], [path])

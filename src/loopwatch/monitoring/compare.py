@@ -95,12 +95,18 @@ def compare_files(spec: Spec, reference: Sequence[str | Path], current: Sequence
     tables = {}
     for side, paths in (("reference", reference), ("current", current)):
         files = _files(paths, side)
-        table = con.read_parquet([str(f) for f in files])
+        # files of one side may differ in columns (one written before a feature was
+        # added): a column a file lacks reads as null there
+        table = con.read_parquet([str(f) for f in files], union_by_name=True)
+        where = f"{side} files ({files[0]}{' …' if len(files) > 1 else ''})"
         missing = [name for name in needed if name not in table.columns]
         if missing:
-            raise InputError(f"{side} files ({files[0]}{' …' if len(files) > 1 else ''}) lack "
-                             f"the column(s) {', '.join(map(repr, missing))} that the spec "
-                             f"{spec.model!r} needs")
+            raise InputError(f"{where} lack the column(s) {', '.join(map(repr, missing))} "
+                             f"that the spec {spec.model!r} needs")
+        wrong = [f"{name!r} is {table.schema()[name]}, expected {kind}"
+                 for name, kind in _kinds(spec).items() if not _is(table.schema()[name], kind)]
+        if wrong:
+            raise InputError(f"{where}: {'; '.join(wrong)}")
         tables[side] = table.select(*needed)
     binning = fit_binning(tables["reference"], spec)
     profiles: dict[str, Profile] = {}
@@ -127,6 +133,27 @@ def _needed(spec: Spec) -> list[str]:
     # the decision id picks the fit's sample of the reference
     return [c.decision_id, c.timestamp, c.score, *optional,
             *(f.name for f in spec.stored_features)]
+
+
+def _kinds(spec: Spec) -> dict[str, str]:
+    """The kind of value each typed column must hold (categorical columns take any)."""
+    c = spec.columns
+    kinds = {c.timestamp: "a timestamp", c.score: "numeric"}
+    kinds |= {name: "numeric" for name in (c.latency, c.threshold) if name}
+    for feature in spec.stored_features:
+        if feature.stored_dtype in ("numeric", "boolean"):
+            kinds[feature.name] = feature.stored_dtype
+    return kinds
+
+
+def _is(dtype: Any, kind: str) -> bool:
+    if dtype.is_null():  # a column of nulls only
+        return True
+    if kind == "a timestamp":
+        return bool(dtype.is_timestamp())
+    if kind == "boolean":
+        return bool(dtype.is_boolean())
+    return bool(dtype.is_numeric())
 
 
 def _files(paths: Sequence[str | Path], side: str) -> list[Path]:
