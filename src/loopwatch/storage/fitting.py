@@ -3,7 +3,7 @@
 A profile counts values in bins that a reference window fixed once
 (:class:`~loopwatch.core.profile.Binning`), so that profiles months apart stay
 comparable. The fit reads only aggregates: min and max of every numeric feature
-over every reference row, approximate quantiles of a deterministic sample, the
+over every reference row, exact quantiles of a deterministic sample, the
 most frequent categories and actions, and the distinct scores when there are few.
 """
 
@@ -86,11 +86,14 @@ def fit_binning(table: Any, spec: Spec) -> Binning:
     if numeric:
         # the quantiles of a deterministic sample (every k-th decision by a hash of its id)
         # of about FIT_SAMPLE rows: the edges move by a fraction of a bin's width, and the
-        # quantile sketch, which dominated a fit, reads k times fewer values
+        # quantiles, which dominated a fit over every row, read k times fewer values. Exact
+        # quantiles, not a sketch: DuckDB's parallel sketch gave other edges in another
+        # process (and so another binning); these agree across runs and, but for the last
+        # bit of an interpolation, across DuckDB, PostgreSQL and Spark
         step = max(1, -(-int(row["n"]) // FIT_SAMPLE))
         sample = table if step == 1 else table.filter(table[c.decision_id].hash() % step == 0)
         for i, name in enumerate(numeric):
-            quantiles[f"q{i}"] = without_nan(sample[name]).approx_quantile(list(QUANTILES))
+            quantiles[f"q{i}"] = without_nan(sample[name]).quantile(list(QUANTILES))
         quantiles = sample.aggregate(**quantiles).to_pyarrow().to_pylist()[0]
     edges = {name: numeric_edges(quantiles[f"q{i}"] or [], row[f"lo{i}"], row[f"hi{i}"])
              for i, name in enumerate(numeric)}
