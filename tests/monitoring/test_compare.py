@@ -93,6 +93,8 @@ def test_no_file_or_no_row_is_a_clear_error(files: dict[str, Path], tmp_path: Pa
     pq.write_table(pq.read_table(files["current"]).slice(0, 0), empty)
     with pytest.raises(InputError, match="the current files hold no decision"):
         compare_files(drift_job_spec(), [files["reference"]], [empty])
+    with pytest.raises(InputError, match="the reference files hold no decision"):
+        compare_files(drift_job_spec(), [empty], [files["current"]])
 
 
 def test_the_command_prints_json_and_exits_1_on_drift(files: dict[str, Path],

@@ -87,7 +87,8 @@ def compare_files(spec: Spec, reference: Sequence[str | Path], current: Sequence
     Raises
     ------
     InputError
-        A side matches no file, lacks a column the spec needs, or holds no decision.
+        A side matches no file, lacks a column the spec needs, holds a column of the wrong
+        type, or holds no decision.
     """
     began = time.perf_counter()
     con = duckdb_connection(engine_memory)
@@ -107,19 +108,18 @@ def compare_files(spec: Spec, reference: Sequence[str | Path], current: Sequence
                  for name, kind in _kinds(spec).items() if not _is(table.schema()[name], kind)]
         if wrong:
             raise InputError(f"{where}: {'; '.join(wrong)}")
-        tables[side] = table.select(*needed)
-    binning = fit_binning(tables["reference"], spec)
+        ts = table[spec.columns.timestamp]
+        span = table.aggregate(first=ts.min(), last=ts.max(), n=table.count()).to_pyarrow()
+        first, last, n = (span.column(name)[0].as_py() for name in ("first", "last", "n"))
+        if not n:
+            raise InputError(f"the {side} files hold no decision")
+        tables[side] = (table.select(*needed), _midnight(first),
+                        _midnight(last) + timedelta(days=1))
+    binning = fit_binning(tables["reference"][0], spec)
     profiles: dict[str, Profile] = {}
     # one plan for both sides: building and compiling it costs about 0.4 s
-    with WindowPlan(spec, binning, tables["reference"].schema(), con=con) as plan:
-        for side, table in tables.items():
-            ts = table[spec.columns.timestamp]
-            span = table.aggregate(first=ts.min(), last=ts.max(), n=table.count()).to_pyarrow()
-            first, last, n = (span.column(name)[0].as_py() for name in ("first", "last", "n"))
-            if not n:
-                raise InputError(f"the {side} files hold no decision")
-            start = _midnight(first)
-            end = _midnight(last) + timedelta(days=1)
+    with WindowPlan(spec, binning, tables["reference"][0].schema(), con=con) as plan:
+        for side, (table, start, end) in tables.items():
             parts = plan.run(table, day=start)
             profiles[side] = parts.profiles(binning, start=start, end=end, cohorts=[ALL])[ALL]
     report = drift_report(profiles["reference"], profiles["current"], binning, fdr=fdr)
