@@ -15,8 +15,10 @@ Usage (from the repository root, in the project's venv)::
     .venv/bin/python benchmarks/compare_anchors.py --quick  # 100k + 100k rows
 
 Data is cached under ``benchmarks/.data/`` (git-ignored); the results are
-printed and written as markdown to ``benchmarks/compare_anchors_RESULTS.md``
-(``--output``), raw records to ``benchmarks/.data/compare_anchors-<time>.jsonl``.
+printed and written as markdown (``--output``) to ``benchmarks/compare_anchors_RESULTS.md``
+when every tool runs, else to ``benchmarks/.data/compare_anchors-<time>.md``, so that a
+partial run (``--tools ''``) leaves the full table alone; raw records go to
+``benchmarks/.data/compare_anchors-<time>.jsonl``.
 """
 
 from __future__ import annotations
@@ -457,7 +459,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         metavar="SECONDS",
         help="before each run, wait up to this long for other CPU use to drop below 25%%",
     )
-    parser.add_argument("--output", type=Path, default=HERE / "compare_anchors_RESULTS.md")
+    parser.add_argument("--output", type=Path, default=None,
+                        help="markdown results [default: benchmarks/compare_anchors_RESULTS.md "
+                             "with every tool; benchmarks/.data/compare_anchors-<time>.md for a "
+                             "partial run, which must not replace the full table]")
     parser.add_argument("--loopwatch-child", nargs=2, metavar=("REF", "CUR"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.loopwatch_child:
@@ -474,6 +479,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     started = datetime.now(UTC)
     DATA.mkdir(parents=True, exist_ok=True)
     raw = DATA / f"compare_anchors-{started:%Y%m%dT%H%M%S}.jsonl"
+    if args.output is None:
+        args.output = (HERE / "compare_anchors_RESULTS.md" if set(tools) == set(TOOLS)
+                       else raw.with_suffix(".md"))
 
     runs: list[Run] = []
     last: dict[str, Run] = {}
