@@ -217,7 +217,7 @@ def _profile_parts(table: Any, spec: Spec, binning: Binning, start: datetime, en
                    scan: Scan | None) -> Iterator[PartsChunk]:
     import ibis
 
-    c, o = spec.columns, spec.outcomes
+    c = spec.columns
     numeric, categorical = split_features(spec)
     features = [*numeric, *categorical]
     schema = table.schema()
@@ -232,11 +232,7 @@ def _profile_parts(table: Any, spec: Spec, binning: Binning, start: datetime, en
     day0 = int(start.timestamp() // 86400)
     # 1. integer codes for cohort values and categories; 2. the projection of a chunk
     values, null_codes, lookups = _cohort_codes(window, spec, binning, dims, views, labels_only)
-    lab = None
-    if outcomes is not None:
-        value = (outcomes[o.value].cast("float64") if o.value
-                 else ibis.literal(None).cast("float64"))
-        lab = outcomes.select(_oid=outcomes[o.decision_id], _label=outcomes[o.label], _value=value)
+    lab = _outcome_labels(outcomes, spec) if outcomes is not None else None
     n_scores = len(binning.score) + 1
     project = _Projection(spec, binning, dims, null_codes, lookups, lab, day0, labels_only)
 
@@ -365,7 +361,6 @@ class _Projection:
 
     def _slots(self, joined: Any, score: Any) -> dict[str, Any]:
         """Each pseudo-feature's bin + 1 (0 for null): features, score × action, latency."""
-
         binning = self.binning
         numeric, categorical = split_features(self.spec)
         cols: dict[str, Any] = {}
@@ -381,21 +376,37 @@ class _Projection:
     def _values(self, joined: Any) -> dict[str, Any]:
         """What the moments and sketches sum: score, positives, cleaned numeric values,
         errors, latency, hashes of unseen categorical values."""
-        import ibis
-
         c = self.spec.columns
         numeric, categorical = split_features(self.spec)
         cols: dict[str, Any] = {"_score": joined[c.score].cast("float64"),
                                 "_pos": _positive(joined, self.spec).cast("int32")}
         for j, name in enumerate(numeric):
             cols[f"_x{j}"] = without_nan(joined[name])
-        cols["_err"] = (ibis.ifelse(joined[c.error].notnull(), 1, 0) if c.error
-                        else ibis.literal(0)).cast("int32")
-        cols["_lat"] = (joined[c.latency].cast("float64") if c.latency
-                        else ibis.literal(None).cast("float64"))
+        cols |= _system_columns(joined, self.spec)
         for j, name in enumerate(categorical, start=len(numeric)):
             cols[f"_h{j}"] = _unseen_hash(joined, self.spec, name, j)
         return cols
+
+
+def _outcome_labels(outcomes: Any, spec: Spec) -> Any:
+    """The outcomes as ``(_oid, _label, _value)``, to join on the decision id."""
+    import ibis
+
+    o = spec.outcomes
+    value = (outcomes[o.value].cast("float64") if o.value
+             else ibis.literal(None).cast("float64"))
+    return outcomes.select(_oid=outcomes[o.decision_id], _label=outcomes[o.label], _value=value)
+
+
+def _system_columns(joined: Any, spec: Spec) -> dict[str, Any]:
+    """What the moments add up besides features: errors (1 a decision) and latency."""
+    import ibis
+
+    c = spec.columns
+    return {"_err": (ibis.ifelse(joined[c.error].notnull(), 1, 0) if c.error
+                     else ibis.literal(0)).cast("int32"),
+            "_lat": (joined[c.latency].cast("float64") if c.latency
+                     else ibis.literal(None).cast("float64"))}
 
 
 def _label_columns(joined: Any, binning: Binning, labelled: bool, score: Any) -> dict[str, Any]:

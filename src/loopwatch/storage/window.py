@@ -40,8 +40,10 @@ from loopwatch.storage.profiling import (
     _latency_slot,
     _moments_query,
     _normalize,
+    _outcome_labels,
     _positive,
     _sketch_query,
+    _system_columns,
     _union,
     _unseen_hash,
     _Views,
@@ -159,24 +161,18 @@ def _window_queries(rows: Any, spec: Spec, binning: Binning, outcomes: Any | Non
     counts.append(counted(rows, n_features, _action_slot(rows, spec, binning, score)))
     counts.append(counted(rows, n_features + 1, _latency_slot(rows, spec, binning)))
 
-    lab, labelled = None, rows
+    labelled = rows
     if outcomes is not None:
-        o = spec.outcomes
-        value = (outcomes[o.value].cast("float64") if o.value
-                 else ibis.literal(None).cast("float64"))
-        lab = outcomes.select(_oid=outcomes[o.decision_id], _label=outcomes[o.label], _value=value)
+        lab = _outcome_labels(outcomes, spec)
         labelled = rows.left_join(lab, rows[c.decision_id] == lab._oid)
-    labels = _label_columns(labelled, binning, lab is not None,
+    labels = _label_columns(labelled, binning, outcomes is not None,
                             score_bin(labelled[c.score], binning.score))
 
     values = {f"_x{j}": without_nan(rows[name]) for j, name in enumerate(numeric)}
     # a categorical's null count reads slot 0, as over a chunk
     values |= {f"_s{k}": ibis.ifelse(rows[name].isnull(), 0, 1).cast("int32")
                for k, name in enumerate(categorical, start=len(numeric))}
-    values |= {"_err": (ibis.ifelse(rows[c.error].notnull(), 1, 0) if c.error
-                        else ibis.literal(0)).cast("int32"),
-               "_lat": (rows[c.latency].cast("float64") if c.latency
-                        else ibis.literal(None).cast("float64"))}
+    values |= _system_columns(rows, spec)
     queries = {"counts": _union(counts),
                "labels": _labels_query(labelled.select(**key, **labels), 1),
                "moments": _moments_query(rows.select(**key, **values), 1, len(numeric),
