@@ -10,6 +10,11 @@ timestamps spread over 90 days and written into a loopwatch store (one file per
 day). Each measurement runs in a fresh process, so its peak RSS is its own.
 
 * floor: one DuckDB pass over the same files that only sums every numeric column.
+* bins alone: one DuckDB pass over the same files that only computes the bin index of
+  every numeric feature (the profile's own comparison trees, compiled by Ibis, kept by
+  `max`), and the same with DuckDB's native `histogram(x, edges)` aggregate: a lower
+  bound for any plan that bins in the engine, before categories, days, cohorts, score
+  histograms and moments.
 * profile (DuckDB): what `loopwatch profile` does, `ProfileHistory.update()` into an
   empty history: the full daily profile (every day × every cohort value and hour of
   day, bins of all 20 features, score × action, moments, unseen sketches), written
@@ -111,6 +116,8 @@ def measure(directory: Path, what: str, engine: str) -> dict[str, Any]:
         began = time.perf_counter()
         con.execute(f"SELECT {sums} FROM read_parquet($files)", {"files": files}).fetchall()
         out["seconds"] = time.perf_counter() - began
+    elif what in ("trees", "histogram"):
+        out["seconds"] = _bins_alone(store, spec, what)
     elif engine == "pyspark":
         con = store.connect()
         reference_table = store.table("decisions", con=con)
@@ -138,6 +145,35 @@ def measure(directory: Path, what: str, engine: str) -> dict[str, Any]:
         out["groups"] = result.days_profiled
     out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return out
+
+
+def _bins_alone(store: Any, spec: Any, how: str) -> float:
+    """Seconds for one pass that only bins the numeric features (``trees`` or ``histogram``)."""
+    import duckdb
+    import ibis
+    import sqlglot as sg
+
+    from loopwatch.storage.bin_expressions import numeric_bin
+    from loopwatch.storage.fitting import split_features
+    from loopwatch.storage.profile_history import ProfileHistory
+
+    binning = ProfileHistory(store).binning()  # fitted once, not timed
+    numeric, _ = split_features(spec)
+    con = duckdb.connect()  # as the floor's: default memory and threads
+    con.read_parquet([str(f) for f in store.files("decisions")]).create_view("decisions")
+    if how == "trees":
+        table = ibis.table({name: "float64" for name in numeric}, name="decisions")
+        expr = table.aggregate(**{f"b{k}": numeric_bin(table[name], binning.numeric[name]).max()
+                                  for k, name in enumerate(numeric)})
+        sql = ibis.to_sql(expr, dialect="duckdb")
+    else:
+        columns = ", ".join(
+            f"histogram({sg.to_identifier(name, quoted=True).sql('duckdb')}, "
+            f"{[float(e) for e in binning.numeric[name]]})" for name in numeric)
+        sql = f"SELECT {columns} FROM decisions"
+    began = time.perf_counter()
+    con.sql(sql).fetchall()
+    return time.perf_counter() - began
 
 
 def _spark_table(store: Any) -> tuple[Any, Any]:
@@ -180,10 +216,15 @@ def main() -> None:
     print(f"profile benchmark, {datetime.now(UTC):%Y-%m-%d}, {os.cpu_count()} cores")
     print("| engine | rows | floor s | profile s | ratio to floor | rows/s | fit s | peak RSS MB |")
     print("|---|---|---|---|---|---|---|---|")
+    bounds = []
     for rows in (int(r) for r in args.rows.split(",")):
         directory = build(rows)
         floor = min((child(directory, "floor", "duckdb") for _ in range(args.repeat)),
                     key=lambda r: r["seconds"])
+        for how in ("trees", "histogram"):
+            alone = min(child(directory, how, "duckdb")["seconds"] for _ in range(args.repeat))
+            bounds.append(f"| {how} | {rows:,} | {floor['seconds']:.2f} | {alone:.2f} | "
+                          f"{alone / floor['seconds']:.1f}× |")
         for engine in args.engines.split(","):
             runs = [child(directory, "profile", engine) for _ in range(args.repeat)]
             best = min(runs, key=lambda r: r["seconds"])
@@ -191,6 +232,10 @@ def main() -> None:
             print(f"| {engine} | {rows:,} | {floor['seconds']:.2f} | {best['seconds']:.2f} | "
                   f"{best['seconds'] / floor['seconds']:.1f}× | {rows / best['seconds']:,.0f} | "
                   f"{best['fit_seconds']:.2f} | {peak:,.0f} |", flush=True)
+    print("\nThe numeric features' bins alone (a lower bound for binning in the engine):\n")
+    print("| bins by | rows | floor s | bins alone s | ratio to floor |")
+    print("|---|---|---|---|---|")
+    print("\n".join(bounds))
 
 
 if __name__ == "__main__":
