@@ -128,7 +128,6 @@ def test_the_command_prints_json_and_exits_1_on_drift(files: dict[str, Path],
     assert missing.exit_code == 2 and "no reference file matches" in missing.output
 
 
-
 def test_files_of_one_side_may_differ_in_columns(files: dict[str, Path], tmp_path: Path) -> None:
     table = pq.read_table(files["current"])
     older = table.slice(0, 10_000).drop_columns(["num_normal_c"])  # before the feature existed

@@ -23,7 +23,7 @@ import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -47,6 +47,7 @@ __all__ = [
     "score_bin",
     "score_edges",
     "uniform_grid",
+    "utc_day_start",
 ]
 
 Counts = npt.NDArray[np.int64]
@@ -173,6 +174,18 @@ def score_bin(scores: npt.ArrayLike, edges: Sequence[float]) -> npt.NDArray[np.i
 def latency_edges() -> tuple[float, ...]:
     """Fixed log-spaced latency edges in milliseconds: 0.01 ms to 100 s, 8 bins per decade."""
     return tuple(float(round(10 ** (k / 8), 10)) for k in range(-16, 41))
+
+
+def utc_day_start(value: datetime) -> datetime:
+    """The UTC midnight that starts ``value``'s day: profiles bucket by UTC day (a naive
+    time is read as UTC).
+
+    >>> from datetime import timedelta, timezone
+    >>> utc_day_start(datetime(2026, 3, 1, 1, 30, tzinfo=timezone(timedelta(hours=2))))
+    datetime.datetime(2026, 2, 28, 0, 0, tzinfo=datetime.timezone.utc)
+    """
+    value = value if value.tzinfo else value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
 
 
 def hll_estimate(registers: npt.NDArray[np.uint8]) -> float:

@@ -19,7 +19,7 @@ from typing import Any
 import pyarrow.compute as pc
 
 from loopwatch.core.findings import Finding
-from loopwatch.core.profile import ALL, Binning, Cohort, Profile
+from loopwatch.core.profile import ALL, Binning, Cohort, Profile, utc_day_start
 from loopwatch.core.spec import Spec
 from loopwatch.errors import InputError
 from loopwatch.evaluation.bins import ScoreBins
@@ -241,8 +241,9 @@ def evaluate(spec: Spec, *, start: datetime | None = None, end: datetime | None 
     if len(days_stored) == 0:
         raise InputError(f"the store at {store.root} holds no profiled days")
     last = pc.max(days_stored).as_py()
-    first = _floor(start) if start is not None else ref_end
-    final = _floor(last) + timedelta(days=1) if end is None else _floor(end + timedelta(days=1) - _TICK)
+    first = utc_day_start(start) if start is not None else ref_end
+    final = (utc_day_start(last) + timedelta(days=1) if end is None
+             else utc_day_start(end + timedelta(days=1) - _TICK))
     if final <= first:
         raise InputError(f"the window {first:%Y-%m-%d} to {final:%Y-%m-%d} is empty; "
                          "give a start before the end (the default starts where the reference ends)")
@@ -305,8 +306,3 @@ def evaluate(spec: Spec, *, start: datetime | None = None, end: datetime | None 
 class _Span:
     start: datetime
     end: datetime
-
-
-def _floor(value: datetime) -> datetime:
-    value = value if value.tzinfo else value.replace(tzinfo=UTC)
-    return value.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)

@@ -16,11 +16,11 @@ import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from loopwatch.core.profile import ALL, Profile
+from loopwatch.core.profile import ALL, Profile, utc_day_start
 from loopwatch.core.spec import Spec
 from loopwatch.errors import InputError
 from loopwatch.monitoring.drift import FeatureDrift, drift_report
@@ -100,12 +100,13 @@ def compare_files(spec: Spec, reference: Sequence[str | Path], current: Sequence
         # added): a column a file lacks reads as null there
         table = con.read_parquet([str(f) for f in files], union_by_name=True)
         where = f"{side} files ({files[0]}{' …' if len(files) > 1 else ''})"
-        missing = [name for name in needed if name not in table.columns]
+        schema = table.schema()
+        missing = [name for name in needed if name not in schema]
         if missing:
             raise InputError(f"{where} lack the column(s) {', '.join(map(repr, missing))} "
                              f"that the spec {spec.model!r} needs")
-        wrong = [f"{name!r} is {table.schema()[name]}, expected {kind}"
-                 for name, kind in _kinds(spec).items() if not _is(table.schema()[name], kind)]
+        wrong = [f"{name!r} is {schema[name]}, expected {kind}"
+                 for name, kind in _kinds(spec).items() if not _is(schema[name], kind)]
         if wrong:
             raise InputError(f"{where}: {'; '.join(wrong)}")
         ts = table[spec.columns.timestamp]
@@ -113,8 +114,8 @@ def compare_files(spec: Spec, reference: Sequence[str | Path], current: Sequence
         first, last, n = (span.column(name)[0].as_py() for name in ("first", "last", "n"))
         if not n:
             raise InputError(f"the {side} files hold no decision")
-        tables[side] = (table.select(*needed), _midnight(first),
-                        _midnight(last) + timedelta(days=1))
+        tables[side] = (table.select(*needed), utc_day_start(first),
+                        utc_day_start(last) + timedelta(days=1))
     binning = fit_binning(tables["reference"][0], spec)
     profiles: dict[str, Profile] = {}
     # one plan for both sides: building and compiling it costs about 0.4 s
@@ -172,7 +173,3 @@ def _files(paths: Sequence[str | Path], side: str) -> list[Path]:
         raise InputError(f"no {side} file matches {', '.join(map(str, paths)) or '(nothing)'}")
     return found
 
-
-def _midnight(value: datetime) -> datetime:
-    value = value if value.tzinfo else value.replace(tzinfo=UTC)
-    return value.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)

@@ -19,6 +19,7 @@ import pyarrow.parquet as pq
 
 from loopwatch.core.findings import Finding, Severity
 from loopwatch.core.intervals import benjamini_hochberg
+from loopwatch.core.profile import utc_day_start
 from loopwatch.core.spec import Spec, parse_duration
 from loopwatch.errors import InputError
 from loopwatch.monitoring import coverage, drift_check, health, performance, schema, system, volume
@@ -89,7 +90,7 @@ def run_checks(spec: Spec, *, as_of: datetime, store: ParquetStore | None = None
     instances: list[Check] = [CHECKS.get(name)() for name in names]
     store = store or ParquetStore.for_spec(spec)
     history = ProfileHistory(store)
-    end = _day(as_of)
+    end = utc_day_start(as_of)
     m = spec.monitoring
     current = Window(end - parse_duration(m.current), end)
     trend = Window(end - max(parse_duration(m.trend), parse_duration(m.current)), end)
@@ -162,11 +163,6 @@ def _differs(cohort: Finding, overall: Finding) -> bool:
     if cohort.impact is not None and overall.impact is not None:
         return abs(cohort.impact) >= 1.5 * abs(overall.impact)
     return False
-
-
-def _day(value: datetime) -> datetime:
-    value = value if value.tzinfo else value.replace(tzinfo=UTC)
-    return value.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
 
 
 def _quarantined(store: ParquetStore, start: datetime, end: datetime) -> dict[tuple[datetime, str], int]:

@@ -27,7 +27,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from loopwatch.core.profile import ALL, Binning, Cohort, Profile
+from loopwatch.core.profile import ALL, Binning, Cohort, Profile, utc_day_start
 from loopwatch.core.profile_parts import ProfileParts
 from loopwatch.core.spec import MODEL_COLUMN, parse_duration
 from loopwatch.errors import InputError, StoreError
@@ -142,7 +142,7 @@ class ProfileHistory:
         binning = self.binning(refit=refit)
         manifest = self._manifest(binning)
         days = [d for d in self._stored_days()
-                if (start is None or _day(d) >= _floor(start)) and (end is None or _day(d) < end)]
+                if (start is None or _day(d) >= utc_day_start(start)) and (end is None or _day(d) < end)]
         by_day: dict[str, list[Path]] = {}
         for path in self.store.files("decisions"):  # listed once, grouped by day
             by_day.setdefault(path.parent.name.removeprefix("date="), []).append(path)
@@ -198,7 +198,7 @@ class ProfileHistory:
         binning = self.binning()
         manifest = self._manifest(binning)
         days = [d for d in sorted(manifest["days"])
-                if (start is None or _day(d) >= _floor(start)) and (end is None or _day(d) < end)]
+                if (start is None or _day(d) >= utc_day_start(start)) and (end is None or _day(d) < end)]
         directory = self._base() / f"binning={binning.fingerprint}"
         tables: dict[str, pa.Table | None] = {}
         for part in _PARTS:
@@ -242,7 +242,7 @@ class ProfileHistory:
         days = self._stored_days()
         first = start or (_day(days[0]) if days else datetime(1970, 1, 1, tzinfo=UTC))
         last = end or (_day(days[-1]) + timedelta(days=1) if days else first)
-        return _floor(first), last
+        return utc_day_start(first), last
 
     def _base(self) -> Path:
         return self.store.root / "profiles" / f"{MODEL_COLUMN}={self.spec.model}"
@@ -305,11 +305,6 @@ def _runs(days: list[str]) -> list[list[str]]:
 
 def _aware(value: datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
-def _floor(value: datetime) -> datetime:
-    value = _aware(value).astimezone(UTC)
-    return value.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
 def _replace_text(path: Path, text: str) -> None:
