@@ -5,16 +5,19 @@ through an Ibis expression each time would translate (or parse) the same large
 plan again for every chunk, which cost more than the engine's work on a
 million-row chunk. What differs between engines is only how a query's rows are
 kept for a while and how a result comes back as Arrow; that is all this module
-holds. The SQL text is always Ibis's; no name or value from a spec is pasted in.
+holds, with the temporary views and small tables a run creates (:class:`Views`). The
+SQL text is always Ibis's; no name or value from a spec is pasted in.
 """
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Sequence
 from typing import Any
 
 import pyarrow as pa
 
-__all__ = ["Runner"]
+__all__ = ["Runner", "Views"]
 
 #: About the most decisions a profile run materialises at once, per engine. DuckDB and
 #: PostgreSQL keep a chunk in the process's (or the server's) memory, so chunks are small.
@@ -80,3 +83,59 @@ class Runner:
         columns = list(zip(*rows, strict=True)) if rows else [() for _ in names]
         return pa.table({name: pa.array(column) for name, column in zip(names, columns,
                                                                          strict=True)})
+
+
+class Views:
+    """Temporary views and tables created for one profile run, dropped at the end."""
+
+    def __init__(self, con: Any) -> None:
+        self.con = con
+        self.created: list[tuple[str, str]] = []  # (kind, name), in order of creation
+        self.memtables: list[Any] = []
+
+    def barrier(self, expr: Any) -> Any:
+        name = self.name("view")
+        self.con.create_view(name, expr)
+        self.created.append(("view", name))
+        return self.con.table(name)
+
+    @staticmethod
+    def name(kind: str) -> str:
+        """A name of this run's own."""
+        return f"_lw_{kind}_{uuid.uuid4().hex}"
+
+    def replace(self, name: str, expr: Any) -> None:
+        """Define (or redefine) the view ``name`` as ``expr``."""
+        if ("view", name) not in self.created:
+            self.created.append(("view", name))
+        self.con.create_view(name, expr, overwrite=True)
+
+    def codes(self, name: str, values: Sequence[str], first: int = 0) -> Any:
+        """A small table of (value, code), joined to turn values into integer codes."""
+        import ibis
+
+        data = pa.table({f"_v_{name}": pa.array(values, pa.string()),
+                         f"_c_{name}": pa.array(range(first, first + len(values)), pa.int64())})
+        table_name = f"_lw_{name}_{uuid.uuid4().hex}"
+        try:
+            table = self.con.create_table(table_name, data, temp=True)
+        except NotImplementedError:
+            # PySpark has no temporary tables (a plain one would be written to the
+            # warehouse directory); a view over an in-memory table is registered at once
+            # (a cached chunk's query does not register in-memory tables itself). The
+            # in-memory table is kept referenced until the views over it are dropped: Ibis
+            # drops it once its expression is garbage-collected.
+            table = ibis.memtable(data)
+            self.memtables.append(table)
+            return self.barrier(table)
+        self.created.append(("table", table_name))
+        return table
+
+    def drop(self) -> None:
+        # views first (reverse order of creation): they depend on the tables
+        for kind, name in reversed(self.created):
+            if kind == "view":
+                self.con.drop_view(name, force=True)
+            else:
+                self.con.drop_table(name, force=True)
+        self.memtables.clear()

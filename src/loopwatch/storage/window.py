@@ -22,32 +22,33 @@ from typing import Any
 from loopwatch.core.profile import Binning
 from loopwatch.core.profile_parts import ProfileParts
 from loopwatch.core.spec import Spec
-from loopwatch.storage.bin_expressions import numeric_bin, score_bin
-from loopwatch.storage.engines import Runner
-from loopwatch.storage.fitting import as_text, split_features, without_nan
-from loopwatch.storage.profiling import (
-    _NULL_VALUE,
-    _RAW,
-    GLOBAL,
-    _action_slot,
-    _categorical_slot,
-    _conform,
-    _counts_query,
-    _decode,
-    _dtype,
-    _label_columns,
-    _labels_query,
-    _latency_slot,
-    _moments_query,
-    _normalize,
-    _outcome_labels,
-    _positive,
-    _sketch_query,
-    _system_columns,
-    _union,
-    _unseen_hash,
-    _Views,
+from loopwatch.storage.aggregate_queries import (
+    NULL_VALUE,
+    RAW,
+    counts_query,
+    decode,
+    labels_query,
+    moments_query,
+    normalize,
+    sketch_query,
+    union,
 )
+from loopwatch.storage.bin_expressions import numeric_bin, score_bin
+from loopwatch.storage.decision_columns import (
+    action_slot,
+    categorical_slot,
+    conform,
+    feature_dtype,
+    label_columns,
+    latency_slot,
+    outcome_labels,
+    positive,
+    system_columns,
+    unseen_hash,
+)
+from loopwatch.storage.engines import Runner, Views
+from loopwatch.storage.fitting import as_text, split_features, without_nan
+from loopwatch.storage.profiling import GLOBAL
 
 __all__ = ["WindowPlan", "window_parts"]
 
@@ -96,7 +97,7 @@ class WindowPlan:
         import ibis
 
         self.spec, self.binning, self.schema = spec, binning, schema
-        self.views = _Views(con)
+        self.views = Views(con)
         self.source = self.views.name("source")
         self.runner = Runner(con)
         try:
@@ -111,13 +112,13 @@ class WindowPlan:
         """``table``'s aggregates (columns as the plan's schema), keyed by ``day``'s UTC day."""
         numeric, categorical = split_features(self.spec)
         features = [*numeric, *categorical]
-        self.views.replace(self.source, _conform(table, self.schema))
-        raw = {part: _normalize(self.runner.fetch(sql), part, len(numeric), len(features))
+        self.views.replace(self.source, conform(table, self.schema))
+        raw = {part: normalize(self.runner.fetch(sql), part, len(numeric), len(features))
                for part, sql in self.compiled.items()}
-        for part in _RAW:
-            raw.setdefault(part, _normalize(None, part, len(numeric), len(features)))
+        for part in RAW:
+            raw.setdefault(part, normalize(None, part, len(numeric), len(features)))
         day0 = int(day.timestamp() // 86400)
-        return _decode(day0, [(0, GLOBAL), (0, _NULL_VALUE)], (GLOBAL,), features,
+        return decode(day0, [(0, GLOBAL), (0, NULL_VALUE)], (GLOBAL,), features,
                        len(self.binning.score) + 1, raw, 1)
 
     def close(self) -> None:
@@ -131,7 +132,7 @@ class WindowPlan:
 
 
 def _window_queries(rows: Any, spec: Spec, binning: Binning, outcomes: Any | None,
-                    views: _Views) -> dict[str, Any]:
+                    views: Views) -> dict[str, Any]:
     """The four queries (keyed by day 0 and the global cohort's code 0)."""
     import ibis
 
@@ -144,39 +145,39 @@ def _window_queries(rows: Any, spec: Spec, binning: Binning, outcomes: Any | Non
     def counted(rel: Any, k: int, slot: Any) -> Any:
         # feature bins carry the score sum and positives (the last two pseudo-features not)
         narrow = rel.select(**key, **{f"_s{k}": slot}, _score=rel[c.score].cast("float64"),
-                            _pos=_positive(rel, spec).cast("int32"))
-        return _counts_query(narrow, [(0, k)], n_features)
+                            _pos=positive(rel, spec).cast("int32"))
+        return counts_query(narrow, [(0, k)], n_features)
 
     counts = [counted(rows, k, numeric_bin(rows[name], binning.numeric[name]) + 1)
               for k, name in enumerate(numeric)]
     sketches = []
     for k, name in enumerate(categorical, start=len(numeric)):
         codes = views.codes(f"f{k}", binning.categorical[name])
-        joined = rows.left_join(codes, as_text(rows[name], _dtype(spec, name))
+        joined = rows.left_join(codes, as_text(rows[name], feature_dtype(spec, name))
                                 == codes[f"_v_f{k}"])
-        counts.append(counted(joined, k, _categorical_slot(joined, name, k, binning)))
-        hashed = joined.select(**key, **{f"_h{k}": _unseen_hash(joined, spec, name, k)})
-        sketches.append(_sketch_query(hashed, 1, range(k, k + 1)))
+        counts.append(counted(joined, k, categorical_slot(joined, name, k, binning)))
+        hashed = joined.select(**key, **{f"_h{k}": unseen_hash(joined, spec, name, k)})
+        sketches.append(sketch_query(hashed, 1, range(k, k + 1)))
     score = score_bin(rows[c.score], binning.score)
-    counts.append(counted(rows, n_features, _action_slot(rows, spec, binning, score)))
-    counts.append(counted(rows, n_features + 1, _latency_slot(rows, spec, binning)))
+    counts.append(counted(rows, n_features, action_slot(rows, spec, binning, score)))
+    counts.append(counted(rows, n_features + 1, latency_slot(rows, spec, binning)))
 
     labelled = rows
     if outcomes is not None:
-        lab = _outcome_labels(outcomes, spec)
+        lab = outcome_labels(outcomes, spec)
         labelled = rows.left_join(lab, rows[c.decision_id] == lab._oid)
-    labels = _label_columns(labelled, binning, outcomes is not None,
+    labels = label_columns(labelled, binning, outcomes is not None,
                             score_bin(labelled[c.score], binning.score))
 
     values = {f"_x{j}": without_nan(rows[name]) for j, name in enumerate(numeric)}
     # a categorical's null count reads slot 0, as over a chunk
     values |= {f"_s{k}": ibis.ifelse(rows[name].isnull(), 0, 1).cast("int32")
                for k, name in enumerate(categorical, start=len(numeric))}
-    values |= _system_columns(rows, spec)
-    queries = {"counts": _union(counts),
-               "labels": _labels_query(labelled.select(**key, **labels), 1),
-               "moments": _moments_query(rows.select(**key, **values), 1, len(numeric),
+    values |= system_columns(rows, spec)
+    queries = {"counts": union(counts),
+               "labels": labels_query(labelled.select(**key, **labels), 1),
+               "moments": moments_query(rows.select(**key, **values), 1, len(numeric),
                                          n_features)}
     if sketches:
-        queries["sketch"] = _union(sketches)
+        queries["sketch"] = union(sketches)
     return queries
