@@ -8,12 +8,13 @@ persistence, never a raw p-value alone.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import IntEnum
 from typing import Any, Literal
 
-__all__ = ["KINDS", "Finding", "Kind", "Severity"]
+__all__ = ["KINDS", "Finding", "Kind", "Severity", "exit_code"]
 
 Kind = Literal["schema", "health", "drift", "coverage", "volume", "system", "performance"]
 KINDS: tuple[Kind, ...] = ("schema", "health", "drift", "coverage", "volume", "system", "performance")
@@ -90,6 +91,25 @@ class Finding:
             "evidence": {k: _json_number(v) if isinstance(v, float) else v
                          for k, v in self.evidence.items()},
         }
+
+
+def exit_code(findings: Iterable[Finding]) -> int:
+    """The exit code of a run that found ``findings``: 1 (act on it) when one pages, else 0.
+
+    The one place this rule is written: ``CheckRun.exit_code``, ``EvaluationReport.exit_code``
+    and the command line use it; 2, a usage or input error, is the command line's own.
+
+    Examples
+    --------
+    >>> from datetime import UTC, datetime
+    >>> day = datetime(2026, 3, 1, tzinfo=UTC)
+    >>> def found(severity: Severity) -> Finding:
+    ...     return Finding(kind="volume", check="volume", statistic="decisions", start=day, end=day,
+    ...                    value=10.0, severity=severity, message="fewer decisions")
+    >>> exit_code([]), exit_code([found(Severity.WARNING)]), exit_code([found(Severity.PAGE)])
+    (0, 0, 1)
+    """
+    return 1 if any(f.severity == Severity.PAGE for f in findings) else 0
 
 
 def _json_number(value: float | None) -> float | None:

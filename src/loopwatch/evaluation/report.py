@@ -18,7 +18,7 @@ from typing import Any
 
 import pyarrow.compute as pc
 
-from loopwatch.core.findings import Finding
+from loopwatch.core.findings import Finding, exit_code
 from loopwatch.core.profile import ALL, Binning, Cohort, Profile, utc_day_start
 from loopwatch.core.spec import Spec
 from loopwatch.errors import InputError
@@ -103,6 +103,11 @@ class EvaluationReport:
     days: tuple[DayEvaluation, ...]
     fairness: tuple[FairnessGap, ...]
     findings: tuple[Finding, ...]
+
+    @property
+    def exit_code(self) -> int:
+        """0, or 1 when a regression pages (for cron and CI)."""
+        return exit_code(self.findings)
 
     def to_dict(self) -> dict[str, Any]:
         """Stable JSON keys, ISO 8601 times, non-finite numbers as null."""

@@ -17,7 +17,7 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
-from loopwatch.core.findings import Finding, Severity
+from loopwatch.core.findings import Finding, Severity, exit_code
 from loopwatch.core.intervals import benjamini_hochberg
 from loopwatch.core.profile import utc_day_start
 from loopwatch.core.spec import Spec, parse_duration
@@ -53,7 +53,7 @@ class CheckRun:
     @property
     def exit_code(self) -> int:
         """0 when healthy, 1 when a finding pages (for cron and CI)."""
-        return 1 if self.pages else 0
+        return exit_code(self.findings)
 
     def to_dict(self) -> dict[str, Any]:
         return {
