@@ -55,8 +55,8 @@ class FairnessGap:
             return float(x) if math.isfinite(x) else None
         return {"column": self.column, "metric": self.metric, "gap": number(self.gap),
                 "low": number(self.interval[0]), "high": number(self.interval[1]),
-                "highest": {"value": self.high_value, **self.high.to_dict()},
-                "lowest": {"value": self.low_value, **self.low.to_dict()}, "cohorts": self.cohorts}
+                "highest": {**self.high.to_dict(), "cohort": self.high_value},
+                "lowest": {**self.low.to_dict(), "cohort": self.low_value}, "cohorts": self.cohorts}
 
 
 def newcombe_difference(first: Metric, second: Metric) -> tuple[float, float]:
