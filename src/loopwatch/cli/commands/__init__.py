@@ -1,0 +1,20 @@
+"""The commands of ``loopwatch``, one module each; importing this package registers them all.
+
+A command registers itself on the app when its module is imported (the
+``@command`` decorator of :mod:`loopwatch.cli.app`); the order of the imports
+below is the order of ``loopwatch --help``.
+"""
+
+# isort: off
+from loopwatch.cli.commands import init
+from loopwatch.cli.commands import simulate
+from loopwatch.cli.commands import ingest
+from loopwatch.cli.commands import compact
+from loopwatch.cli.commands import profile
+from loopwatch.cli.commands import summary
+from loopwatch.cli.commands import check
+from loopwatch.cli.commands import compare
+from loopwatch.cli.commands import evaluate
+# isort: on
+
+__all__ = ["check", "compact", "compare", "evaluate", "ingest", "init", "profile", "simulate", "summary"]

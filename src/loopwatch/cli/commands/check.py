@@ -1,0 +1,76 @@
+"""``loopwatch check``: every registered check for the window ending at ``--as-of``."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from loopwatch.cli import render
+from loopwatch.cli.app import (
+    Format,
+    FormatOption,
+    SpecOption,
+    StoreOption,
+    command,
+    open_store,
+    parse_time,
+    usage_error,
+)
+
+if TYPE_CHECKING:
+    from loopwatch.monitoring.job import CheckRun
+
+
+@command(act="a finding pages")
+def check(
+    spec: SpecOption = None,
+    store: StoreOption = None,
+    as_of: Annotated[str | None, typer.Option(
+        "--as-of", metavar="TIME",
+        help="End of the window checked (UTC; rounded down to a day) \\[default: now]")] = None,
+    only: Annotated[str | None, typer.Option(
+        "--checks", metavar="NAME,...",
+        help="Comma-separated checks to run \\[default: every registered check]")] = None,
+    show_info: Annotated[bool, typer.Option("--info", help="Also list info-level findings")] = False,
+    fmt: FormatOption = Format.table,
+) -> None:
+    """Run every check for the window ending at --as-of; exit 1 when a finding pages."""
+    from loopwatch.monitoring.checks import CHECKS
+    from loopwatch.monitoring.job import run_checks
+
+    when = parse_time(as_of, "--as-of") or datetime.now(UTC)
+    spec_obj, target = open_store(spec, store)
+    names = [n.strip() for n in only.split(",") if n.strip()] if only else None
+    for name in names or ():
+        try:
+            CHECKS.get(name)
+        except ValueError as exc:  # an unknown name, with the known ones
+            usage_error("--checks", str(exc))
+    with render.progress() as progress:
+        task = progress.add_task("profiling days", total=None)
+        run = run_checks(spec_obj, as_of=when, store=target, checks=names,
+                         on_progress=lambda done, total: progress.update(task, completed=done, total=total))
+    if fmt is Format.json:
+        render.print_json(run.to_dict())
+    else:
+        _show(spec_obj.model, run, show_info=show_info)
+    raise typer.Exit(run.exit_code)
+
+
+def _show(model: str, run: CheckRun, *, show_info: bool) -> None:
+    from loopwatch.core.findings import Severity
+
+    out = render.out()
+    counts = {s: sum(f.severity == s for f in run.findings) for s in Severity}
+    out.print(f"{model} · {run.current.start:%Y-%m-%d} → {run.current.end:%Y-%m-%d} · "
+              f"{counts[Severity.PAGE]} page, {counts[Severity.WARNING]} warning, "
+              f"{counts[Severity.INFO]} info "
+              f"({render.count(run.tests)} tests, {run.seconds:.1f} s)", markup=False, style="bold")
+    shown = [f for f in run.findings if show_info or f.severity > Severity.INFO]
+    if not shown:
+        out.print("healthy: nothing to report", markup=False)
+        return
+    out.print()
+    out.print(render.findings(shown))
