@@ -254,3 +254,14 @@ def test_error_messages_are_printed_as_written_not_read_as_markup(tmp_path: Path
     result = runner.invoke(app, ["summary", "--spec", str(path)])
     assert result.exit_code == 2
     assert f"no spec at {path}" in result.stderr
+
+
+def test_an_interrupted_command_exits_130_not_1(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import loopwatch.storage.summary
+
+    def interrupted(store: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(loopwatch.storage.summary, "summarize", interrupted)
+    result = runner.invoke(app, ["summary", "--spec", str(spec_file(tmp_path))])
+    assert (result.exit_code, result.stderr) == (130, "interrupted\n")

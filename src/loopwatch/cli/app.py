@@ -63,6 +63,7 @@ class ExitCode(IntEnum):
     OK = 0
     ACT = 1  # something to act on: a finding pages, rows were quarantined, a feature drifted
     USAGE = 2  # a usage or input error, with a message naming it; also an unexpected failure
+    INTERRUPTED = 130  # Ctrl-C, as shells report a SIGINT
 
 
 class Format(StrEnum):
@@ -96,7 +97,7 @@ def command(*, act: str | None = None) -> Callable[[Callable[P, R]], Callable[P,
     command that never does. The ``--help`` of the command ends with its exit
     codes. A :class:`~loopwatch.errors.LoopwatchError` becomes ``error: ...``
     and exit 2; any other exception is reported as a failure of loopwatch itself,
-    with its traceback, and also exits 2 (never 1, which means "act").
+    with its traceback, and also exits 2 (never 1, which means "act"); Ctrl-C exits 130.
     """
     codes = f"0 ok · 1 {act} · 2 usage or input error" if act else "0 ok · 2 usage or input error"
 
@@ -109,6 +110,9 @@ def command(*, act: str | None = None) -> Callable[[Callable[P, R]], Callable[P,
                 fail(str(exc))
             except (typer.Exit, typer.Abort, TyperException):  # Typer's own control flow
                 raise
+            except KeyboardInterrupt:  # Typer would make it "Aborted!" with exit 1, which means "act"
+                render.err().print("interrupted", markup=False)
+                raise typer.Exit(ExitCode.INTERRUPTED) from None
             except Exception as exc:
                 render.err().print(traceback.format_exc(), markup=False, end="")
                 fail(f"unexpected {type(exc).__name__} (a bug in loopwatch; the traceback is above): {exc}")
