@@ -18,8 +18,8 @@ from loopwatch.core.profile import ALL
 from loopwatch.errors import InputError
 from loopwatch.monitoring.compare import compare_files
 from loopwatch.simulate.synthetic import SHIFTED_FEATURES, drift_dataset, drift_job_spec
+from loopwatch.storage.duckdb_engine import duckdb_connection
 from loopwatch.storage.fitting import fit_binning
-from loopwatch.storage.parquet_store import duckdb_connection
 from loopwatch.storage.profiling import profile_parts
 
 ROWS = 30_000

@@ -7,6 +7,8 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -16,7 +18,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from loopwatch.core.spec import Spec
-from loopwatch.storage import parquet_store
+from loopwatch.storage import journal
 from loopwatch.storage.parquet_store import ParquetStore
 
 DAY = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -123,8 +125,8 @@ def test_stale_temp_files_of_a_dead_writer_are_removed_by_compaction(
     assert not stale.exists()
 
 
-@pytest.mark.parametrize("failing", ["_commit", "_finish"])
-def test_compaction_that_fails_after_its_journal_is_recovered_by_the_next_store(
+@pytest.mark.parametrize("failing", ["commit", "unlink"])
+def test_compaction_that_fails_after_its_journal_reads_right_and_the_next_write_completes_it(
     filled: ParquetStore, spec: Spec, monkeypatch: pytest.MonkeyPatch, failing: str
 ) -> None:
     before = snapshot(filled)
@@ -132,15 +134,59 @@ def test_compaction_that_fails_after_its_journal_is_recovered_by_the_next_store(
     def crash(*args: Any, **kwargs: Any) -> None:
         raise OSError("simulated crash")
 
-    monkeypatch.setattr(parquet_store if failing == "_commit" else ParquetStore, failing, crash)
+    # before the merged file is renamed in, or after it (the old files still there)
+    monkeypatch.setattr(journal if failing == "commit" else journal.os, failing, crash)
     with pytest.raises(OSError, match="simulated crash"):
         filled.compact()
-    assert list((filled.root / "_journal").glob("*.json"))
     monkeypatch.undo()
+    journals = list((filled.root / "_journal").glob("*.json"))
+    assert journals
+    # a reader sees every row once, and writes nothing to do so
     reopened = ParquetStore(filled.root, spec=spec)
     assert snapshot(reopened) == before
+    assert list((filled.root / "_journal").glob("*.json")) == journals
+    # the next write completes the swap
+    assert reopened.ingest("decisions", pa.Table.from_pylist(decisions(range(0, 1))),
+                           source="t").duplicates == 1
     assert not list((filled.root / "_journal").iterdir())
     assert not list(filled.root.rglob("*.tmp"))
+    assert snapshot(reopened) == before
+
+
+def test_a_reader_keeps_its_files_through_a_compaction_which_completes_after_it(
+    filled: ParquetStore,
+) -> None:
+    before = snapshot(filled)
+    con = filled.connect()
+    table = filled.joined(con=con)
+    rows = sorted(table.to_pyarrow().to_pylist(), key=str)
+    result = filled.compact(wait=0)
+    # every partition is merged, but no file the reader listed has gone
+    assert (result.partitions, result.pending) == (4, 4)
+    assert result.files_after == result.files_before == 10
+    assert sorted(table.to_pyarrow().to_pylist(), key=str) == rows
+    # another reader meanwhile sees the old files, each row once; a write goes on
+    assert snapshot(filled) == before
+    assert filled.ingest("decisions", pa.Table.from_pylist(decisions(range(40, 41))),
+                         source="t").written == 1
+    assert len(filled.files("decisions")) == 7
+    del table, con  # the reader is done: the next write completes the swaps
+    filled.ingest("decisions", pa.Table.from_pylist(decisions(range(40, 41))), source="t")
+    assert not list((filled.root / "_journal").glob("*.json"))
+    assert len(filled.files("decisions")) == 4  # three merged days and the file written since
+    assert filled.count("decisions") == 19
+
+
+def test_compaction_waits_for_a_reader_that_closes_meanwhile(filled: ParquetStore) -> None:
+    holder = [filled.connect()]
+    filled.table("decisions", con=holder[0])
+    closer = threading.Timer(0.3, holder.clear)  # the reader's connection goes at 0.3 s
+    closer.start()
+    began = time.monotonic()
+    result = filled.compact(wait=30)
+    closer.join()
+    assert (result.pending, result.files_after) == (0, 5)
+    assert 0.3 <= time.monotonic() - began < 10
 
 
 # --- a real process killed at each point of a compaction -------------------------------
@@ -152,7 +198,7 @@ CHILD = textwrap.dedent("""
     import os, signal, sys
     from pathlib import Path
     from loopwatch.core.spec import spec_from_mapping
-    from loopwatch.storage import parquet_store
+    from loopwatch.storage import compaction, journal
     from loopwatch.storage.parquet_store import ParquetStore
 
     root, point, spec = sys.argv[1], sys.argv[2], spec_from_mapping(eval(sys.argv[3]))
@@ -171,15 +217,15 @@ CHILD = textwrap.dedent("""
         return wrapped
 
     if point == "temp-written":           # merged file written, no journal yet
-        parquet_store._write_temp = after(parquet_store._write_temp)
+        compaction.write_temp = after(compaction.write_temp)
     elif point == "journal-written":      # journal durable, new file not yet visible
-        parquet_store._commit = die
+        journal.commit = die
     elif point == "new-file-visible":     # new file renamed in, old files still there
-        ParquetStore._finish = die
+        journal.commit = after(journal.commit)
     elif point == "one-old-file-removed": # half of the old files removed
-        parquet_store.os.unlink = after(os.unlink)
+        journal.os.unlink = after(os.unlink)
     elif point == "second-partition":     # one partition done, the next one half way
-        parquet_store._commit = after(parquet_store._commit, calls=2)
+        journal.commit = after(journal.commit, calls=2)
     ParquetStore(root, spec=spec).compact()
     print("compaction finished")
 """)
@@ -205,11 +251,14 @@ def test_compaction_killed_at_any_point_leaves_every_row_exactly_once(
     temps = list((filled.root / "decisions").rglob(".part-*.parquet.tmp"))
     expected = {"temp-written": (0, 1), "journal-written": (1, 1)}.get(point, (1, 0))
     assert (len(journals), len(temps)) == expected
+    # readers see every row once before anything is recovered (they write nothing)
     reopened = ParquetStore(filled.root, spec=spec)
     assert snapshot(reopened) == before
     assert reopened.count("decisions") == 18
-    assert not list((filled.root / "_journal").glob("*.json"))
+    assert len(list((filled.root / "_journal").glob("*.json"))) == expected[0]
     # and a compaction after the crash completes the job
     reopened.compact()
+    assert not list((filled.root / "_journal").glob("*.json"))
+    assert not list(filled.root.rglob("*.tmp"))
     assert snapshot(ParquetStore(filled.root, spec=spec)) == before
     assert len(reopened.files("decisions")) == 3

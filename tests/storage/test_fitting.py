@@ -12,8 +12,8 @@ import pyarrow.parquet as pq
 
 from loopwatch.core.profile import QUANTILES, numeric_edges
 from loopwatch.simulate.synthetic import NUMERIC_FEATURES, drift_dataset, drift_job_spec
+from loopwatch.storage.duckdb_engine import duckdb_connection
 from loopwatch.storage.fitting import FIT_SAMPLE, fit_binning
-from loopwatch.storage.parquet_store import duckdb_connection
 
 
 def test_edges_are_numpys_quantiles_of_the_reference(tmp_path: Path) -> None:
@@ -42,7 +42,7 @@ def test_two_fits_in_two_processes_give_the_same_bins(tmp_path: Path) -> None:
         "import sys\n"
         "from loopwatch.simulate.synthetic import drift_job_spec\n"
         "from loopwatch.storage.fitting import fit_binning\n"
-        "from loopwatch.storage.parquet_store import duckdb_connection\n"
+        "from loopwatch.storage.duckdb_engine import duckdb_connection\n"
         "table = duckdb_connection().read_parquet(sys.argv[1])\n"
         "print(fit_binning(table, drift_job_spec()).fingerprint)\n"
     )

@@ -94,7 +94,7 @@ def test_csv_without_a_required_column_is_an_input_error_naming_it(
     path.write_text("decision_id,timestamp,amount\nd1,2026-03-01T10:00:00Z,1\n")
     with pytest.raises(InputError, match=r"no column 'score'"):
         ingest_file(store, "decisions", path)
-    assert store.count("decisions") == 0
+    assert not store.root.exists()  # nothing written, not even an empty store
 
 
 # --- Parquet -------------------------------------------------------------------------
@@ -287,4 +287,4 @@ def test_json_lines_without_a_required_key_in_any_row_is_an_input_error(tmp_path
     path.write_text('{"timestamp": "2026-01-01T00:00:00Z", "score": 0.1}\n' * 3)
     with pytest.raises(InputError, match="no column 'decision_id'"):
         ingest_file(store, "decisions", path)
-    assert store.count("decisions") == 0
+    assert not store.root.exists()  # nothing written, not even an empty store

@@ -14,7 +14,7 @@ import pytest
 
 from loopwatch.core.spec import Spec, spec_from_mapping
 from loopwatch.errors import StoreError
-from loopwatch.storage import parquet_store
+from loopwatch.storage import atomic
 from loopwatch.storage.parquet_store import ParquetStore
 
 DAY = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -121,8 +121,14 @@ def test_a_table_between_two_times_holds_their_rows_and_opens_only_their_days_fi
         empty = store.table("decisions", con=con, between=(later(10), later(11)))
         assert empty.count().to_pyarrow().as_py() == 0
         assert set(store.schema("decisions").arrow.names) <= set(empty.columns)
-    with pytest.raises(ValueError, match="quarantine"):
-        store.table("quarantine", con=con, between=(start, end))
+    # quarantine rows are selected by the time they were rejected
+    write(store, "decisions", [decision("bad", amount="lots")])
+    now = datetime.now(UTC)
+    recent = store.table("quarantine", con=con, between=(now - timedelta(hours=1),
+                                                        now + timedelta(hours=1)))
+    assert recent.to_pyarrow().column("reason").to_pylist() == [
+        "amount: expected a number; got 'lots'"]
+    assert store.table("quarantine", con=con, between=(start, end)).count().to_pyarrow().as_py() == 0
 
 
 # --- outcomes and the join -----------------------------------------------------------
@@ -182,6 +188,7 @@ def test_decisions_without_outcomes_have_a_null_label(store: ParquetStore) -> No
 def test_joined_has_the_same_columns_for_an_empty_and_a_filled_store(
     store: ParquetStore,
 ) -> None:
+    write(store, "decisions", [])  # a store, with nothing in it
     empty = store.joined().to_pyarrow().schema
     write(store, "decisions", [decision(1)])
     write(store, "outcomes", [outcome(1, at=later(1), label=True)])
@@ -232,7 +239,7 @@ def test_failed_rename_is_a_store_error_naming_the_file(
     def no_rename(src: Any, dst: Any) -> None:
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(parquet_store.os, "rename", no_rename)
+    monkeypatch.setattr(atomic.os, "rename", no_rename)
     with pytest.raises(StoreError, match=r"cannot write .*part-[0-9a-f]+\.parquet: Permission"):
         write(store, "decisions", [decision(1)])
     monkeypatch.undo()

@@ -112,8 +112,10 @@ def test_bins_are_fitted_once_and_kept(store: ParquetStore) -> None:
 
 def test_an_empty_reference_is_a_clear_error(tmp_path: Path) -> None:
     spec = spec_from_mapping({"model": "m", "features": [{"name": "x", "dtype": "numeric"}]})
-    with pytest.raises(InputError, match="has no decisions to profile"):
-        ProfileHistory(ParquetStore(tmp_path / "empty", spec=spec)).update()
+    store = ParquetStore(tmp_path / "empty", spec=spec)
+    store.write("decisions", store.schema("decisions").conform_rows([], source="test"))
+    with pytest.raises(InputError, match="holds no decisions of model 'm' yet: ingest"):
+        ProfileHistory(store).update()
 
 
 def test_an_interrupted_update_keeps_the_days_it_finished(store: ParquetStore,

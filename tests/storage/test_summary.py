@@ -18,6 +18,7 @@ REGIONS = ["EU", "EU", "NA", "US", "NA", None, "EU"]
 
 
 def test_summary_of_an_empty_store_has_no_rates(store: ParquetStore) -> None:
+    store.write("decisions", store.schema("decisions").conform_rows([], source="t"))
     summary = summarize(store)
     assert (summary.decisions, summary.outcomes, summary.quarantined) == (0, 0, 0)
     assert summary.decision_rate is None

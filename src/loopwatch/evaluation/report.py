@@ -21,6 +21,7 @@ import pyarrow.compute as pc
 from loopwatch.core.findings import Finding, exit_code
 from loopwatch.core.profile import ALL, Binning, Cohort, Profile, utc_day_start
 from loopwatch.core.spec import Spec
+from loopwatch.core.store import DecisionSource
 from loopwatch.errors import InputError
 from loopwatch.evaluation.bins import ScoreBins
 from loopwatch.evaluation.comparison import MinimumEffect, compare, value_per_decision
@@ -183,7 +184,7 @@ def _realized(profile: Profile, binning: Binning, spec: Spec, bins: ScoreBins, t
 
 
 def evaluate(spec: Spec, *, start: datetime | None = None, end: datetime | None = None,
-             store: ParquetStore | None = None, threshold: float | None = None,
+             store: DecisionSource | None = None, threshold: float | None = None,
              maturity: float = DEFAULT_MATURITY, min_effects: dict[str, MinimumEffect] | None = None,
              confidence: float = 0.95, seed: int = 0, update: bool = True) -> EvaluationReport:
     """Evaluate the model on ``[start, end)`` from the stored profiles.
@@ -244,7 +245,7 @@ def evaluate(spec: Spec, *, start: datetime | None = None, end: datetime | None 
     parts = history.parts()
     days_stored = parts.moments.column("day")
     if len(days_stored) == 0:
-        raise InputError(f"the store at {store.root} holds no profiled days")
+        raise InputError(f"the store at {store.location} holds no profiled days")
     last = pc.max(days_stored).as_py()
     first = utc_day_start(start) if start is not None else ref_end
     final = (utc_day_start(last) + timedelta(days=1) if end is None

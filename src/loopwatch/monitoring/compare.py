@@ -24,8 +24,8 @@ from loopwatch.core.profile import ALL, Profile, utc_day_start
 from loopwatch.core.spec import Spec
 from loopwatch.errors import InputError
 from loopwatch.monitoring.drift import FeatureDrift, drift_report
+from loopwatch.storage.duckdb_engine import DEFAULT_ENGINE_MEMORY, duckdb_connection
 from loopwatch.storage.fitting import fit_binning
-from loopwatch.storage.parquet_store import DEFAULT_ENGINE_MEMORY, duckdb_connection
 from loopwatch.storage.window import WindowPlan
 
 __all__ = ["Comparison", "compare_files"]

@@ -12,15 +12,14 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
-
-import pyarrow.parquet as pq
 
 from loopwatch.core.findings import Finding, Severity, exit_code
 from loopwatch.core.intervals import benjamini_hochberg
 from loopwatch.core.profile import utc_day_start
 from loopwatch.core.spec import Spec, parse_duration
+from loopwatch.core.store import DecisionSource
 from loopwatch.errors import InputError
 from loopwatch.monitoring import coverage, drift_check, health, performance, schema, system, volume
 from loopwatch.monitoring.checks import CHECKS, Check, CheckContext, Window
@@ -66,7 +65,7 @@ class CheckRun:
         }
 
 
-def run_checks(spec: Spec, *, as_of: datetime, store: ParquetStore | None = None,
+def run_checks(spec: Spec, *, as_of: datetime, store: DecisionSource | None = None,
                checks: Sequence[str] | None = None, update: bool = True,
                on_progress: Callable[[int, int], None] | None = None) -> CheckRun:
     """Run the checks for the window ending at ``as_of`` (rounded down to a UTC day).
@@ -106,7 +105,7 @@ def run_checks(spec: Spec, *, as_of: datetime, store: ParquetStore | None = None
     context = CheckContext(
         spec=spec, binning=history.binning(), parts=history.parts(start=first, end=end),
         as_of=end, current=current, trend=trend, baseline=baseline, reference=reference,
-        quarantined=_quarantined(store, first, end),
+        quarantined=store.quarantine_counts(between=(first, end)),
     )
     candidates: list[Finding] = []
     for check in instances:
@@ -163,17 +162,3 @@ def _differs(cohort: Finding, overall: Finding) -> bool:
     if cohort.impact is not None and overall.impact is not None:
         return abs(cohort.impact) >= 1.5 * abs(overall.impact)
     return False
-
-
-def _quarantined(store: ParquetStore, start: datetime, end: datetime) -> dict[tuple[datetime, str], int]:
-    """Rejected rows per UTC day (of the quarantine partition) and reason."""
-    out: dict[tuple[datetime, str], int] = {}
-    for path in store.files("quarantine"):
-        day = datetime.strptime(path.parent.name.removeprefix("date="), "%Y-%m-%d").replace(tzinfo=UTC)
-        if not start <= day < end:
-            continue
-        reasons = pq.read_table(path, columns=["reason"]).column("reason").to_pylist()
-        for reason in reasons:
-            key = (day, str(reason).split(":")[0])
-            out[key] = out.get(key, 0) + 1
-    return out

@@ -20,9 +20,8 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from loopwatch.core.schema import Conformed, Rejection, TableSchema
-from loopwatch.core.store import Kind, WriteResult
+from loopwatch.core.store import Kind, RowSink, WriteResult, kind_of
 from loopwatch.errors import InputError
-from loopwatch.storage.parquet_store import ParquetStore
 
 __all__ = ["FORMATS", "IngestReport", "ingest_file", "ingest_table", "to_arrow"]
 
@@ -66,31 +65,38 @@ def to_arrow(data: Any) -> pa.Table:
     )
 
 
-def ingest_table(store: ParquetStore, kind: Kind, data: Any, *, source: str = "python") -> IngestReport:
-    """Validate and write an in-memory table (pandas, polars, Arrow, or a list of dicts)."""
+def ingest_table(store: RowSink, kind: Kind, data: Any, *, source: str = "python") -> IngestReport:
+    """Validate and write an in-memory table (pandas, polars, Arrow, or a list of dicts).
+
+    ``kind`` is ``"decisions"`` or ``"outcomes"``; anything else is an
+    :class:`~loopwatch.errors.InputError` naming the two.
+    """
+    kind = kind_of(kind)
+    schema = store.schema(kind)
     if isinstance(data, list):
         # rows go to the row validator as they are: building an Arrow table first would
         # fail on the whole list for one row of another type (or an int beyond int64)
         if not all(isinstance(row, dict) for row in data):
             raise InputError(f"{source}: expected a list of dicts (one a row)")
         if data:
-            _require_columns(store.schema(kind), list(dict.fromkeys(k for r in data for k in r)),
-                             source)
-        conformed = store.schema(kind).conform_rows(data, source=source)
+            _require_columns(schema, list(dict.fromkeys(k for r in data for k in r)), source)
+        conformed = schema.conform_rows(data, source=source)
         return IngestReport(source, len(data), store.write(kind, conformed))
     table = to_arrow(data)
-    _require_columns(store.schema(kind), table.column_names, source)
-    return IngestReport(source, table.num_rows, store.ingest(kind, table, source=source))
+    _require_columns(schema, table.column_names, source)
+    return IngestReport(source, table.num_rows,
+                        store.write(kind, schema.conform(table, source=source)))
 
 
 def ingest_file(
-    store: ParquetStore, kind: Kind, path: str | Path, *, on_progress: Progress | None = None
+    store: RowSink, kind: Kind, path: str | Path, *, on_progress: Progress | None = None
 ) -> IngestReport:
     """Validate and write a CSV, Parquet or JSON Lines file, batch by batch.
 
     ``on_progress(done, total)`` is called after each batch (bytes for text files,
     rows for Parquet).
     """
+    kind = kind_of(kind)
     path = Path(path)
     fmt = FORMATS.get(path.suffix.lower())
     if fmt is None:

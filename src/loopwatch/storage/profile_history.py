@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -30,9 +29,10 @@ import pyarrow.parquet as pq
 from loopwatch.core.profile import ALL, Binning, Cohort, Profile, utc_day_start
 from loopwatch.core.profile_parts import ProfileParts
 from loopwatch.core.spec import MODEL_COLUMN, parse_duration
+from loopwatch.core.store import DecisionSource
 from loopwatch.errors import InputError, StoreError
+from loopwatch.storage.atomic import replace_text, write_atomic
 from loopwatch.storage.fitting import fit_binning
-from loopwatch.storage.parquet_store import ParquetStore, _write_atomic
 from loopwatch.storage.profiling import (
     binned_dimensions,
     dimensions,
@@ -71,6 +71,7 @@ class ProfileHistory:
     >>> from loopwatch.core.spec import spec_from_mapping
     >>> spec = spec_from_mapping({"model": "m", "features": [{"name": "x", "dtype": "numeric"}],
     ...                           "reference": {"trailing": "1d"}})
+    >>> from loopwatch.storage.parquet_store import ParquetStore
     >>> store = ParquetStore(tempfile.mkdtemp(), spec=spec)
     >>> rows = [{"decision_id": str(i), "timestamp": f"2026-03-0{1 + i % 2}T10:00:00Z",
     ...          "score": i / 10, "x": float(i)} for i in range(10)]
@@ -84,7 +85,7 @@ class ProfileHistory:
     10
     """
 
-    def __init__(self, store: ParquetStore) -> None:
+    def __init__(self, store: DecisionSource) -> None:
         self.store = store
         self.spec = store.spec
         self._binning: Binning | None = None
@@ -98,7 +99,7 @@ class ProfileHistory:
             return _aware(ref.start), _aware(ref.end)
         days = self._stored_days()
         if not days:
-            raise InputError(f"the store at {self.store.root} has no decisions to profile")
+            raise self._no_decisions()
         start = _day(days[0])
         return start, start + parse_duration(ref.trailing or "30d")
 
@@ -113,6 +114,8 @@ class ProfileHistory:
             self._binning = Binning.from_json(path.read_text())
             return self._binning
         start, end = self.reference_window()
+        if not self._stored_days():
+            raise self._no_decisions()
         con = self.store.connect()
         # the reference days' files only
         reference = self.store.table("decisions", con=con, between=(start, end))
@@ -123,9 +126,8 @@ class ProfileHistory:
             )
         binning = fit_binning(reference, self.spec)
         directory = self._base() / f"binning={binning.fingerprint}"
-        directory.mkdir(parents=True, exist_ok=True)
-        _replace_text(directory / "binning.json", binning.to_json())
-        _replace_text(current, json.dumps({"binning": binning.fingerprint,
+        replace_text(directory / "binning.json", binning.to_json())
+        replace_text(current, json.dumps({"binning": binning.fingerprint,
                                            "reference": [start.isoformat(), end.isoformat()]}))
         self._binning = binning
         return binning
@@ -141,14 +143,12 @@ class ProfileHistory:
         began = datetime.now(UTC)
         binning = self.binning(refit=refit)
         manifest = self._manifest(binning)
-        days = [d for d in self._stored_days()
+        fingerprints = self.store.versions("decisions")  # listed once: the days and their files
+        days = [d for d in sorted(fingerprints)
                 if (start is None or _day(d) >= utc_day_start(start)) and (end is None or _day(d) < end)]
-        by_day: dict[str, list[Path]] = {}
-        for path in self.store.files("decisions"):  # listed once, grouped by day
-            by_day.setdefault(path.parent.name.removeprefix("date="), []).append(path)
-        fingerprints = {d: _fingerprint(by_day.get(d, [])) for d in days}
         stale = [d for d in days if manifest["days"].get(d, {}).get("decisions") != fingerprints[d]]
-        outcomes = _fingerprint(self.store.files("outcomes"))
+        outcome_versions = self.store.versions("outcomes")
+        outcomes = _fingerprint(outcome_versions)
         relabel = [d for d in days if d not in stale
                    and manifest["days"].get(d, {}).get("outcomes") != outcomes]
         total = len(stale) + len(relabel)
@@ -159,7 +159,7 @@ class ProfileHistory:
                                 (datetime.now(UTC) - began).total_seconds())
         con = self.store.connect()
         decisions = self.store.table("decisions", con=con)
-        latest = self.store.outcomes_latest(con=con) if self.store.files("outcomes") else None
+        latest = self.store.outcomes_latest(con=con) if outcome_versions else None
 
         def scan(first: datetime, last: datetime) -> Any:
             # a chunk's decisions from its days' files only
@@ -248,7 +248,12 @@ class ProfileHistory:
         return self.store.root / "profiles" / f"{MODEL_COLUMN}={self.spec.model}"
 
     def _stored_days(self) -> list[str]:
-        return sorted({p.parent.name.removeprefix("date=") for p in self.store.files("decisions")})
+        return sorted(self.store.versions("decisions"))
+
+    def _no_decisions(self) -> InputError:
+        return InputError(f"the store at {self.store.location} holds no decisions of model "
+                          f"{self.spec.model!r} yet: ingest decisions first "
+                          "('loopwatch ingest decisions FILE')")
 
     def _manifest(self, binning: Binning) -> dict[str, Any]:
         path = self._base() / f"binning={binning.fingerprint}" / "manifest.json"
@@ -264,11 +269,11 @@ class ProfileHistory:
 
     def _save_manifest(self, binning: Binning, manifest: dict[str, Any]) -> None:
         path = self._base() / f"binning={binning.fingerprint}" / "manifest.json"
-        _replace_text(path, json.dumps(manifest, sort_keys=True))
+        replace_text(path, json.dumps(manifest, sort_keys=True))
 
     def _write_parts(self, binning: Binning, parts: ProfileParts, which: set[str]) -> dict[str, str]:
         directory = self._base() / f"binning={binning.fingerprint}"
-        return {name: _write_atomic(getattr(parts, name), directory / name).name
+        return {name: write_atomic(getattr(parts, name), directory / name).name
                 for name in _PARTS if name in which}
 
     def _collect_garbage(self, binning: Binning, manifest: dict[str, Any]) -> None:
@@ -280,9 +285,9 @@ class ProfileHistory:
                     path.unlink()
 
 
-def _fingerprint(files: list[Path]) -> str:
-    """Files are never changed in place, only added or replaced: their names identify a state."""
-    return hashlib.sha256("\n".join(sorted(f.name for f in files)).encode()).hexdigest()[:16]
+def _fingerprint(versions: dict[str, str]) -> str:
+    """One token for a whole table, from the versions of its days."""
+    return hashlib.sha256(json.dumps(sorted(versions.items())).encode()).hexdigest()[:16]
 
 
 def _only_days(table: pa.Table, days: list[str]) -> pa.Table:
@@ -305,12 +310,3 @@ def _runs(days: list[str]) -> list[list[str]]:
 
 def _aware(value: datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
-def _replace_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", encoding="utf-8") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)

@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
-from loopwatch.storage.parquet_store import ParquetStore
+from loopwatch.core.store import DecisionSource
 
 __all__ = ["StoreSummary", "summarize"]
 
@@ -51,8 +51,12 @@ class StoreSummary:
         return out
 
 
-def summarize(store: ParquetStore, *, top: int = 12) -> StoreSummary:
-    """Summarize ``store`` with a few aggregate queries pushed down to DuckDB."""
+def summarize(store: DecisionSource, *, top: int = 12) -> StoreSummary:
+    """Summarize ``store`` with a few aggregate queries pushed down to its engine.
+
+    A store that does not exist is a :class:`~loopwatch.errors.StoreError` naming the place;
+    one that exists and holds no decisions yet is summarized as such (``decisions == 0``).
+    """
     spec = store.spec
     con = store.connect()
     c, o = spec.columns, spec.outcomes
@@ -88,7 +92,7 @@ def summarize(store: ParquetStore, *, top: int = 12) -> StoreSummary:
     flagged = row.get("flagged")
     return StoreSummary(
         model=spec.model,
-        store=str(store.root),
+        store=store.location,
         decisions=n,
         outcomes=store.count("outcomes"),
         quarantined=store.count("quarantine"),
