@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from loopwatch.core.spec import Spec
-from loopwatch.storage import journal
+from loopwatch.storage import compaction, journal
 from loopwatch.storage.parquet_store import ParquetStore
 
 DAY = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -175,6 +175,33 @@ def test_a_reader_keeps_its_files_through_a_compaction_which_completes_after_it(
     assert not list((filled.root / "_journal").glob("*.json"))
     assert len(filled.files("decisions")) == 4  # three merged days and the file written since
     assert filled.count("decisions") == 19
+
+
+def test_an_ingest_goes_on_while_a_compaction_merges(
+    filled: ParquetStore, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    merging, release = threading.Event(), threading.Event()
+    merge = compaction._merge
+
+    def slow_merge(*args: Any) -> Any:
+        merging.set()
+        assert release.wait(30)
+        return merge(*args)
+
+    monkeypatch.setattr(compaction, "_merge", slow_merge)
+    compactor = threading.Thread(target=filled.compact)
+    compactor.start()
+    try:
+        assert merging.wait(30)
+        # the compaction is inside a merge: the writers' lock is free
+        result = filled.ingest("decisions", pa.Table.from_pylist(decisions(range(0, 41))),
+                               source="t")
+        assert (result.written, result.duplicates) == (29, 12)  # d0..d11 are stored
+    finally:
+        release.set()
+        compactor.join()
+    rows = filled.read("decisions").select(["decision_id", "timestamp"]).to_pylist()
+    assert len(rows) == len({tuple(r.values()) for r in rows}) == 18 + 29
 
 
 def test_compaction_waits_for_a_reader_that_closes_meanwhile(filled: ParquetStore) -> None:

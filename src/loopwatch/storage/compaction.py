@@ -1,12 +1,13 @@
 """Compaction: each partition's files merged into one, duplicate keys dropped, no result changed.
 
-Partitions are merged one at a time under the writers' lock, so an ingest waits for
-at most one partition's merge, never for the whole compaction. Each merge ends in a
-journalled swap (:mod:`loopwatch.storage.journal`) that completes at once when no
-reader holds the store, or else after readers have closed: ``compact`` waits up to
-``wait`` seconds for them, and a swap still pending then is completed by the next
-write or compaction. Until a swap completes readers see the old files, which stay
-where they were listed.
+One compaction runs at a time (``.compacting``). It merges a partition's files
+without the writers' lock (they never change, and ingest only adds files beside them),
+and takes it only to record and complete the swap, so an ingest waits milliseconds,
+never for a merge. Each merge ends in a journalled swap (:mod:`loopwatch.storage.journal`)
+that completes at once when no reader holds the store, or else after readers have
+closed: ``compact`` waits up to ``wait`` seconds for them, and a swap still pending then
+is completed by the next write or compaction. Until a swap completes readers see the
+old files, which stay where they were listed.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from loopwatch.storage.journal import (
     superseded,
 )
 from loopwatch.storage.layout import QUARANTINE_SCHEMA, StoreLayout, data_files
-from loopwatch.storage.locks import readers_absent, writing
+from loopwatch.storage.locks import compacting, readers_absent, writing
 from loopwatch.storage.writing import row_keys
 
 __all__ = ["CompactionResult", "compact"]
@@ -60,32 +61,42 @@ def compact(layout: StoreLayout, schemas: Mapping[Kind, TableSchema], *,
             wait: float) -> CompactionResult:
     """Merge every partition of more than one file; see the module's description."""
     partitions = files_before = removed = 0
-    with writing(layout):
-        complete_pending(layout)
-    for kind in TABLES:
-        for directory in layout.partitions(kind):
-            with writing(layout):
-                swaps = [s for s in pending_swaps(layout) if s.new.parent == directory]
-                hidden = superseded(layout)
-                kept = {s.tmp for s in swaps}
-                for stale in directory.glob(".*.tmp"):  # left by a writer that died
-                    if stale not in kept:
-                        stale.unlink()
-                old = [p for p in data_files(directory) if p not in hidden]
+    with compacting(layout):
+        with writing(layout):
+            complete_pending(layout)
+        for kind in TABLES:
+            for directory in layout.partitions(kind):
+                old = _claim(layout, directory)
                 files_before += len(old)
-                if swaps or len(old) <= 1:  # a partition with a pending swap waits for it
+                if len(old) <= 1:
                     continue
+                # the old files never change, and ingest only adds files beside them:
+                # merging needs no lock, so writers wait for none of it
                 merged, dropped = _merge(kind, schemas, old)
                 tmp, new = write_temp(merged, directory)
-                swap = record_swap(layout, tmp, new, old)
-                with readers_absent(layout) as alone:
-                    if alone:
-                        complete(layout, swap)
+                with writing(layout):
+                    swap = record_swap(layout, tmp, new, old)
+                    with readers_absent(layout) as alone:
+                        if alone:
+                            complete(layout, swap)
                 partitions += 1
                 removed += dropped
-    pending = _wait_for_readers(layout, wait)
-    files_after = _visible_files(layout)
-    return CompactionResult(partitions, files_before, files_after, removed, pending)
+        pending = _wait_for_readers(layout, wait)
+    return CompactionResult(partitions, files_before, _visible_files(layout), removed, pending)
+
+
+def _claim(layout: StoreLayout, directory: Path) -> list[Path]:
+    """The files of ``directory`` to merge (none while a swap of it is pending), once
+    temporary files that dead writers left there are removed."""
+    with writing(layout):  # no write is half done while the lock is held
+        swaps = [s for s in pending_swaps(layout) if s.new.parent == directory]
+        kept = {s.tmp for s in swaps}
+        for stale in directory.glob(".*.tmp"):
+            if stale not in kept:
+                stale.unlink()
+        hidden = superseded(layout)
+        old = [p for p in data_files(directory) if p not in hidden]
+    return [] if swaps else old
 
 
 def _merge(kind: TableName, schemas: Mapping[Kind, TableSchema],

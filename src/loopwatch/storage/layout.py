@@ -8,6 +8,7 @@
     profiles/model=<model>/...                                      (profile history)
     _journal/<uuid>.json                                            (compactions in flight)
     .lock                                                           (one writer at a time)
+    .compacting                                                     (one compaction at a time)
     .readers                                                        (readers, shared)
 
 Only ``*.parquet`` files are data; a temporary ``.part-*.parquet.tmp`` never is.
@@ -58,6 +59,10 @@ class StoreLayout:
     @property
     def writer_lock(self) -> Path:
         return self.root / ".lock"
+
+    @property
+    def compaction_lock(self) -> Path:
+        return self.root / ".compacting"
 
     @property
     def reader_lock(self) -> Path:

@@ -1,9 +1,11 @@
-"""The store's two locks: one writer at a time, and readers that compaction never pulls files from under.
+"""The store's locks: one writer at a time, and readers that compaction never pulls files from under.
 
-* ``.lock`` — an exclusive ``flock`` held by a writer (ingest, compaction, recovery) for
-  the milliseconds of one write, so that two processes never both add the same key.
-  Readers never take it: ingest only adds files, each committed by a rename, so a
-  reader never needs to wait for it.
+* ``.lock`` — an exclusive ``flock`` held by a writer (an ingest, and a compaction while
+  it records and completes a swap) for the milliseconds of one write, so that two
+  processes never both add the same key. Readers never take it: ingest only adds
+  files, each committed by a rename, so a reader never needs to wait for it.
+* ``.compacting`` — exclusive, for a whole compaction: one at a time, while ingest goes
+  on (a compaction reads and merges a partition's files without the writers' lock).
 * ``.readers`` — a *shared* ``flock`` held by each reader for as long as it may open the
   files it listed (a brief listing, or the life of an engine connection). Readers never
   block one another. The only change that removes files, the swap that ends a
@@ -24,12 +26,13 @@ import errno
 import fcntl
 import os
 from collections.abc import Iterator
+from pathlib import Path
 
 from loopwatch.errors import StoreError
 from loopwatch.storage.layout import StoreLayout
 
-__all__ = ["acquire_reader_lease", "readers_absent", "reading", "release_reader_lease",
-           "writing"]
+__all__ = ["acquire_reader_lease", "compacting", "readers_absent", "reading",
+           "release_reader_lease", "writing"]
 
 _READ_ONLY = (errno.EACCES, errno.EPERM, errno.EROFS)
 
@@ -37,9 +40,22 @@ _READ_ONLY = (errno.EACCES, errno.EPERM, errno.EROFS)
 @contextlib.contextmanager
 def writing(layout: StoreLayout) -> Iterator[None]:
     """Hold the writers' exclusive lock (creating the store's directory if needed)."""
+    with _exclusive(layout, layout.writer_lock):
+        yield
+
+
+@contextlib.contextmanager
+def compacting(layout: StoreLayout) -> Iterator[None]:
+    """Hold the compactors' exclusive lock: one compaction at a time (writers go on)."""
+    with _exclusive(layout, layout.compaction_lock):
+        yield
+
+
+@contextlib.contextmanager
+def _exclusive(layout: StoreLayout, path: Path) -> Iterator[None]:
     try:
         layout.root.mkdir(parents=True, exist_ok=True)
-        fd = os.open(layout.writer_lock, os.O_RDWR | os.O_CREAT, 0o666)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
     except OSError as exc:
         read_only = " (it is read-only here)" if exc.errno in _READ_ONLY else ""
         raise StoreError(f"cannot write to the store at {layout.root}{read_only}: "
