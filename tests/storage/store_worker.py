@@ -1,8 +1,9 @@
 """One process of the concurrency tests (``test_readers.py``): a writer, a compactor or a reader.
 
-Run as ``python store_worker.py ROLE ROOT STOP SPEC_JSON [ARG]``; it works on the store at
-ROOT until the file STOP exists (the writer: until it has written its batches), and
-prints what it saw as one JSON object. A reader records every anomaly (a decision seen
+Run as ``python store_worker.py ROLE ROOT STOP SPEC_JSON [ARG...]``; it works on the store
+at ROOT until the file STOP exists (the writer: from the moment the others are up, see
+``ready-*`` beside STOP, until it has written its batches), and prints what it saw as one
+JSON object. A reader records every anomaly (a decision seen
 twice, rows that disappear, an error) rather than stopping at the first.
 """
 
@@ -32,7 +33,12 @@ def batch(i: int) -> list[dict[str, Any]]:
              .isoformat(), "score": (n % 100) / 100, "amount": float(n)} for n in ids]
 
 
-def write(store: Any, batches: int) -> dict[str, Any]:
+def write(store: Any, batches: int, ready: Path, others: int) -> dict[str, Any]:
+    deadline = time.monotonic() + 120
+    while len(list(ready.glob("ready-*"))) < others:  # the readers and the compactor are up
+        if time.monotonic() > deadline:
+            raise TimeoutError("the other workers never started")
+        time.sleep(0.05)
     written = duplicates = 0
     for i in range(batches):
         result = store.ingest("decisions", pa.Table.from_pylist(batch(i)), source="writer")
@@ -49,6 +55,7 @@ def compact(store: Any, stop: Path) -> dict[str, Any]:
     runs = merged = deferred = 0
     while not stop.exists():
         result = store.compact(wait=0.05)
+        (stop.parent / "ready-compactor").touch()
         runs += 1
         merged += result.partitions
         deferred = max(deferred, result.pending)
@@ -84,6 +91,7 @@ def read(store: Any, stop: Path, mode: str) -> dict[str, Any]:
             errors.append(traceback.format_exc())
             continue
         snapshots += 1
+        (stop.parent / f"ready-{mode}").touch()
         if len(ids) != len(set(ids)):
             errors.append(f"{len(ids) - len(set(ids))} decisions seen twice")
         if len(set(ids)) < largest:
@@ -100,7 +108,7 @@ def main() -> None:
     role, root, stop, spec, *rest = sys.argv[1:]
     store = ParquetStore(root, spec=spec_from_mapping(json.loads(spec)))
     if role == "writer":
-        out = write(store, int(rest[0]))
+        out = write(store, int(rest[0]), Path(stop).parent, int(rest[1]))
     elif role == "compactor":
         out = compact(store, Path(stop))
     else:

@@ -71,7 +71,7 @@ def test_readers_during_ingest_and_compaction_see_each_row_once_and_never_fail(
     ParquetStore(root, spec=fraud).ingest("decisions", rows(range(0)), source="t")
     readers = [_worker("reader", root, stop, mode) for mode in ("short", "held")]
     compactor = _worker("compactor", root, stop)
-    writer = _worker("writer", root, stop, "60")
+    writer = _worker("writer", root, stop, "60", "3")  # once the three others are up
     written = _result(writer)
     stop.touch()
     compacted, seen = _result(compactor), [_result(r) for r in readers]
