@@ -20,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Literal
 
 import pyarrow as pa
 
@@ -35,6 +36,7 @@ QUARANTINE_SCHEMA = pa.schema([
     pa.field("row", pa.string()),
     pa.field("received_at", pa.timestamp("us", tz="UTC")),
 ])
+LOCK_FILES = {"writers": ".lock", "compaction": ".compacting", "readers": ".readers"}
 #: A committed data file (the store names its own ``part-<uuid>.parquet``); a temporary
 #: file ends in ``.tmp`` and is never one.
 DATA_FILES = "*.parquet"
@@ -56,17 +58,9 @@ class StoreLayout:
     def journal_dir(self) -> Path:
         return self.root / "_journal"
 
-    @property
-    def writer_lock(self) -> Path:
-        return self.root / ".lock"
-
-    @property
-    def compaction_lock(self) -> Path:
-        return self.root / ".compacting"
-
-    @property
-    def reader_lock(self) -> Path:
-        return self.root / ".readers"
+    def lock(self, which: Literal["writers", "compaction", "readers"]) -> Path:
+        """The file of one of the store's locks (see :mod:`loopwatch.storage.locks`)."""
+        return self.root / LOCK_FILES[which]
 
     def table_dir(self, kind: TableName) -> Path:
         return self.root / kind / f"{MODEL_COLUMN}={self.model}"
@@ -88,7 +82,7 @@ class StoreLayout:
 
     def is_store(self) -> bool:
         """Has a writer ever opened this directory as a store (of any model)?"""
-        return self.writer_lock.exists() or bool(self.models())
+        return self.lock("writers").exists() or bool(self.models())
 
     def models(self) -> list[str]:
         """The models that have rows of any kind in this store."""

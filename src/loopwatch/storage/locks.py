@@ -40,14 +40,14 @@ _READ_ONLY = (errno.EACCES, errno.EPERM, errno.EROFS)
 @contextlib.contextmanager
 def writing(layout: StoreLayout) -> Iterator[None]:
     """Hold the writers' exclusive lock (creating the store's directory if needed)."""
-    with _exclusive(layout, layout.writer_lock):
+    with _exclusive(layout, layout.lock("writers")):
         yield
 
 
 @contextlib.contextmanager
 def compacting(layout: StoreLayout) -> Iterator[None]:
     """Hold the compactors' exclusive lock: one compaction at a time (writers go on)."""
-    with _exclusive(layout, layout.compaction_lock):
+    with _exclusive(layout, layout.lock("compaction")):
         yield
 
 
@@ -69,13 +69,13 @@ def _exclusive(layout: StoreLayout, path: Path) -> Iterator[None]:
 
 def _open_reader_lock(layout: StoreLayout) -> int | None:
     try:
-        return os.open(layout.reader_lock, os.O_RDONLY | os.O_CREAT, 0o666)
+        return os.open(layout.lock("readers"), os.O_RDONLY | os.O_CREAT, 0o666)
     except OSError as exc:
         if exc.errno not in _READ_ONLY:
             raise StoreError(f"cannot read the store at {layout.root}: "
                              f"{exc.strerror or exc}") from exc
     try:  # a directory this process may not write: the lock file, if a writer made it
-        return os.open(layout.reader_lock, os.O_RDONLY)
+        return os.open(layout.lock("readers"), os.O_RDONLY)
     except FileNotFoundError:
         return None
     except OSError as exc:
@@ -112,7 +112,7 @@ def readers_absent(layout: StoreLayout) -> Iterator[bool]:
     Yields whether it is held: a swap runs only then, and is otherwise left pending.
     """
     try:
-        fd = os.open(layout.reader_lock, os.O_RDONLY | os.O_CREAT, 0o666)
+        fd = os.open(layout.lock("readers"), os.O_RDONLY | os.O_CREAT, 0o666)
     except OSError as exc:
         raise StoreError(f"cannot write to the store at {layout.root}: "
                          f"{exc.strerror or exc}") from exc
