@@ -12,6 +12,8 @@ environment                 option               meaning
                                                  features; never logged or printed
 ``LOOPWATCH_ENGINE_MEMORY`` (none)               memory the embedded engine (DuckDB) may use
                                                  before it spills to disk (default ``512MB``)
+``LOOPWATCH_SERVE_TOKEN``   (none)               bearer token ``loopwatch serve`` requires on
+                                                 ``/v1/decide`` and ``/metrics``; never logged
 ==========================  ===================  ==============================================
 """
 
@@ -39,5 +41,6 @@ class Settings(BaseSettings):
     spec: Path = Path("loopwatch.yaml")
     store: str | None = None
     pii_key: SecretStr | None = None
+    serve_token: SecretStr | None = None
     engine_memory: str = Field(default="512MB",
                                pattern=r"^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$")

@@ -27,6 +27,7 @@ from zoneinfo import ZoneInfo
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from loopwatch.core.serving import SERVING_DTYPES
 from loopwatch.core.spec import MODEL_COLUMN, Spec
 
 __all__ = [
@@ -434,6 +435,10 @@ def decision_schema(spec: Spec, *, pii_key: bytes | None = None) -> TableSchema:
                        (c.error, pa.string()), (c.source, pa.string())):
         if name:
             columns.append(_Column(name, kind))
+    if spec.serving is not None:
+        # optional columns: files written before the spec had them read back as nulls
+        columns += [_Column(name, _ARROW[SERVING_DTYPES[role]])
+                    for role, name in spec.serving.column_roles().items()]
     dropped = frozenset(f.name for f in spec.features if f.pii == "drop")
     return TableSchema("decisions", spec.model, spec.tz, tuple(columns), dropped,
                        missing_key=() if pii_key else hashed)

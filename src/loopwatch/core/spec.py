@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from loopwatch.core.serving import Serving
 from loopwatch.errors import SpecError
 
 __all__ = [
@@ -254,6 +255,9 @@ class Spec(_Model):
     reference: Reference = Reference(trailing="30d")
     value: ValueModel | None = None
     monitoring: Monitoring = Monitoring()
+    #: The prediction loop's columns, experiment shares and cost model (``core/serving.py``);
+    #: without it the decision log has no serving columns.
+    serving: Serving | None = None
 
     #: Directory the spec was loaded from; relative store paths resolve against it.
     base_dir: Path = Field(default=Path("."), exclude=True)
@@ -295,6 +299,10 @@ class Spec(_Model):
             if name in seen:
                 raise ValueError(f"columns.{role}: {name!r} is already used by {seen[name]}")
             seen[name] = f"columns.{role}"
+        for role, name in (self.serving.column_roles() if self.serving else {}).items():
+            if name in seen:
+                raise ValueError(f"serving.columns.{role}: {name!r} is already used by {seen[name]}")
+            seen[name] = f"serving.columns.{role}"
         for i, feature in enumerate(self.features):
             if feature.name in seen:
                 raise ValueError(
