@@ -190,6 +190,11 @@ class MicroBatcher(Generic[I, R]):
             except Exception:  # the decisions are out; the batcher must go on
                 _log.exception("the work after a batch of %d rows failed", len(batch))
 
+    def abandon(self) -> None:
+        """Let go of a batcher whose event loop is gone: its thread ends, nothing is awaited."""
+        self._task.cancel()
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
     async def close(self) -> None:
         """Stop gathering; rows still queued are shed."""
         self._task.cancel()

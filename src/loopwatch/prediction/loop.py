@@ -224,6 +224,8 @@ class DecisionLoop:
     def _batcher_here(self) -> MicroBatcher[Pending, Decision]:
         loop = asyncio.get_running_loop()
         if self._batcher is None or self._batcher.loop is not loop:
+            if self._batcher is not None:  # its event loop is gone (a test client's, say)
+                self._batcher.abandon()
             self._batcher = MicroBatcher(self._process, self.batching,
                                          name=f"loopwatch-batch[{self.spec.model}]",
                                          initializer=self._limit_threads)

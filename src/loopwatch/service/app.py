@@ -80,10 +80,10 @@ class ErrorOut(BaseModel):
 
 _ONE: TypeAdapter[DecideRequest] = TypeAdapter(DecideRequest)
 _MANY: TypeAdapter[list[DecideRequest]] = TypeAdapter(list[DecideRequest])
+_REQUEST_SCHEMA = DecideRequest.model_json_schema()
 _BODY_SCHEMA = {
-    "oneOf": [{"$ref": "#/components/schemas/DecideRequest"},
-              {"type": "array", "items": {"$ref": "#/components/schemas/DecideRequest"},
-               "minItems": 1, "maxItems": MAX_REQUESTS}],
+    "oneOf": [_REQUEST_SCHEMA, {"type": "array", "items": _REQUEST_SCHEMA, "minItems": 1,
+                                "maxItems": MAX_REQUESTS}],
 }
 
 
