@@ -15,6 +15,9 @@ from loopwatch.cli.commands import summary
 from loopwatch.cli.commands import check
 from loopwatch.cli.commands import compare
 from loopwatch.cli.commands import evaluate
+from loopwatch.cli.commands import serve
+from loopwatch.cli.commands import tail
 # isort: on
 
-__all__ = ["check", "compact", "compare", "evaluate", "ingest", "init", "profile", "simulate", "summary"]
+__all__ = ["check", "compact", "compare", "evaluate", "ingest", "init", "profile", "serve", "simulate",
+           "summary", "tail"]

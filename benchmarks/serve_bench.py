@@ -1,0 +1,357 @@
+"""Benchmark of ``loopwatch serve``: micro-batching against batch size 1, logging on against off; the cascade.
+
+Run::
+
+    .venv/bin/python benchmarks/serve_bench.py                 # 3 rounds of 3 servers, then the cascade
+    .venv/bin/python benchmarks/serve_bench.py --rounds 1 --seconds 5   # quicker
+    .venv/bin/python benchmarks/serve_bench.py --part cascade  # the cascade only
+
+Serving: the simulator's scikit-learn gradient-boosting fraud model (13 features)
+behind ``loopwatch serve`` (uvicorn, one process), loaded by Debian's ``wrk`` from
+another process at a fixed concurrency (one thread, ``--connections`` connections,
+each sending ``POST /v1/decide`` with one decision drawn from 2,000 simulated
+transactions). Three servers a round, in turn: batched (``--batch-rows 64``, 2 ms
+wait budget) with logging, batch size 1 with logging, batched without logging;
+each server is warmed up before it is measured. Ratios are taken within a round
+(the machine's load drifts between rounds) and quoted as the median of the rounds
+with their spread. The last line is machine-readable.
+
+Cascade: the simulator's model (full) and a logistic regression on five numeric
+features (cheap) scored on the same labelled transactions after the training
+weeks; the band is calibrated on the first half (cheap decisions agreeing with the
+full model's on 99.9% of the rows) and evaluated on the second half; cost per
+decision is CPU time per row of each model (batches of 64, one thread) priced at
+the spec's ``cpu_second``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pickle
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+import _records  # noqa: E402
+
+BENCH = "serve_bench"
+CONFIGS = {  # name: (batch rows, wait ms, logging)
+    "batched": (64, 2.0, True),
+    "single": (1, 0.0, True),
+    "batched, no logging": (64, 2.0, False),
+}
+MODELS_ENV = "SERVE_BENCH_MODELS"
+
+
+# --- the loop the server runs (imported by `loopwatch serve --loop serve_bench:build_loop`) ----------
+
+
+def build_loop(spec: Any) -> Any:
+    """The fraud loop over the models the benchmark trained (pickled at ``$SERVE_BENCH_MODELS``)."""
+    from loopwatch.prediction.models import Model
+    from loopwatch.simulate.serving import CATEGORIES, CHEAP_FEATURES, FEATURES, FraudServing, fraud_loop
+
+    with open(os.environ[MODELS_ENV], "rb") as handle:
+        saved = pickle.load(handle)
+    serving = FraudServing(
+        spec=spec, rows=[], labels=saved["labels"][:0],
+        full=Model(predictor=saved["full"], version=saved["version"], features=FEATURES,
+                   categories=CATEGORIES),
+        cheap=Model(predictor=saved["cheap"], version="fraud-logreg-1.0", features=CHEAP_FEATURES))
+    return fraud_loop(serving)
+
+
+# --- load generation ---------------------------------------------------------------------------
+
+_LUA = """
+local bodies = {%s}
+local i = 0
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+request = function()
+  i = i %% #bodies + 1
+  return wrk.format(nil, "/v1/decide", nil, bodies[i])
+end
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format('\\nRESULT {"requests": %%d, "duration_us": %%d, "p50_us": %%d, "p99_us": %%d, '
+    .. '"mean_us": %%.1f, "non2xx": %%d, "socket_errors": %%d}\\n', summary.requests, summary.duration,
+    latency:percentile(50), latency:percentile(99), latency.mean, e.status,
+    e.connect + e.read + e.write + e.timeout))
+end
+"""
+
+
+def ensure_wrk() -> str:
+    found = shutil.which("wrk")
+    if found:
+        return found
+    print("wrk is missing; installing Debian's package (apt-get install -y wrk)", flush=True)
+    install = ["apt-get", "install", "-y", "wrk"]
+    if os.geteuid() != 0:
+        install = ["sudo", *install]
+    if subprocess.run(install, capture_output=True).returncode != 0:
+        subprocess.run([*install[:-3], "update"], capture_output=True)
+        subprocess.run(install, check=True, capture_output=True)
+    found = shutil.which("wrk")
+    if not found:
+        raise SystemExit("could not install wrk")
+    return found
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_ready(port: int, process: subprocess.Popen[bytes], timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"the server exited with {process.returncode}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.2)
+    raise SystemExit("the server did not become ready")
+
+
+def metric(port: int, name: str) -> float:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+        for line in response.read().decode().splitlines():
+            if line.startswith(name + " ") or line.startswith(name + "{"):
+                return float(line.rsplit(" ", 1)[1])
+    return float("nan")
+
+
+def run_wrk(wrk: str, port: int, script: Path, *, seconds: float, connections: int) -> dict[str, Any]:
+    done = subprocess.run([wrk, "-t1", f"-c{connections}", f"-d{round(seconds)}s", "--timeout", "10s",
+                           "-s", str(script), f"http://127.0.0.1:{port}"],
+                          capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"wrk failed ({done.returncode}): {done.stderr or done.stdout}")
+    line = next(x for x in done.stdout.splitlines() if x.startswith("RESULT "))
+    result: dict[str, Any] = json.loads(line.removeprefix("RESULT "))
+    result["throughput"] = result["requests"] / (result["duration_us"] / 1e6)
+    return result
+
+
+def serve_once(config: str, *, wrk: str, work: Path, script: Path, seconds: float, connections: int,
+               run: dict[str, Any], round_: int) -> dict[str, Any]:
+    rows, wait, log = CONFIGS[config]
+    port = free_port()
+    env = {**os.environ, MODELS_ENV: str(work / "models.pkl"),
+           "PYTHONPATH": os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")])}
+    command = [str(Path(sys.executable).with_name("loopwatch")), "serve", "--spec",
+               str(work / "loopwatch.yaml"), "--loop", "serve_bench:build_loop", "--port", str(port),
+               "--batch-rows", str(rows), "--batch-wait-ms", str(wait), "--log" if log else "--no-log"]
+    server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        wait_ready(port, server)
+        run_wrk(wrk, port, script, seconds=min(3.0, seconds), connections=connections)  # warm-up
+        load_before = os.getloadavg()[0]
+        measured = run_wrk(wrk, port, script, seconds=seconds, connections=connections)
+        rows_sum = metric(port, "loopwatch_batch_rows_sum")
+        rows_count = metric(port, "loopwatch_batch_rows_count")
+        dropped = metric(port, "loopwatch_logger_dropped") if log else 0.0
+    finally:
+        server.send_signal(signal.SIGINT)
+        try:
+            server.wait(60)
+        except subprocess.TimeoutExpired:
+            server.kill()
+    record = {"part": "serving", "config": config, "round": round_, "batch_rows_max": rows,
+              "wait_ms": wait, "logging": log, "connections": connections, "seconds": seconds,
+              "throughput": round(measured["throughput"], 1), "p50_ms": measured["p50_us"] / 1e3,
+              "p99_ms": measured["p99_us"] / 1e3, "mean_ms": round(measured["mean_us"] / 1e3, 3),
+              "requests": measured["requests"], "non2xx": measured["non2xx"],
+              "socket_errors": measured["socket_errors"],
+              "mean_batch_rows": round(rows_sum / rows_count, 2) if rows_count else None,
+              "logger_dropped": dropped, "load_before": round(load_before, 2),
+              "load_after": round(os.getloadavg()[0], 2), "server_exit": server.returncode}
+    _records.append(BENCH, run, record)
+    print(f"  round {round_} {config:<22} {record['throughput']:>8,.0f} decisions/s  p50 "
+          f"{record['p50_ms']:6.2f} ms  p99 {record['p99_ms']:7.2f} ms  mean batch "
+          f"{record['mean_batch_rows']}  non-2xx {record['non2xx']}  load {record['load_before']}",
+          flush=True)
+    return record
+
+
+def prepare(work: Path, *, seed: int) -> Any:
+    from loopwatch.simulate.serving import fraud_serving
+
+    serving = fraud_serving(seed=seed)
+    store = work / "store"
+    spec = serving.spec.model_copy(update={"store": str(store)})
+    (work / "loopwatch.yaml").write_text(spec.to_yaml(), encoding="utf-8")
+    with open(work / "models.pkl", "wb") as handle:
+        pickle.dump({"full": serving.full.predictor, "cheap": serving.cheap.predictor,
+                     "version": serving.full.version, "labels": serving.labels}, handle)
+    bodies = [json.dumps({"inputs": row}, default=str) for row in serving.rows[:2000]]
+    lua = ", ".join("[[" + b + "]]" for b in bodies)
+    (work / "load.lua").write_text(_LUA % lua, encoding="utf-8")
+    return serving
+
+
+def bench_serving(args: argparse.Namespace, run: dict[str, Any], work: Path) -> dict[str, float]:
+    wrk = ensure_wrk()
+    rounds: list[dict[str, dict[str, Any]]] = []
+    for r in range(args.rounds):
+        rounds.append({c: serve_once(c, wrk=wrk, work=work, script=work / "load.lua", seconds=args.seconds,
+                                     connections=args.connections, run=run, round_=r)
+                       for c in CONFIGS})
+    throughput = [x["batched"]["throughput"] / x["single"]["throughput"] for x in rounds]
+    p99 = [x["batched"]["p99_ms"] / x["single"]["p99_ms"] for x in rounds]
+    logging = [100 * (1 - x["batched"]["throughput"] / x["batched, no logging"]["throughput"]) for x in rounds]
+    return {"throughput": statistics.median(throughput), "p99": statistics.median(p99),
+            "logging": statistics.median(logging)}
+
+
+def bench_cascade(run: dict[str, Any], serving: Any) -> None:
+    import numpy as np
+    from threadpoolctl import threadpool_limits
+
+    from loopwatch.prediction.cascade import Cascade, calibrate_cascade
+    from loopwatch.prediction.cascade_report import evaluate_cascade
+    from loopwatch.simulate.model import REVIEW_THRESHOLD
+
+    rows, labels = serving.rows, serving.labels
+    half = len(rows) // 2
+
+    def cost_per_row(model: Any, sample: list[dict[str, Any]]) -> tuple[np.ndarray, float]:
+        scores, cpu = [], 0.0
+        with threadpool_limits(limits=1):
+            for start in range(0, len(sample), 64):
+                t0 = time.thread_time()
+                scores.append(model.score(sample[start:start + 64]))
+                cpu += time.thread_time() - t0
+        return np.concatenate(scores), cpu / len(sample)
+
+    full, full_cpu = cost_per_row(serving.full, rows)
+    cheap, cheap_cpu = cost_per_row(serving.cheap, rows)
+    low, high = calibrate_cascade(cheap[:half], full[:half], threshold=REVIEW_THRESHOLD, agreement=0.999)
+    price = serving.spec.serving.cost.cpu_second
+    report = evaluate_cascade(Cascade(cheap=serving.cheap, low=low, high=high), cheap=cheap[half:],
+                              full=full[half:], labels=labels[half:], cost_cheap=cheap_cpu * price,
+                              cost_full=full_cpu * price, threshold=REVIEW_THRESHOLD)
+    print(f"\ncascade on {len(rows) - half:,} simulated transactions ({int(labels[half:].sum())} frauds); "
+          f"band: cheap < {low:.4g} or ≥ {high:.4g}")
+    for p in report.policies:
+        auc = p.auc
+        print(f"  {p.name:<11} AUC {auc.value:.4f} ({auc.low:.4f}–{auc.high:.4f})  cost per decision "
+              f"{p.cost_per_decision:.3g} USD  full model on {p.full_share:.1%}")
+        _records.append(BENCH, run, {"part": "cascade", "policy": p.name, "auc": auc.value,
+                                     "auc_low": auc.low, "auc_high": auc.high, "n": auc.n,
+                                     "cost_per_decision": p.cost_per_decision, "full_share": p.full_share,
+                                     "low": low, "high": None if high == float("inf") else high})
+    diff, lo, hi = report.auc_change
+    print(f"  cascade vs full: AUC {diff:+.4f} ({lo:+.4f} to {hi:+.4f}, paired), cost "
+          f"{report.cost_change / report.policies[1].cost_per_decision:+.1%}, routed to cheap "
+          f"{report.routed_share:.1%}, decisions changed {report.decisions_changed:.3%}")
+    _records.append(BENCH, run, {"part": "cascade", "policy": "cascade vs full", "auc_change": diff,
+                                 "auc_change_low": lo, "auc_change_high": hi,
+                                 "cost_change": report.cost_change, "routed_share": report.routed_share,
+                                 "decisions_changed": report.decisions_changed})
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of the three servers")
+    parser.add_argument("--seconds", type=float, default=10.0, help="measured seconds per server")
+    parser.add_argument("--connections", type=int, default=32, help="concurrent connections of wrk")
+    parser.add_argument("--part", choices=("all", "serving", "cascade"), default="all")
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args(argv)
+    run = _records.new_run(BENCH, argv)
+    print(f"{os.cpu_count()} CPUs, load average {', '.join(f'{x:.2f}' for x in os.getloadavg())}; "
+          f"{args.rounds} rounds × {len(CONFIGS)} servers × {args.seconds:g} s at {args.connections} "
+          "connections", flush=True)
+    with tempfile.TemporaryDirectory(prefix="serve-bench-") as name:
+        work = Path(name)
+        serving = prepare(work, seed=args.seed)
+        ratios = bench_serving(args, run, work) if args.part in ("all", "serving") else None
+        if args.part in ("all", "cascade"):
+            bench_cascade(run, serving)
+    if ratios is not None:
+        print(f"throughput_ratio_batched_vs_single={ratios['throughput']:.2f} "
+              f"p99_ratio_batched_vs_single={ratios['p99']:.3f} "
+              f"logging_overhead_pct={ratios['logging']:.1f}")
+
+
+# --- tables for RESULTS.md ----------------------------------------------------------------
+
+
+def _serving_table(records: list[dict[str, Any]]) -> str:
+    latest = _records.latest_runs([r for r in records if r.get("part") == "serving"])
+    if not latest:
+        return "(no runs yet)\n"
+    run = latest[0]["run"]
+    lines = [f"Run {run['date']}, `{run['command']}`, {run['cpus']} CPUs ({run['cpu_model']}), "
+             f"load average at start {run['load_average'][0]}.", "",
+             "| server | decisions/s | p50 ms | p99 ms | mean rows per model call | non-2xx | load |",
+             "|---|--:|--:|--:|--:|--:|--:|"]
+    groups = _records.group_by(latest, "config")
+    for (config,), rs in groups.items():
+        lines.append(f"| {config} | {_records.fmt_spread([r['throughput'] for r in rs], 0)} | "
+                     f"{_records.fmt_spread([r['p50_ms'] for r in rs])} | "
+                     f"{_records.fmt_spread([r['p99_ms'] for r in rs])} | "
+                     f"{_records.fmt_spread([r['mean_batch_rows'] or 0 for r in rs], 1)} | "
+                     f"{sum(r['non2xx'] + r['socket_errors'] for r in rs)} | "
+                     f"{min(r['load_before'] for r in rs)}–{max(r['load_before'] for r in rs)} |")
+    by_round = _records.group_by(latest, "round")
+    ratio = [{r["config"]: r for r in rs} for rs in by_round.values()]
+    complete = [x for x in ratio if len(x) == len(CONFIGS)]
+    if complete:
+        lines += ["", "| within a round | median (min–max) |", "|---|--:|",
+                  f"| throughput, batched ÷ batch size 1 | "
+                  f"{_records.fmt_spread([x['batched']['throughput'] / x['single']['throughput'] for x in complete])} |",
+                  f"| p99, batched ÷ batch size 1 | "
+                  f"{_records.fmt_spread([x['batched']['p99_ms'] / x['single']['p99_ms'] for x in complete], 3)} |",
+                  f"| throughput lost to logging, % | "
+                  f"{_records.fmt_spread([100 * (1 - x['batched']['throughput'] / x['batched, no logging']['throughput']) for x in complete], 1)} |"]
+    return "\n".join(lines) + "\n"
+
+
+def _cascade_table(records: list[dict[str, Any]]) -> str:
+    latest = _records.latest_runs([r for r in records if r.get("part") == "cascade"])
+    if not latest:
+        return "(no runs yet)\n"
+    lines = ["| policy | ROC AUC (95% interval) | cost per million decisions (USD) | scored by the full model |",
+             "|---|--:|--:|--:|"]
+    for r in latest:
+        if "auc" in r:
+            lines.append(f"| {r['policy']} | {r['auc']:.4f} ({r['auc_low']:.4f}–{r['auc_high']:.4f}) | "
+                         f"{r['cost_per_decision'] * 1e6:.3g} | {r['full_share']:.1%} |")
+    change = next((r for r in latest if r["policy"] == "cascade vs full"), None)
+    if change is not None:
+        full = next(r for r in latest if r["policy"] == "full only")
+        lines += ["", f"Cascade against the full model on the same transactions: AUC "
+                      f"{change['auc_change']:+.4f} ({change['auc_change_low']:+.4f} to "
+                      f"{change['auc_change_high']:+.4f}, paired DeLong), cost per decision "
+                      f"{change['cost_change'] / full['cost_per_decision']:+.1%}, "
+                      f"{change['routed_share']:.1%} of decisions routed to the cheap model, "
+                      f"{change['decisions_changed']:.3%} of decisions changed; "
+                      f"{full['n']:,} labelled decisions."]
+    return "\n".join(lines) + "\n"
+
+
+TABLES = {"serving": _serving_table, "cascade": _cascade_table}
+
+
+if __name__ == "__main__":
+    main()
