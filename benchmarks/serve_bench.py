@@ -42,6 +42,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+import psutil
+
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 import _records  # noqa: E402
@@ -165,7 +167,10 @@ def serve_once(config: str, *, wrk: str, work: Path, script: Path, seconds: floa
         wait_ready(port, server)
         run_wrk(wrk, port, script, seconds=min(3.0, seconds), connections=connections)  # warm-up
         load_before = os.getloadavg()[0]
+        cpu = [psutil.Process(server.pid), *psutil.Process(server.pid).children(recursive=True)]
+        cpu_before = sum(sum(p.cpu_times()[:2]) for p in cpu)
         measured = run_wrk(wrk, port, script, seconds=seconds, connections=connections)
+        cpu_used = sum(sum(p.cpu_times()[:2]) for p in cpu) - cpu_before
         rows_sum = metric(port, "loopwatch_batch_rows_sum")
         rows_count = metric(port, "loopwatch_batch_rows_count")
         dropped = metric(port, "loopwatch_logger_dropped") if log else 0.0
@@ -180,13 +185,15 @@ def serve_once(config: str, *, wrk: str, work: Path, script: Path, seconds: floa
               "throughput": round(measured["throughput"], 1), "p50_ms": measured["p50_us"] / 1e3,
               "p99_ms": measured["p99_us"] / 1e3, "mean_ms": round(measured["mean_us"] / 1e3, 3),
               "requests": measured["requests"], "non2xx": measured["non2xx"],
+              "server_cpu_ms_per_decision": round(1e3 * cpu_used / max(measured["requests"], 1), 4),
               "socket_errors": measured["socket_errors"],
               "mean_batch_rows": round(rows_sum / rows_count, 2) if rows_count else None,
               "logger_dropped": dropped, "load_before": round(load_before, 2),
               "load_after": round(os.getloadavg()[0], 2), "server_exit": server.returncode}
     _records.append(BENCH, run, record)
     print(f"  round {round_} {config:<22} {record['throughput']:>8,.0f} decisions/s  p50 "
-          f"{record['p50_ms']:6.2f} ms  p99 {record['p99_ms']:7.2f} ms  mean batch "
+          f"{record['p50_ms']:6.2f} ms  p99 {record['p99_ms']:7.2f} ms  CPU "
+          f"{record['server_cpu_ms_per_decision']:.3f} ms/decision  mean batch "
           f"{record['mean_batch_rows']}  non-2xx {record['non2xx']}  load {record['load_before']}",
           flush=True)
     return record
@@ -215,11 +222,20 @@ def bench_serving(args: argparse.Namespace, run: dict[str, Any], work: Path) -> 
         rounds.append({c: serve_once(c, wrk=wrk, work=work, script=work / "load.lua", seconds=args.seconds,
                                      connections=args.connections, run=run, round_=r)
                        for c in CONFIGS})
-    throughput = [x["batched"]["throughput"] / x["single"]["throughput"] for x in rounds]
-    p99 = [x["batched"]["p99_ms"] / x["single"]["p99_ms"] for x in rounds]
-    logging = [100 * (1 - x["batched"]["throughput"] / x["batched, no logging"]["throughput"]) for x in rounds]
-    return {"throughput": statistics.median(throughput), "p99": statistics.median(p99),
-            "logging": statistics.median(logging)}
+    ratios = [round_ratios(x) for x in rounds]
+    print("logging's CPU per decision: "
+          f"{_records.fmt_spread([r['logging_cpu'] for r in ratios], 1, '%')} more than without logging")
+    return {k: statistics.median(r[k] for r in ratios) for k in ratios[0]}
+
+
+def round_ratios(servers: dict[str, dict[str, Any]]) -> dict[str, float]:
+    """Ratios within one round: batched ÷ single, and what logging costs (throughput, server CPU)."""
+    batched, single, quiet = servers["batched"], servers["single"], servers["batched, no logging"]
+    cpu = "server_cpu_ms_per_decision"
+    return {"throughput": batched["throughput"] / single["throughput"],
+            "p99": batched["p99_ms"] / single["p99_ms"],
+            "logging": 100 * (1 - batched["throughput"] / quiet["throughput"]),
+            "logging_cpu": 100 * (batched[cpu] / quiet[cpu] - 1)}
 
 
 def bench_cascade(run: dict[str, Any], serving: Any) -> None:
@@ -303,27 +319,28 @@ def _serving_table(records: list[dict[str, Any]]) -> str:
     run = latest[0]["run"]
     lines = [f"Run {run['date']}, `{run['command']}`, {run['cpus']} CPUs ({run['cpu_model']}), "
              f"load average at start {run['load_average'][0]}.", "",
-             "| server | decisions/s | p50 ms | p99 ms | mean rows per model call | non-2xx | load |",
-             "|---|--:|--:|--:|--:|--:|--:|"]
+             "| server | decisions/s | p50 ms | p99 ms | server CPU ms per decision "
+             "| mean rows per model call | non-2xx | load |",
+             "|---|--:|--:|--:|--:|--:|--:|--:|"]
     groups = _records.group_by(latest, "config")
     for (config,), rs in groups.items():
         lines.append(f"| {config} | {_records.fmt_spread([r['throughput'] for r in rs], 0)} | "
                      f"{_records.fmt_spread([r['p50_ms'] for r in rs])} | "
                      f"{_records.fmt_spread([r['p99_ms'] for r in rs])} | "
+                     f"{_records.fmt_spread([r['server_cpu_ms_per_decision'] for r in rs], 3)} | "
                      f"{_records.fmt_spread([r['mean_batch_rows'] or 0 for r in rs], 1)} | "
                      f"{sum(r['non2xx'] + r['socket_errors'] for r in rs)} | "
                      f"{min(r['load_before'] for r in rs)}–{max(r['load_before'] for r in rs)} |")
     by_round = _records.group_by(latest, "round")
     ratio = [{r["config"]: r for r in rs} for rs in by_round.values()]
-    complete = [x for x in ratio if len(x) == len(CONFIGS)]
+    complete = [round_ratios(x) for x in ratio if len(x) == len(CONFIGS)]
     if complete:
-        lines += ["", "| within a round | median (min–max) |", "|---|--:|",
-                  f"| throughput, batched ÷ batch size 1 | "
-                  f"{_records.fmt_spread([x['batched']['throughput'] / x['single']['throughput'] for x in complete])} |",
-                  f"| p99, batched ÷ batch size 1 | "
-                  f"{_records.fmt_spread([x['batched']['p99_ms'] / x['single']['p99_ms'] for x in complete], 3)} |",
-                  f"| throughput lost to logging, % | "
-                  f"{_records.fmt_spread([100 * (1 - x['batched']['throughput'] / x['batched, no logging']['throughput']) for x in complete], 1)} |"]
+        lines += ["", "| within a round | median (min–max, rounds) |", "|---|--:|"]
+        for key, label, digits in (("throughput", "throughput, batched ÷ batch size 1", 2),
+                                   ("p99", "p99, batched ÷ batch size 1", 3),
+                                   ("logging", "throughput lost to logging, %", 1),
+                                   ("logging_cpu", "server CPU per decision added by logging, %", 1)):
+            lines.append(f"| {label} | {_records.fmt_spread([x[key] for x in complete], digits)} |")
     return "\n".join(lines) + "\n"
 
 
@@ -331,7 +348,8 @@ def _cascade_table(records: list[dict[str, Any]]) -> str:
     latest = _records.latest_runs([r for r in records if r.get("part") == "cascade"])
     if not latest:
         return "(no runs yet)\n"
-    lines = ["| policy | ROC AUC (95% interval) | cost per million decisions (USD) | scored by the full model |",
+    lines = ["| policy | ROC AUC (95% interval) | cost per million decisions (USD) "
+             "| scored by the full model |",
              "|---|--:|--:|--:|"]
     for r in latest:
         if "auc" in r:

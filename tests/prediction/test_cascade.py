@@ -49,7 +49,7 @@ def test_report_aucs_match_scikit_learn_and_the_costs_add_up() -> None:
 
 def test_paired_interval_matches_a_paired_bootstrap_and_covers_in_simulation() -> None:
     cheap, full, y = scores(8_000, 11)
-    diff, low, high = paired_auc_difference(cheap, full, y)
+    _, low, high = paired_auc_difference(cheap, full, y)
     rng = np.random.default_rng(0)
     boot = []
     for _ in range(300):

@@ -49,7 +49,8 @@ def test_a_broken_file_keeps_the_last_good_flags_and_says_why(tmp_path: Path) ->
     path.write_text('{"flags": [{"kind": "baseline", "id": "x"', encoding="utf-8")
     assert flags.current("fraud").disabled("ip_risk") is not None
     assert flags.errors() == 1 and "not JSON" in str(flags.last_error)
-    path.write_text(json.dumps({"flags": [{"kind": "rollback", "id": "r", **WHO, "when": "2026-03-01T00:00:00Z"}]}))
+    rollback = {"kind": "rollback", "id": "r", **WHO, "when": "2026-03-01T00:00:00Z"}  # no version
+    path.write_text(json.dumps({"flags": [rollback]}))
     assert flags.current("fraud").disabled("ip_risk") is not None  # still the last good ones
     assert "[0].version: Field required" in str(flags.last_error)
 
@@ -66,7 +67,8 @@ def test_revert_ends_a_mitigation_and_keeps_its_record(tmp_path: Path) -> None:
 def test_concurrent_writers_lose_no_flag(tmp_path: Path) -> None:
     code = (
         "import sys; from datetime import UTC, datetime; "
-        "from loopwatch.core.flags import DisableFeature; from loopwatch.prediction.flag_file import FileFlags; "
+        "from loopwatch.core.flags import DisableFeature; "
+        "from loopwatch.prediction.flag_file import FileFlags; "
         "f = FileFlags(sys.argv[1]); "
         "[f.set(DisableFeature(id=f'{sys.argv[2]}-{i}', feature='x', model='fraud', who='a', why='b', "
         "when=datetime(2026, 3, 1, tzinfo=UTC))) for i in range(15)]"

@@ -77,7 +77,7 @@ def test_cost_per_decision_by_model_version_and_cohort(tmp_path: Path, kit: Any)
     assert rows[("v2", "region=EU")].decisions == 5
 
 
-def test_a_log_without_serving_columns_is_refused_with_the_reason(tmp_path: Path, kit: Any, spec: Any) -> None:
+def test_a_log_without_serving_columns_is_refused_with_the_reason(spec: Any) -> None:
     import pyarrow as pa
 
     with pytest.raises(ValueError, match="no serving columns"):

@@ -1,4 +1,4 @@
-"""`loopwatch serve` as its own process over real HTTP, stopped by a signal; then `loopwatch tail` on its log."""
+"""`loopwatch serve` in its own process over real HTTP, stopped by a signal; `loopwatch tail` on its log."""
 
 from __future__ import annotations
 

@@ -1,1 +1,2 @@
-"""Loop 1, the prediction loop: decision logging for serving code."""
+"""Loop 1, the prediction loop: the decision loop runtime (features, micro-batched scoring,
+fallbacks, flags, experiments, cost), its tail analysis, and the decision logger."""

@@ -22,8 +22,9 @@ and before the next batch.
 from __future__ import annotations
 
 import asyncio
-import math
+import contextlib
 import logging
+import math
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -198,10 +199,8 @@ class MicroBatcher(Generic[I, R]):
     async def close(self) -> None:
         """Stop gathering; rows still queued are shed."""
         self._task.cancel()
-        try:
+        with contextlib.suppress(asyncio.CancelledError):
             await self._task
-        except asyncio.CancelledError:
-            pass
         while self._queue:
             entry = self._queue.popleft()
             if not entry.future.done():

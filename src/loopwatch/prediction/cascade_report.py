@@ -1,4 +1,4 @@
-"""What a cascade buys: the share routed to the cheap model, the quality change with an interval, the cost change.
+"""What a cascade buys: the share routed to the cheap model, the quality change, the cost change.
 
 Scored on the same labelled rows by both models, the three policies (cheap model
 only, full model only, the cascade) each get a ROC AUC with its interval

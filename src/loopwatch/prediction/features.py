@@ -169,7 +169,7 @@ class Features:
         timeout = None if step.timeout_ms is None else step.timeout_ms / 1e3
         try:
             if step.is_async:
-                return None, await asyncio.wait_for(step.compute(inputs), timeout)  # type: ignore[arg-type]
+                return None, await asyncio.wait_for(step.compute(inputs), timeout)
             if timeout is None:
                 cpu0 = time.thread_time()
                 try:

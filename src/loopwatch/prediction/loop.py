@@ -113,7 +113,7 @@ class DecisionLoop:
         holdout_policy: str | HoldoutPolicy = "default",
         flags: FlagReader | None = None,
         logger: DecisionLogger | None = None,
-        batching: Batching = Batching(),
+        batching: Batching | None = None,
         model_threads: int | None = 1,
     ) -> None:
         known = {f.name for f in spec.features}
@@ -124,7 +124,7 @@ class DecisionLoop:
         by_version = {m.version: m for m in versions}
         if len(by_version) != len(versions):
             raise ValueError("versions: two models have the same version")
-        if not (isinstance(holdout_policy, str) and holdout_policy in ("default", "baseline")
+        if not ((isinstance(holdout_policy, str) and holdout_policy in ("default", "baseline"))
                 or callable(holdout_policy)):
             raise ValueError(f"holdout_policy must be 'default', 'baseline' or a function; "
                              f"got {holdout_policy!r}")
@@ -134,6 +134,7 @@ class DecisionLoop:
         self.serving = spec.serving or Serving()
         if self.serving.canary > 0 and challenger is None:
             raise ValueError(f"serving.canary is {self.serving.canary} but the loop has no challenger")
+        batching = Batching() if batching is None else batching
         if not isinstance(batching, Batching):
             raise ValueError(f"batching must be a Batching; got {batching!r}")
         self.model, self.baseline, self.challenger = model, baseline, challenger

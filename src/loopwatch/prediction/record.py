@@ -32,12 +32,13 @@ def decision_row(spec: Spec, item: Pending, decision: Decision, *,
         row[name] = item.inputs.get(name)
     row.update(decision.features)
     row[c.score] = decision.score
-    optional = ((c.model_version, decision.model_version), (c.action, decision.action),
+    optional: tuple[tuple[str | None, Any], ...] = (
+                (c.model_version, decision.model_version), (c.action, decision.action),
                 (c.threshold, decision.threshold), (c.latency, round(decision.latency_ms, 4)),
                 (c.cost, decision.cost), (c.error, decision.error))
-    for name, value in optional:
-        if name:
-            row[name] = value
+    for column, value in optional:
+        if column:
+            row[column] = value
     if c.source and c.source in item.inputs:
         row[c.source] = item.inputs[c.source]
     serving = spec.serving

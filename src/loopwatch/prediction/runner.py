@@ -31,6 +31,8 @@ from loopwatch.prediction.steps import Actions, SafetyRule
 __all__ = ["Pending", "Runner"]
 
 HoldoutPolicy = Callable[[Mapping[str, Any]], str]
+PostProcess = Callable[[float, Mapping[str, Any]], float]
+Price = Callable[[float, Mapping[str, int]], float]
 
 
 @dataclass(slots=True)
@@ -66,8 +68,8 @@ class Runner:
 
     def __init__(self, *, model: Model, actions: Actions, baseline: Model | None,
                  versions: Mapping[str, Model], challenger: Model | None, cascade: Cascade | None,
-                 rules: Sequence[SafetyRule], post_process: Callable[[float, Mapping[str, Any]], float] | None,
-                 holdout_policy: str | HoldoutPolicy, price: Callable[[float, Mapping[str, int]], float]) -> None:
+                 rules: Sequence[SafetyRule], post_process: PostProcess | None,
+                 holdout_policy: str | HoldoutPolicy, price: Price) -> None:
         self.models: dict[str, Model] = {"primary": model, **{f"version:{v}": m for v, m in versions.items()}}
         if baseline is not None:
             self.models["baseline"] = baseline

@@ -164,7 +164,8 @@ def analyse_tail(decisions: pa.Table, spec: Spec, *, loop: DecisionLoop | None =
     cut = float(np.quantile(latency, 1 - tail)) if n else None
     in_tail = latency >= cut if cut is not None else np.zeros(0, dtype=bool)
     names_seen = sorted({k for st in steps for k in st})
-    table = np.array([[float(st.get(k, 0.0)) for k in names_seen] for st in steps]).reshape(n, len(names_seen))
+    table = np.array([[float(st.get(k, 0.0)) for k in names_seen] for st in steps])
+    table = table.reshape(n, len(names_seen))
     step_rows: list[StepTime] = []
     if n and names_seen:
         tail_mean = table[in_tail].mean(axis=0)
@@ -185,7 +186,8 @@ def analyse_tail(decisions: pa.Table, spec: Spec, *, loop: DecisionLoop | None =
         sampled_rows = decisions.select(present).take(pa.array(pick)).to_pylist()
         flips = _flip_rates(loop, sampled_rows, [k for k in computed if k in present])
     all_ms = sum(feature_ms.values()) or 1.0
-    features = tuple(sorted((FeatureCost(k, round(ms, 4), round(ms / all_ms, 4), flips.get(k), len(sampled_rows))
+    features = tuple(sorted((FeatureCost(k, round(ms, 4), round(ms / all_ms, 4), flips.get(k),
+                                         len(sampled_rows))
                              for k, ms in feature_ms.items()), key=lambda f: -f.mean_ms))
     batch = np.asarray(decisions.column(s.batch_rows).to_numpy(zero_copy_only=False), dtype=np.float64) \
         if s.batch_rows in names else np.zeros(0)

@@ -23,7 +23,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
-from loopwatch.core.serving import Serving
+from loopwatch.core.serving import CostModel, Serving
 from loopwatch.core.spec import Spec
 from loopwatch.prediction.batcher import Batching
 from loopwatch.prediction.cascade import Cascade
@@ -58,7 +58,8 @@ class FraudServing:
     labels: np.ndarray[Any, np.dtype[np.bool_]]  # their labels (rows whose label arrived)
 
 
-def matrix_of(table: pa.Table, names: tuple[str, ...] = FEATURES) -> np.ndarray[Any, np.dtype[np.float64]]:
+def matrix_of(table: pa.Table, names: tuple[str, ...] = FEATURES
+              ) -> np.ndarray[Any, np.dtype[np.float64]]:
     """The model's float matrix of a decision table (categories as codes, booleans as 0/1)."""
     columns = []
     for name in names:
@@ -73,7 +74,8 @@ def matrix_of(table: pa.Table, names: tuple[str, ...] = FEATURES) -> np.ndarray[
     return np.column_stack(columns)
 
 
-def fraud_serving(*, days: int = 40, per_day: int = 5_000, train_days: int = 14, seed: int = 7) -> FraudServing:
+def fraud_serving(*, days: int = 40, per_day: int = 5_000, train_days: int = 14,
+                  seed: int = 7) -> FraudServing:
     """Simulate a healthy run, train both models on its first ``train_days``, keep the rest to serve."""
     result = simulate(SimulationConfig(days=days, decisions_per_day=per_day, incidents=(), seed=seed))
     decisions = result.decisions
@@ -95,7 +97,7 @@ def fraud_serving(*, days: int = 40, per_day: int = 5_000, train_days: int = 14,
     later = np.flatnonzero(~early & known)
     keep = [*FEATURES, "region", "device", "customer_type", "source"]
     rows = decisions.select(keep).take(pa.array(later)).to_pylist()
-    spec = result.spec.model_copy(update={"serving": Serving(cost={"cpu_second": 4.8e-5})})
+    spec = result.spec.model_copy(update={"serving": Serving(cost=CostModel(cpu_second=4.8e-5))})
     return FraudServing(
         spec=spec,
         full=Model(predictor=full.estimator, version=full.version, features=FEATURES, categories=CATEGORIES),
@@ -104,7 +106,7 @@ def fraud_serving(*, days: int = 40, per_day: int = 5_000, train_days: int = 14,
 
 
 def fraud_loop(serving: FraudServing, *, cascade: Cascade | None = None,
-               batching: Batching = Batching()) -> DecisionLoop:
+               batching: Batching | None = None) -> DecisionLoop:
     """The simulated fraud model's decision loop: amounts over 5,000 always go to review."""
     rule = SafetyRule(name="large_amount", when=lambda row: (row.get("amount") or 0) > 5_000,
                       action="review")
