@@ -163,7 +163,11 @@ class MicroBatcher(Generic[I, R]):
                     continue
                 batch.append(entry)
             if batch:
-                await self._run_batch(batch)
+                try:
+                    await self._run_batch(batch)
+                except Exception as exc:  # the batch thread is gone (shut down): never hang callers
+                    _log.exception("a batch of %d rows could not run", len(batch))
+                    _fail(batch, exc)
 
     async def _run_batch(self, batch: list[_Entry[I, R]]) -> None:
         started = time.monotonic()

@@ -33,7 +33,7 @@ from loopwatch.prediction.decision import Decision, DecisionRequest, Fallback
 from loopwatch.prediction.features import Features
 from loopwatch.prediction.logger import DecisionLogger
 from loopwatch.prediction.models import Model
-from loopwatch.prediction.record import decision_row
+from loopwatch.prediction.record import RowBuilder
 from loopwatch.prediction.runner import HoldoutPolicy, Pending, Runner
 from loopwatch.prediction.steps import Actions, FeatureStep, SafetyRule
 
@@ -152,6 +152,7 @@ class DecisionLoop:
                              challenger=challenger, cascade=cascade, rules=rules,
                              post_process=post_process, holdout_policy=holdout_policy,
                              price=self.pricing)
+        self._row = RowBuilder(spec)
         self._batcher: MicroBatcher[Pending, Decision] | None = None
         self.log_errors = 0
 
@@ -191,7 +192,7 @@ class DecisionLoop:
         if self.logger is None:
             return
         try:
-            self.logger.log(decision_row(self.spec, item, decision, shadow=shadow, shadow_ms=shadow_ms))
+            self.logger.log(self._row(item, decision, shadow=shadow, shadow_ms=shadow_ms))
         except Exception:  # logging never fails a decision that was already made
             self.log_errors += 1
             _log.exception("could not log decision %s", decision.decision_id)

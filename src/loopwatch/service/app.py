@@ -11,6 +11,7 @@ and its reason. With a token, ``/v1/decide`` and ``/metrics`` need
 
 from __future__ import annotations
 
+import gc
 import hmac
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -150,6 +151,10 @@ def create_app(loop: DecisionLoop, *, token: str | None = None, logger: Decision
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        # what start-up loaded (models, modules) is never garbage: keep it out of every
+        # collection, so that a full collection does not pause decisions to scan it
+        gc.collect()
+        gc.freeze()
         state["ready"] = True
         try:
             yield
