@@ -168,10 +168,11 @@ def test_a_safety_rule_overrides_the_model_and_a_broken_rule_fails_closed(tmp_pa
 
 def test_flags_take_effect_without_a_restart_and_are_logged(tmp_path: Path, kit: Any) -> None:
     spec = kit.serving_spec(tmp_path / "store")
-    flags = FileFlags(tmp_path / "flags.json", ttl=0.05)
+    reader = FileFlags(tmp_path / "flags.json", ttl=0.05)
+    flags = FileFlags(tmp_path / "flags.json")  # the control plane, writing as another process would
     logger = DecisionLogger(spec, flush_interval=0.05)
     loop = DecisionLoop(spec, model=kit.linear("v2"), baseline=kit.linear("base", weight=0.1),
-                        versions=[kit.linear("v1", weight=0.5)], actions=ACTIONS, flags=flags,
+                        versions=[kit.linear("v1", weight=0.5)], actions=ACTIONS, flags=reader,
                         logger=logger)
     who = {"model": "fraud", "who": "ana", "why": "incident 12", "when": T0}
 
@@ -180,6 +181,7 @@ def test_flags_take_effect_without_a_restart_and_are_logged(tmp_path: Path, kit:
 
     assert (decide("a").model_version, decide("b").action) == ("v2", "review")
     flags.set(Rollback(id="rb", version="v1", **who))
+    assert decide("b2").model_version == "v2"  # the reader's snapshot holds for its TTL
     time.sleep(0.06)
     rolled = decide("c")
     assert (rolled.model_version, rolled.flags, rolled.action) == ("v1", ("rb",), "approve")
@@ -359,6 +361,29 @@ def test_a_store_written_before_the_serving_block_stays_readable(tmp_path: Path,
     rows = {r["decision_id"]: r for r in stored(spec)}
     assert rows["old"]["route"] is None and rows["new"]["route"] == "primary"
     assert ParquetStore.for_spec(spec).table("decisions").count().to_pyarrow().as_py() == 2
+
+
+def test_a_scikit_learn_estimator_is_called_once_per_batch_through_predict_proba(tmp_path: Path,
+                                                                                kit: Any) -> None:
+    import numpy as np
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    from loopwatch.prediction.models import Model
+
+    rng = np.random.default_rng(0)
+    x = np.column_stack([rng.uniform(0, 1000, 2000), rng.uniform(0, 1, 2000), rng.integers(0, 3, 2000)])
+    y = rng.random(2000) < x[:, 0] / 1000
+    estimator = HistGradientBoostingClassifier(max_iter=20).fit(x, y)
+    calls: list[int] = []
+    proba = estimator.predict_proba
+    object.__setattr__(estimator, "predict_proba", lambda m: (calls.append(len(m)), proba(m))[1])
+    model = Model(predictor=estimator, version="hgb-1", features=kit.features,
+                  categories={"country": ["FR", "DE", "US"]})
+    loop = DecisionLoop(kit.serving_spec(tmp_path), model=model, actions=ACTIONS)
+    decisions = loop.decide_now([kit.inputs(float(a)) for a in (10, 500, 990)])
+    assert calls == [3]
+    expected = proba(np.array([[10, 0, 0], [500, 0, 0], [990, 0, 0]], dtype=float))[:, 1]
+    assert [d.score for d in decisions] == pytest.approx(expected.tolist())
 
 
 def test_a_loop_checks_its_declaration(tmp_path: Path, kit: Any) -> None:

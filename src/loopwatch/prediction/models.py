@@ -1,9 +1,10 @@
 """A model as the loop calls it: any object that scores a batch, and scoring that isolates failures.
 
 :class:`Model` wraps a predictor duck-typed on a batch: an object with
-``predict_proba`` (scikit-learn, LightGBM's and XGBoost's scikit-learn interfaces;
-the positive class's column is taken) or a plain callable returning one score per
-row. Rows are encoded into the predictor's input by ``encode`` (default: a float
+``predict_proba`` (scikit-learn's interface, which LightGBM's and XGBoost's
+scikit-learn wrappers also implement; the positive class's column is taken; tested
+with scikit-learn) or a plain callable returning one score per row (an ONNX
+session wrapped in a function, say). Rows are encoded into the predictor's input by ``encode`` (default: a float
 matrix of the features in order, categories mapped to their index).
 
 :func:`score_rows` calls the model once for a whole batch. When the call raises,
