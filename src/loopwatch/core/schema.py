@@ -9,7 +9,8 @@ quarantine with a reason. Valid rows are never held back by invalid ones.
 Stored types: numeric features, score, threshold, latency and cost are
 ``float64``; categorical features, cohorts, ids and actions are ``string``;
 boolean features and labels are ``bool``; times are ``timestamp[us, UTC]``
-(naive input times are read in the spec's time zone).
+(naive input times are read in the spec's time zone). A spec with a ``serving``
+block adds the prediction loop's optional columns (``core/serving.py``).
 """
 
 from __future__ import annotations
