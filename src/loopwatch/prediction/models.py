@@ -4,8 +4,9 @@
 ``predict_proba`` (scikit-learn's interface, which LightGBM's and XGBoost's
 scikit-learn wrappers also implement; the positive class's column is taken; tested
 with scikit-learn) or a plain callable returning one score per row (an ONNX
-session wrapped in a function, say). Rows are encoded into the predictor's input by ``encode`` (default: a float
-matrix of the features in order, categories mapped to their index).
+session wrapped in a function, say). Rows are encoded into the predictor's input
+by ``encode`` (default: a float matrix of the features in order, categories mapped
+to their index).
 
 :func:`score_rows` calls the model once for a whole batch. When the call raises,
 the batch is split in two and each half is scored again (bisection), within a

@@ -68,7 +68,8 @@ class RowBuilder:
             row[s.batch_rows] = decision.batch_rows or None
             row[s.steps] = _times(steps) if steps else None
             row[s.cpu_ms] = round(decision.cpu_ms, 6)
-            row[s.fallbacks] = _dumps([f.to_dict() for f in decision.fallbacks]) if decision.fallbacks else None
+            fallbacks = decision.fallbacks
+            row[s.fallbacks] = _dumps([f.to_dict() for f in fallbacks]) if fallbacks else None
             row[s.flags] = _dumps(list(decision.flags)) if decision.flags else None
             row[s.shadow_score], row[s.shadow_version] = shadow
             row[s.holdout] = decision.holdout

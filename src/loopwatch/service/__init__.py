@@ -1,1 +1,1 @@
-"""The outer layer that serves the prediction loop: the HTTP app, its metrics, the server, the serving report."""
+"""The outer layer serving the prediction loop: the HTTP app, its metrics, the server, the report."""
