@@ -12,6 +12,7 @@ the batch thread, once per decision, and competes with serving for the GIL.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from loopwatch.core.spec import Spec
@@ -23,7 +24,7 @@ __all__ = ["RowBuilder", "decision_row"]
 _dumps = json.JSONEncoder(separators=(",", ":")).encode
 
 
-def _times(steps: dict[str, float]) -> str:
+def _times(steps: Mapping[str, float]) -> str:
     """A flat ``{step: ms}`` as JSON; step names are identifiers with dots, values finite floats
     (a third of ``json.dumps``'s time, which matters once per decision)."""
     return "{" + ",".join([f'"{k}":{v!r}' for k, v in steps.items()]) + "}"
