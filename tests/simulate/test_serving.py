@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from sklearn.metrics import roc_auc_score
 
 from loopwatch.simulate.serving import fraud_loop, fraud_serving
 
 
+@pytest.mark.slow
 def test_the_served_fraud_model_ranks_fraud_and_reviews_large_amounts() -> None:
     serving = fraud_serving(days=24, per_day=2_000, train_days=14)
     loop = fraud_loop(serving)
-    rows = serving.rows[:4_000]
+    rows = [*serving.rows[:3_999], {**serving.rows[0], "amount": 12_000.0}]
     decisions = loop.decide_now(rows)
     assert {d.route for d in decisions} == {"primary"} and all(d.score is not None for d in decisions)
     labels = serving.labels[:4_000]
