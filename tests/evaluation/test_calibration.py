@@ -7,11 +7,18 @@ import math
 import numpy as np
 import numpy.typing as npt
 import pytest
+from scipy import optimize, special
 from sklearn.calibration import calibration_curve
+from sklearn.linear_model import LogisticRegression
 
 from loopwatch.core.profile import score_bin, score_edges
 from loopwatch.evaluation.bins import ScoreBins
-from loopwatch.evaluation.calibration import expected_calibration_error, reliability_curve
+from loopwatch.evaluation.calibration import (
+    calibration_intercept,
+    calibration_slope,
+    expected_calibration_error,
+    reliability_curve,
+)
 from loopwatch.evaluation.metrics import brier_score, log_loss
 
 
@@ -63,20 +70,59 @@ def test_ece_equals_the_definition_on_the_raw_rows() -> None:
     edges = score_edges(None, 0.0, 1.0)
     m = expected_calibration_error(binned(y, scores, edges), bins=ScoreBins.from_edges(edges))
     assert m.value == pytest.approx(direct_ece(y, scores, 10), abs=1e-3)
-    assert m.n == y.size and m.low <= m.value <= m.high
+    assert m.n == y.size and math.isnan(m.low) and math.isnan(m.high)  # descriptive: no interval
 
 
-def test_ece_interval_reaches_zero_for_a_calibrated_model_and_excludes_it_for_a_miscalibrated_one() -> None:
-    rng = np.random.default_rng(4)
-    scores = rng.random(5000)
+def recalibration_rows(n: int, seed: int, slope: float, intercept: float) -> tuple[
+        npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+    """Scores at 1,000-bin midpoints whose true log-odds are ``intercept + slope·logit(score)``."""
+    rng = np.random.default_rng(seed)
+    scores = (np.floor(rng.beta(1, 6, n) * 1000) + 0.5) / 1000
+    truth = special.expit(intercept + slope * special.logit(scores))
+    return (rng.random(n) < truth).astype(np.int64), scores
+
+
+def test_calibration_slope_and_intercept_equal_the_logistic_fits_on_the_raw_rows() -> None:
+    y, scores = recalibration_rows(20_000, seed=5, slope=0.7, intercept=0.3)
     edges = score_edges(None, 0.0, 1.0)
     bins = ScoreBins.from_edges(edges)
-    calibrated = expected_calibration_error(binned((rng.random(5000) < scores).astype(np.int64), scores,
-                                                   edges), bins=bins)
-    skewed = expected_calibration_error(binned((rng.random(5000) < scores**2).astype(np.int64), scores,
-                                               edges), bins=bins)
-    assert calibrated.low == 0.0 < calibrated.value
-    assert skewed.low > 0.1  # the population ECE of s against s² on uniform scores is 1/6
+    counts = binned(y, scores, edges)
+    x = special.logit(scores)
+    fitted = LogisticRegression(C=np.inf, tol=1e-12, max_iter=10_000).fit(x[:, None], y)
+    slope = calibration_slope(counts, bins=bins)
+    assert slope.value == pytest.approx(fitted.coef_[0][0], abs=1e-6)
+
+    def deviance(a: float) -> float:
+        return float(np.sum(np.logaddexp(0, -(a + x)) * y + np.logaddexp(0, a + x) * (1 - y)))
+
+    intercept = calibration_intercept(counts, bins=bins)
+    assert intercept.value == pytest.approx(optimize.minimize_scalar(deviance).x, abs=1e-6)
+    assert slope.low < 0.7 < slope.high and slope.status == "ok"
+
+
+def test_the_intervals_are_the_robust_ones_computed_on_the_raw_rows() -> None:
+    # HC3 on the raw rows (leverage per row) equals the binned computation, rows of a bin sharing it
+    y, scores = recalibration_rows(3_000, seed=6, slope=1.3, intercept=-0.2)
+    edges = score_edges(None, 0.0, 1.0)
+    slope = calibration_slope(binned(y, scores, edges), bins=ScoreBins.from_edges(edges))
+    x = np.column_stack([np.ones(y.size), special.logit(scores)])
+    fitted = LogisticRegression(C=np.inf, tol=1e-12, max_iter=10_000).fit(x[:, 1:], y)
+    beta = np.array([fitted.intercept_[0], fitted.coef_[0][0]])
+    p = special.expit(x @ beta)
+    bread = np.linalg.inv(x.T @ (x * (p * (1 - p))[:, None]))
+    leverage = p * (1 - p) * np.einsum("ij,jk,ik->i", x, bread, x)
+    meat = x.T @ (x * ((y - p) ** 2 / (1 - leverage) ** 2)[:, None])
+    se = math.sqrt((bread @ meat @ bread)[1, 1])
+    assert (slope.high - slope.low) / (2 * 1.959964) == pytest.approx(se, rel=1e-5)
+
+
+def test_calibration_below_the_floor_or_with_separated_labels_has_no_interval() -> None:
+    bins = ScoreBins.from_edges((0.25, 0.5, 0.75), lowest=0.125)
+    thin = calibration_slope([[700, 300, 100, 30], [2, 3, 4, 5]], bins=bins)
+    assert thin.status == "not_enough_data" and math.isnan(thin.low) and math.isfinite(thin.value)
+    separated = calibration_slope([[700, 300, 0, 0], [0, 0, 100, 170]], bins=bins)
+    assert separated.status == "not_enough_data" and "separate" in separated.reason
+    assert calibration_intercept([[0, 0, 0, 0], [1, 2, 3, 4]], bins=bins).status == "undefined"
 
 
 def test_a_bin_without_a_known_score_makes_score_metrics_nan_and_leaves_the_curve() -> None:

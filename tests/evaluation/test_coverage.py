@@ -1,65 +1,75 @@
-"""95% intervals cover the population value about 95% of the time, in a large and a small cohort.
+"""95% intervals cover the population value about 95% of the time, where positives are few.
 
-The simulation is ``benchmarks/eval_coverage.py`` (2,000 draws there; 300 here).
+The populations are :mod:`loopwatch.simulate.scores`' (their binned metrics are
+exact); ``benchmarks/eval_coverage.py`` runs thousands of draws per setting.
 With 300 draws the coverage estimate of a correct interval has a binomial
 standard deviation of 1.26 points; the tolerance is 3.5 of them.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import math
-import sys
-from pathlib import Path
-from types import ModuleType
 
+import numpy as np
 import pytest
 from scipy import stats
 
+from loopwatch.evaluation.calibration import calibration_intercept, calibration_slope
+from loopwatch.evaluation.metrics import MIN_CLASS_ROWS, precision, recall, roc_auc
+from loopwatch.simulate.scores import ScorePopulation, beta_scores, binormal
+
 DRAWS = 300
 TOLERANCE = 3.5 * math.sqrt(0.95 * 0.05 / DRAWS)
-SCRIPT = Path(__file__).parents[2] / "benchmarks" / "eval_coverage.py"
 
 
-@pytest.fixture(scope="module")
-def simulation() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("eval_coverage", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["eval_coverage"] = module  # dataclasses look their module up while it loads
-    try:
-        spec.loader.exec_module(module)
-    finally:
-        del sys.modules["eval_coverage"]
-    return module
-
-
-def test_the_simulated_population_values_match_their_closed_forms(simulation: ModuleType) -> None:
-    scenario = simulation.Scenario(n=1)
-    truth = simulation.population(scenario)
+def test_the_populations_metrics_match_their_closed_forms() -> None:
+    population = binormal(separation=1.8, prevalence=0.1)
     # binning moves the AUC by ties within a bin only
-    assert truth["roc_auc"] == pytest.approx(stats.norm.cdf(scenario.separation / math.sqrt(2)), abs=1e-3)
-    cut = (math.log(0.5 / 0.5) - scenario.intercept) / scenario.slope  # score 0.5 on the latent scale
-    tpr, fpr = stats.norm.sf(cut - scenario.separation), stats.norm.sf(cut)
-    assert truth["recall"] == pytest.approx(tpr, abs=1e-9)
-    assert truth["false_positive_rate"] == pytest.approx(fpr, abs=1e-9)
-    assert simulation.population(simulation.calibrated(1))["expected_calibration_error"] < 1e-4
+    assert population.roc_auc() == pytest.approx(stats.norm.cdf(1.8 / math.sqrt(2)), abs=1e-3)
+    cut = (math.log(0.1 / 0.9) - 1.8**2 / 2) / -1.8  # the latent at score 0.5 (calibrated score)
+    assert population.recall(0.5) == pytest.approx(stats.norm.sf(cut - 1.8), abs=1e-5)
+    assert population.false_positive_rate(0.5) == pytest.approx(stats.norm.sf(cut), abs=1e-5)
+    assert population.expected_calibration_error() < 1e-3
 
 
-@pytest.mark.parametrize("n", [5000, 200])
-def test_auc_precision_recall_and_value_intervals_cover_95_percent(simulation: ModuleType, n: int) -> None:
-    names = ("roc_auc", "precision", "recall", "value")
-    results = simulation.coverage(simulation.Scenario(n=n), draws=DRAWS, seed=n, names=names)
-    for name in names:
-        result = results[name]
-        assert result.defined >= DRAWS - 3, f"{name}: undefined in {DRAWS - result.defined} draws"
-        assert abs(result.rate - 0.95) <= TOLERANCE, f"{name} covered {result.rate:.3f} at n={n}"
+def coverage(population: ScorePopulation, positives: int, seed: int) -> dict[str, float]:
+    rng = np.random.default_rng(seed)
+    truth = {"roc_auc": population.roc_auc(), "recall": population.recall(0.5),
+             "precision": population.precision(0.5)}
+    covered = dict.fromkeys(truth, 0)
+    negatives = round(positives * (1 - population.prevalence) / population.prevalence)
+    for _ in range(DRAWS):
+        counts = population.by_label(rng, positives=positives, negatives=negatives)
+        found = {"roc_auc": roc_auc(counts),
+                 "recall": recall(counts, bins=population.bins, threshold=0.5),
+                 "precision": precision(counts, bins=population.bins, threshold=0.5)}
+        for name, metric in found.items():
+            covered[name] += metric.covers(truth[name])
+    return {name: c / DRAWS for name, c in covered.items()}
 
 
-@pytest.mark.parametrize("shift", [0.0, None])
-def test_ece_interval_covers_at_least_95_percent_calibrated_or_not(simulation: ModuleType,
-                                                                    shift: float | None) -> None:
-    # conservative by construction (the lower bound removes the plug-in's upward bias), so one-sided
-    scenario = simulation.Scenario(n=200) if shift is None else simulation.calibrated(200, shift=shift)
-    result = simulation.coverage(scenario, draws=DRAWS, seed=7, names=("expected_calibration_error",))
-    assert result["expected_calibration_error"].rate >= 0.95 - TOLERANCE
+@pytest.mark.parametrize("population", [binormal(separation=2.5, prevalence=0.01),
+                                        beta_scores(negatives=(1, 8), positives=(2.5, 3), prevalence=0.03)],
+                         ids=["binormal AUC 0.96", "Beta scores AUC 0.94"])
+def test_auc_interval_covers_95_percent_at_the_floor_of_positives(population: ScorePopulation) -> None:
+    # the DeLong logit interval covered 87-88% here
+    result = coverage(population, MIN_CLASS_ROWS, seed=3)
+    assert abs(result["roc_auc"] - 0.95) <= TOLERANCE, result
+
+
+def test_calibration_intercept_and_slope_intervals_cover_their_best_fitting_values() -> None:
+    # a 1% base rate, an overconfident score (slope 1.5 on the log-odds of the truth)
+    population = binormal(separation=2.0, prevalence=0.01, slope=3.0,
+                          intercept=math.log(0.01 / 0.99) * 1.5 - 3.0)
+    q0, q1 = population.joint()
+    big = 1e7  # the best-fitting intercept and slope: the fits on the population's expected counts
+    a = calibration_intercept(np.stack([q0 * big, q1 * big]), bins=population.bins).value
+    b = calibration_slope(np.stack([q0 * big, q1 * big]), bins=population.bins).value
+    assert b < 0.9 and a > 0.5  # overconfident (2/3 before binning squeezes the extremes), too low
+    rng = np.random.default_rng(4)
+    covered = [0, 0]
+    for _ in range(DRAWS):
+        counts = population.by_label(rng, decisions=5_000)  # about 50 positives
+        covered[0] += calibration_intercept(counts, bins=population.bins).covers(a)
+        covered[1] += calibration_slope(counts, bins=population.bins).covers(b)
+    assert all(abs(c / DRAWS - 0.95) <= TOLERANCE for c in covered), covered

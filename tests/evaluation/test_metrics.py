@@ -16,6 +16,8 @@ from loopwatch.core.spec import ValueModel
 from loopwatch.evaluation.bins import ScoreBins
 from loopwatch.evaluation.calibration import expected_calibration_error, reliability_curve
 from loopwatch.evaluation.metrics import (
+    AUC_PRIOR,
+    MIN_CLASS_ROWS,
     Metric,
     base_rate,
     brier_score,
@@ -148,10 +150,35 @@ def test_losses_have_a_normal_interval_from_the_per_row_losses() -> None:
 
 
 def test_auc_interval_stays_inside_zero_one_and_is_not_degenerate_under_complete_separation() -> None:
-    perfect = roc_auc([[30, 0], [0, 12]])
-    assert perfect.value == 1.0 and 0.5 < perfect.low < 1.0 and perfect.high == 1.0
-    near = roc_auc([[50, 1, 0], [0, 1, 20]])
-    assert 0 < near.low < near.value < near.high <= 1
+    perfect = roc_auc([[300, 0], [0, 30]])
+    assert perfect.value == 1.0 and 0.8 < perfect.low < 1.0 and perfect.high == 1.0
+    near = roc_auc([[500, 10, 0], [0, 1, 30]])
+    assert 0 < near.low < near.value <= near.high <= 1
+
+
+def test_auc_below_the_floor_of_either_class_is_not_enough_data_with_its_value() -> None:
+    few_positives = roc_auc([[400, 80, 20], [2, 8, MIN_CLASS_ROWS - 11]])
+    assert few_positives.status == "not_enough_data" and math.isnan(few_positives.low)
+    assert few_positives.value == pytest.approx((2 * 200 + 8 * 440 + 14 * 490) / (24 * 500))
+    assert few_positives.reason == "24 labelled positives; an interval needs 25"
+    few_negatives = roc_auc([[5, 5, 5], [100, 200, 300]])
+    assert few_negatives.status == "not_enough_data" and "negatives" in few_negatives.reason
+    enough = roc_auc([[400, 80, 20], [2, 8, MIN_CLASS_ROWS - 10]])
+    assert enough.status == "ok" and enough.low < enough.value < enough.high
+
+
+def test_auc_interval_is_the_credible_interval_of_the_posterior_by_simulation() -> None:
+    # the saddlepoint interval against 40,000 draws of the Dirichlet posterior it approximates
+    rng = np.random.default_rng(8)
+    neg = rng.multinomial(3000, np.full(20, 1 / 20)).astype(np.float64)
+    rising = np.linspace(0.01, 0.09, 20)
+    pos = rng.multinomial(40, rising / rising.sum()).astype(np.float64)
+    m = roc_auc([neg, pos])
+    a, b = pos + AUC_PRIOR * neg / neg.sum(), neg + AUC_PRIOR * pos / pos.sum()
+    p, q = rng.dirichlet(a, size=40_000), rng.dirichlet(b, size=40_000)
+    draws = (p * (np.cumsum(q, axis=1) - q / 2)).sum(axis=1)
+    low, high = np.quantile(draws, [0.025, 0.975])
+    assert m.low == pytest.approx(low, abs=2e-3) and m.high == pytest.approx(high, abs=2e-3)
 
 
 EMPTY_CASES = {
@@ -178,7 +205,10 @@ def test_undefined_metrics_are_nan_and_never_raise(case: str) -> None:
 
 def test_metric_serialises_nan_as_null() -> None:
     assert Metric.undefined("roc_auc", n=0).to_dict() == {
-        "name": "roc_auc", "value": None, "low": None, "high": None, "n": 0}
+        "name": "roc_auc", "value": None, "low": None, "high": None, "n": 0, "status": "undefined",
+        "reason": None}
+    with pytest.raises(ValueError, match="status must be one of ok, not_enough_data, undefined; got 'thin'"):
+        Metric("roc_auc", 0.9, 0.8, 0.95, 100, "thin")  # type: ignore[arg-type]
 
 
 def test_invalid_inputs_say_what_was_received_and_what_was_expected() -> None:

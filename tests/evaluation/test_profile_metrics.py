@@ -22,7 +22,8 @@ START, END = datetime(2026, 3, 1, tzinfo=UTC), datetime(2026, 3, 8, tzinfo=UTC)
 ACTIONS = ("approve", "review", "block")
 BINNING = Binning(numeric={}, categorical={}, score=score_edges(None, 0.0, 1.0), actions=ACTIONS)
 METRICS = {"roc_auc", "precision", "recall", "false_positive_rate", "decision_rate", "base_rate",
-           "label_coverage", "brier_score", "log_loss", "expected_calibration_error"}
+           "label_coverage", "brier_score", "log_loss", "expected_calibration_error",
+           "calibration_intercept", "calibration_slope"}
 VALUE = {"value", "value_prevented", "value_false_positive_cost", "value_lost"}
 
 
@@ -63,7 +64,9 @@ def test_every_metric_is_computed_from_the_profile_and_agrees_with_the_raw_rows(
     assert metrics["decision_rate"].value == pytest.approx(np.isin(rows["action"], [1, 2]).mean())
     assert metrics["label_coverage"].value == pytest.approx(keep.mean())
     assert metrics["base_rate"].n == keep.sum()
-    assert all(m.low <= m.value <= m.high for m in metrics.values())
+    # every metric but the ECE (descriptive, no interval) has its estimate inside its interval
+    assert all(m.low <= m.value <= m.high for m in metrics.values() if m.name != "expected_calibration_error")
+    assert math.isnan(metrics["expected_calibration_error"].low)
     assert spec.value is not None
     expected = business_value(profile.score.by_label, bins=ScoreBins.from_edges(BINNING.score),
                               threshold=0.5, model=spec.value, value_sum=profile.score.value_sum,
@@ -91,7 +94,7 @@ def test_only_positive_actions_known_to_the_reference_count_as_decisions() -> No
 def test_an_empty_window_gives_nan_metrics_without_raising() -> None:
     metrics = evaluate_profile(BINNING.empty(START, END), BINNING, make_spec(value={"false_positive": 5}))
     assert set(metrics) == METRICS | VALUE
-    assert all(math.isnan(m.value) for m in metrics.values())
+    assert all(math.isnan(m.value) and m.status == "undefined" for m in metrics.values())
 
 
 def test_a_profile_of_another_binning_is_refused() -> None:

@@ -123,7 +123,7 @@ def test_to_dict_is_json_with_stable_keys_and_rows_are_flat(
     json.dumps(data, allow_nan=False)
     rows = result.rows()
     assert {tuple(sorted(r)) for r in rows} == {
-        ("basis", "cohort", "high", "label_coverage", "low", "mature", "metric", "n", "value")}
+        ("basis", "cohort", "high", "label_coverage", "low", "mature", "metric", "n", "status", "value")}
     assert {r["basis"] for r in rows} == {"labels", "label-free"}
     assert {r["cohort"] for r in rows} >= {"all", "region=AFR", "region=EU"}
     assert {g.column for g in result.fairness} == {"region"}

@@ -143,10 +143,6 @@ DEFAULT_MIN_EFFECTS: Mapping[str, MinimumEffect] = {
     "base_rate": MinimumEffect(0.25, relative=True),
 }
 
-#: AUCs are tested only with at least this many positives and negatives in both windows
-#: (DeLong's variance is unreliable below).
-MIN_CLASS_ROWS = 10
-
 
 @dataclass(frozen=True)
 class MetricComparison:
@@ -256,7 +252,7 @@ def _side(profile: Profile, bins: ScoreBins, spec: Spec, threshold: float, confi
               "base_rate": (tp + fn, tp + fn + fp + tn)}
     auc, variance = delong(by_label)
     estimates = {"roc_auc": (auc, variance)}
-    if min(tp + fn, fp + tn) < MIN_CLASS_ROWS:
+    if metrics["roc_auc"].status != "ok":  # below MIN_CLASS_ROWS: not enough data, never tested
         estimates["roc_auc"] = (auc, math.nan)
     if spec.value is not None:
         metric, var = value_per_decision(profile, bins, spec, threshold=threshold, confidence=confidence)

@@ -7,7 +7,11 @@ import math
 from loopwatch.core.profile import Binning, Profile
 from loopwatch.core.spec import Spec
 from loopwatch.evaluation.bins import ScoreBins
-from loopwatch.evaluation.calibration import expected_calibration_error
+from loopwatch.evaluation.calibration import (
+    calibration_intercept,
+    calibration_slope,
+    expected_calibration_error,
+)
 from loopwatch.evaluation.metrics import (
     Metric,
     base_rate,
@@ -34,7 +38,8 @@ def evaluate_profile(profile: Profile, binning: Binning, spec: Spec, *, threshol
 
     Keys: ``roc_auc``, ``precision``, ``recall``, ``false_positive_rate``,
     ``decision_rate``, ``base_rate``, ``label_coverage``, ``brier_score``,
-    ``log_loss``, ``expected_calibration_error`` and, when the spec has a
+    ``log_loss``, ``expected_calibration_error`` (no interval), ``calibration_intercept``,
+    ``calibration_slope`` and, when the spec has a
     ``value`` block, ``value``, ``value_prevented``, ``value_false_positive_cost``
     and ``value_lost``. The threshold is ``threshold``, else ``spec.threshold``,
     else :data:`DEFAULT_THRESHOLD`. The decision rate counts the actions listed
@@ -77,6 +82,8 @@ def evaluate_profile(profile: Profile, binning: Binning, spec: Spec, *, threshol
         brier_score(by_label, bins=bins, confidence=confidence),
         log_loss(by_label, bins=bins, confidence=confidence),
         expected_calibration_error(by_label, bins=bins, confidence=confidence),
+        calibration_intercept(by_label, bins=bins, confidence=confidence),
+        calibration_slope(by_label, bins=bins, confidence=confidence),
     ]
     out = {m.name: m for m in metrics}
     if spec.value is not None:

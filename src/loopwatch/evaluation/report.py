@@ -127,8 +127,8 @@ class EvaluationReport:
 
     def rows(self) -> list[dict[str, Any]]:
         """Flat rows for a table: one per cohort and metric, realized (``basis`` ``labels``) and
-        estimated (``basis`` ``label-free``), with ``value``, ``low``, ``high``, ``n`` and the
-        cohort's ``label_coverage``."""
+        estimated (``basis`` ``label-free``), with ``value``, ``low``, ``high``, ``n``, ``status``
+        (``ok``, ``not_enough_data`` or ``undefined``) and the cohort's ``label_coverage``."""
         out: list[dict[str, Any]] = []
         for c in self.cohorts:
             coverage = _number(c.maturity.coverage)
@@ -136,7 +136,8 @@ class EvaluationReport:
                 for name, m in metrics.items():
                     out.append({"cohort": str(c.cohort), "metric": name, "basis": basis,
                                 "value": _number(m.value), "low": _number(m.low), "high": _number(m.high),
-                                "n": m.n, "label_coverage": coverage, "mature": c.maturity.mature})
+                                "n": m.n, "status": m.status, "label_coverage": coverage,
+                                "mature": c.maturity.mature})
         return out
 
 
@@ -234,7 +235,7 @@ def evaluate(spec: Spec, *, start: datetime | None = None, end: datetime | None 
     >>> report.start.date(), report.end.date(), len(report.days), report.findings
     (datetime.date(2026, 3, 2), datetime.date(2026, 3, 3), 1, ())
     >>> sorted(report.rows()[0])
-    ['basis', 'cohort', 'high', 'label_coverage', 'low', 'mature', 'metric', 'n', 'value']
+    ['basis', 'cohort', 'high', 'label_coverage', 'low', 'mature', 'metric', 'n', 'status', 'value']
     """
     store = store or ParquetStore.for_spec(spec)
     history = ProfileHistory(store)

@@ -88,6 +88,9 @@ def _metric(metric: Metric | None, show: Show) -> Text:
     if metric is None or show(metric.value) == "-":
         return Text("-")
     text = Text(show(metric.value))
+    if metric.status == "not_enough_data":  # a value without an interval: too few positives or negatives
+        text.append("\nnot enough data", style="yellow")
+        return text
     text.append(f"\n{render.interval(metric.low, metric.high, show)}", style="dim")
     return text
 
