@@ -286,6 +286,22 @@ def test_dropped_category_appears_at_onset_and_scores_near_zero(run: SimulationR
     assert labels[in_category].mean() > 2 * labels[~in_category].mean()
 
 
+def test_category_to_null_nulls_a_slice_that_then_gets_the_fallback_score(
+        run: SimulationResult) -> None:
+    record = _incident(run, "category_to_null")
+    assert record["features"] == ["card_type"] and record["harmful"]
+    before, during, _ = _windows(run, "category_to_null")
+    missing = _strings(run.decisions, "card_type") == None  # noqa: E711 (elementwise)
+    assert not missing[before].any()
+    share = missing[during].mean()
+    assert 0.06 < share < 0.10
+    flagged = _flagged(run.decisions)
+    # the slice's decisions collapse: none flagged, while the rest of traffic keeps its rate
+    assert not flagged[during & missing].any()
+    assert flagged[during & ~missing].mean() > 0.01
+    assert _floats(run.decisions, "score")[during & missing].max() < 0.05
+
+
 def test_flaky_source_nulls_features_at_peak_hours_only(run: SimulationResult) -> None:
     record = _incident(run, "flaky_source")
     before, during, after = _windows(run, "flaky_source")

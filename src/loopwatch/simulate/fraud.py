@@ -283,6 +283,7 @@ def simulate(config: SimulationConfig) -> SimulationResult:
     model, importance = _train(frame, config, reference_days)
     frame.served = {name: values.copy() for name, values in frame.features.items()}
     frame.timed_out = np.zeros(frame.n, dtype=np.bool_)
+    frame.fallback = np.zeros(frame.n, dtype=np.bool_)
     _apply(occurrences, "serving", frame, config.seed)
     world.draw_labels(frame, _rng(config.seed, 4))
     _apply(occurrences, "labels", frame, config.seed)

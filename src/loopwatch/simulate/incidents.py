@@ -215,6 +215,7 @@ def schedule(
 # --- the built-in incidents -------------------------------------------------------------
 
 NEW_CATEGORY = "crypto_exchange"
+NEW_CARD_TYPE = "virtual"
 _FLAKY_FEATURES = ("account_age_days", "failed_logins_7d")
 
 
@@ -338,6 +339,22 @@ def _volume_drop(frame: Frame, occurrence: Occurrence, rng: np.random.Generator)
 def _harmless_shift(frame: Frame, occurrence: Occurrence, rng: np.random.Generator) -> None:
     growth = 1.0 + 1.5 * occurrence.ramp(frame.slot_us)
     frame.rates[:, REGIONS.index("LATAM"), :] *= growth[:, None]
+
+
+@register_incident(
+    "category_to_null", stage="serving", onset_day=74, min_days=1.0,
+    features=("card_type",),
+    description=(f"Issuers start sending a new card type {NEW_CARD_TYPE!r} (about 8% of "
+                 "traffic, fraud as often as the rest). A schema change upstream maps a value "
+                 "it does not know to null, so card_type arrives missing for those decisions "
+                 "and the pipeline gives them its fallback score, near zero: none of them is "
+                 "reviewed or blocked. card_type matters little to the model, so the global "
+                 "decision rate moves by less than a tenth."),
+)
+def _category_to_null(frame: Frame, occurrence: Occurrence, rng: np.random.Generator) -> None:
+    hit = occurrence.active(frame.ts_us) & (rng.random(frame.n) < 0.08)
+    frame.served["card_type"][hit] = np.nan
+    frame.fallback |= hit
 
 
 #: The built-in incident kinds.

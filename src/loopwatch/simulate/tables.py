@@ -43,7 +43,10 @@ __all__ = ["decision_ids", "decisions_table", "outcomes_table"]
 def _serve(frame: Frame, model: FraudModel, rng: np.random.Generator
            ) -> tuple[FloatArray, FloatArray, IntArray]:
     """Score the served features; latency (ms) and error codes (-1: none) per decision."""
-    score: FloatArray = np.round(model.score(feature_matrix(frame.served)), 6)
+    matrix = feature_matrix(frame.served)
+    if frame.fallback.size == frame.n:
+        matrix[frame.fallback, :] = np.nan  # the pipeline's fallback: every input missing
+    score: FloatArray = np.round(model.score(matrix), 6)
     load = world.load(frame)
     latency: FloatArray = np.exp(np.log(25.0 * (1.0 + 0.9 * load))
                                  + 0.35 * rng.standard_normal(frame.n))

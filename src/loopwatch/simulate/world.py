@@ -150,6 +150,9 @@ class Frame:
     served: dict[str, FloatArray] = field(default_factory=dict)
     #: an upstream feature call timed out for this decision
     timed_out: BoolArray = field(default_factory=_empty_bool)
+    #: the serving pipeline scored this decision with its fallback (the all-missing vector),
+    #: not with the model's view of its features
+    fallback: BoolArray = field(default_factory=_empty_bool)
     label: BoolArray = field(default_factory=_empty_bool)
     observed_us: IntArray = field(default_factory=_empty_int)
     arrives: BoolArray = field(default_factory=_empty_bool)
