@@ -1,0 +1,320 @@
+"""The alert policy: one run's findings grouped into one :class:`AlertDraft` per cause.
+
+Modelled on Prometheus Alertmanager. *group_by*: findings share an alert when
+they share a subject — the check family and what it is about (a feature, an
+entity, a source, a metric) — whatever the cohort or window length they were
+seen in, so a feature missing at six peak hours, in the 1-day and the 7-day
+window, is one alert listing the hours. Inputs of one owner that go missing
+are one subject (their owner is the upstream that serves them). *inhibit_rules*:
+an alert whose subject is a symptom of another alert's is suppressed by it and
+listed under that alert's ``suppressed`` (see :data:`INHIBIT_RULES`). The
+*repeat_interval* has no counterpart here: the control plane keeps one alert
+per fingerprint across runs. Nothing is dropped: every finding of warning
+severity or more lands in exactly one alert, as a finding or as a suppressed
+symptom, and info findings join the alert of their subject when there is one.
+
+Examples
+--------
+>>> from datetime import UTC, datetime
+>>> from loopwatch.core.findings import Finding, Severity
+>>> from loopwatch.core.spec import Spec
+>>> spec = Spec.model_validate({"model": "m", "features": [
+...     {"name": "age", "dtype": "numeric", "owner": "profile-svc"}]})
+>>> day = datetime(2026, 2, 11, tzinfo=UTC)
+>>> def missing(hour: int) -> Finding:
+...     return Finding(kind="health", check="health", statistic="missing_rate", start=day,
+...                    end=day.replace(day=12), feature="age", cohort=f"hour_of_day={hour}",
+...                    value=0.4, threshold=0.01, severity=Severity.PAGE, message="")
+>>> [draft] = group_findings([missing(11), missing(12)], spec=spec)
+>>> draft.fingerprint, draft.cohorts, draft.owner
+('health|m|-|-|-|profile-svc|missing_rate', ('hour_of_day=11', 'hour_of_day=12'), 'profile-svc')
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from loopwatch.core.alerts import AlertDraft, fingerprint_of
+from loopwatch.core.findings import Finding, Kind, Severity
+from loopwatch.core.spec import Spec
+from loopwatch.monitoring.headlines import headline
+
+__all__ = ["INHIBIT_RULES", "InhibitRule", "Subject", "group_findings", "subject_of"]
+
+
+@dataclass(frozen=True, order=True)
+class Subject:
+    """What a finding is about, the ``group_by`` labels of an alert (cohort and window excluded)."""
+
+    kind: Kind
+    feature: str | None = None
+    entity: str | None = None
+    source: str | None = None
+    metric: str | None = None
+    #: the cohort when it is the subject itself (a performance change of one region)
+    cohort: str | None = None
+
+
+def subject_of(finding: Finding, *, spec: Spec) -> Subject:
+    """The subject a finding is grouped by.
+
+    * ``health`` missing values: the feature's owner (the upstream serving it) when
+      the spec names one, else the feature; other health statistics: the feature.
+    * ``drift`` and ``schema`` of a feature: the feature (a schema finding naming a
+      new or lost value: that entity).
+    * ``coverage``: the entity; ``volume``: the cohort value whose count moved
+      (``source=pos`` → source ``pos``); ``system``: the metric (error rate,
+      latency) and the source when the cohort is one.
+    * ``performance``: the cohort (``None`` for the whole traffic); its metrics
+      (AUC, recall...) are one alert.
+    """
+    kind = finding.kind
+    source = _source_of(finding.cohort, spec)
+    if kind == "health":
+        owner = _owner(spec, finding.feature)
+        if finding.statistic == "missing_rate" and owner is not None:
+            return Subject(kind, source=owner, metric="missing_rate")
+        return Subject(kind, feature=finding.feature)
+    if kind == "coverage":
+        return Subject(kind, entity=finding.entity)
+    if kind == "schema":
+        if finding.feature is None:
+            return Subject(kind, metric=finding.statistic)
+        return Subject(kind, feature=finding.feature, entity=finding.entity)
+    if kind == "drift":
+        return Subject(kind, feature=finding.feature)
+    if kind == "volume":
+        if source is not None:
+            return Subject(kind, source=source, metric=finding.statistic)
+        return Subject(kind, metric=finding.statistic, cohort=finding.cohort)
+    if kind == "system":
+        return Subject(kind, source=source, metric=finding.statistic)
+    return Subject(kind, cohort=finding.cohort)
+
+
+@dataclass
+class _Group:
+    subject: Subject
+    findings: list[Finding] = field(default_factory=list)
+    suppressed: list[Finding] = field(default_factory=list)
+    cause: _Group | None = None
+
+    @property
+    def severity(self) -> Severity:
+        return max(f.severity for f in self.findings)
+
+    @property
+    def cohorts(self) -> tuple[str | None, ...]:
+        return tuple(sorted({f.cohort for f in self.findings if f.severity > Severity.INFO},
+                            key=lambda c: (c is not None, _cohort_order(c))))
+
+    @property
+    def features(self) -> set[str]:
+        return {f.feature for f in self.findings if f.feature is not None}
+
+    def windows(self) -> list[tuple[datetime, datetime]]:
+        return [(f.start, f.end) for f in self.findings if f.severity > Severity.INFO]
+
+
+@dataclass(frozen=True)
+class InhibitRule:
+    """An Alertmanager ``inhibit_rule``: alerts of family ``target`` are symptoms of an alert
+    of family ``source`` when ``applies(source, target)`` (same feature, hours, cohort...)."""
+
+    name: str
+    source: frozenset[Kind]
+    target: frozenset[Kind]
+    applies: Callable[[_Group, _Group, Spec], bool]
+
+
+def _missing_explains_system(cause: _Group, symptom: _Group, spec: Spec) -> bool:
+    """Errors and slow decisions in the hours (or cohorts) where inputs went missing, or
+    globally (the day's error rate rises because those hours' do), in an overlapping window."""
+    if not _missing(cause):
+        return False
+    where = set(cause.cohorts) | {None}
+    return set(symptom.cohorts) <= where and _overlap(cause, symptom)
+
+
+def _feature_explains(cause: _Group, symptom: _Group, spec: Spec) -> bool:
+    """A feature's health (missing, out of range, stuck) explains its drift and schema changes."""
+    return bool(cause.features & symptom.features) and _overlap(cause, symptom)
+
+
+def _entity_explains(cause: _Group, symptom: _Group, spec: Spec) -> bool:
+    """An entity that is not being scored explains the drift, schema and health findings of
+    its own column (a new category seen as drift, an unseen value)."""
+    column = (cause.subject.entity or "").split("=", 1)[0]
+    return column in symptom.features and _overlap(cause, symptom)
+
+
+def _input_explains_performance(cause: _Group, symptom: _Group, spec: Spec) -> bool:
+    """An input change explains a performance change, in overlapping windows, of a cohort
+    where the change is seen at warning or more (the whole traffic included), and of a
+    cohort whose features are not profiled (hours, days, entities, sources) when the change
+    is global. A cohort whose input change is only an echo of the global one (info) keeps
+    its own performance alert: a minority's drop beside a global drift is its own cause."""
+    if not _overlap(cause, symptom):
+        return False
+    cohort = symptom.subject.cohort
+    if cohort in set(cause.cohorts):
+        return True
+    column = (cohort or "").split("=", 1)[0]
+    return None in set(cause.cohorts) and cohort is not None and column not in spec.cohorts
+
+
+def _lost_traffic_explains_drift(cause: _Group, symptom: _Group, spec: Spec) -> bool:
+    """Decisions lost from one source or cohort change the mix of the features it differs in:
+    a drop (not a spike) explains drift of the whole traffic in an overlapping window."""
+    dropped = any(f.value < (f.threshold or 0.0) and f.severity > Severity.INFO
+                  for f in cause.findings)
+    return dropped and set(symptom.cohorts) == {None} and _overlap(cause, symptom)
+
+
+#: The inhibition rules, most specific cause first. A finding suppressed by a rule is
+#: listed under the cause's alert; a cause takes the highest severity of its symptoms,
+#: so that inhibition never makes a page quieter.
+INHIBIT_RULES: tuple[InhibitRule, ...] = (
+    InhibitRule("missing inputs → errors and latency", frozenset({"health"}),
+                frozenset({"system"}), _missing_explains_system),
+    InhibitRule("unscored entity → its column's drift, schema and health", frozenset({"coverage"}),
+                frozenset({"drift", "schema", "health"}), _entity_explains),
+    InhibitRule("feature health → its drift and schema", frozenset({"health"}),
+                frozenset({"drift", "schema"}), _feature_explains),
+    InhibitRule("lost traffic → drift of the mix", frozenset({"volume"}), frozenset({"drift"}),
+                _lost_traffic_explains_drift),
+    InhibitRule("input change → performance", frozenset({"health", "drift", "coverage"}),
+                frozenset({"performance"}), _input_explains_performance),
+)
+
+
+def group_findings(findings: Sequence[Finding], *, spec: Spec) -> list[AlertDraft]:
+    """Group one run's findings into alert drafts, one per cause, most severe first.
+
+    Parameters
+    ----------
+    findings
+        The findings of one run (e.g. ``CheckRun.findings``).
+    spec
+        The monitored model: its id, and the owners of its features.
+
+    Returns
+    -------
+    list[AlertDraft]
+        One draft per subject with a finding of warning severity or more that no
+        other alert inhibits; each lists the findings it groups and the symptoms it
+        suppressed. Info findings of a subject without an alert are not alerts.
+    """
+    groups: dict[Subject, _Group] = {}
+    for finding in findings:
+        subject = subject_of(finding, spec=spec)
+        groups.setdefault(subject, _Group(subject)).findings.append(finding)
+    alerting = [g for g in groups.values() if g.severity > Severity.INFO]
+    for symptom in alerting:
+        symptom.cause = _cause(symptom, alerting, spec)
+    drafts = []
+    for group in alerting:
+        if group.cause is not None:
+            root = group.cause
+            seen = {id(group)}
+            while root.cause is not None and id(root) not in seen:
+                seen.add(id(root))
+                root = root.cause
+            root.suppressed += group.findings
+    for group in alerting:
+        if group.cause is None:
+            drafts.append(_draft(group, spec))
+    drafts.sort(key=lambda d: (-d.severity, d.onset, d.fingerprint))
+    return drafts
+
+
+def _cause(symptom: _Group, groups: Sequence[_Group], spec: Spec) -> _Group | None:
+    for rule in INHIBIT_RULES:
+        if symptom.subject.kind not in rule.target:
+            continue
+        for cause in groups:
+            if (cause is not symptom and cause.subject.kind in rule.source
+                    and cause.cause is not symptom and rule.applies(cause, symptom, spec)):
+                return cause
+    return None
+
+
+def _draft(group: _Group, spec: Spec) -> AlertDraft:
+    subject = group.subject
+    findings = tuple(sorted(group.findings, key=_finding_order))
+    suppressed = tuple(sorted(group.suppressed, key=_finding_order))
+    severity = max(f.severity for f in (*findings, *suppressed))
+    cohorts = tuple(c for c in group.cohorts if c is not None)
+    features = sorted(group.features)
+    cohort = subject.cohort
+    if cohort is None and len(group.cohorts) == 1:
+        cohort = group.cohorts[0]
+    feature = subject.feature or (features[0] if len(features) == 1 else None)
+    return AlertDraft(
+        fingerprint=fingerprint_of(model=spec.model, kind=subject.kind, feature=subject.feature,
+                                   cohort=subject.cohort, entity=subject.entity,
+                                   source=subject.source, metric=subject.metric),
+        model=spec.model, kind=subject.kind, severity=severity, onset=_onset(findings),
+        headline=headline(subject.kind, findings, suppressed, source=subject.source,
+                          entity=subject.entity, cohort=cohort),
+        findings=findings, feature=feature, cohort=cohort, entity=subject.entity,
+        source=subject.source, metric=subject.metric, cohorts=cohorts,
+        owner=_alert_owner(spec, subject, feature),
+        suppressed=suppressed,
+    )
+
+
+def _alert_owner(spec: Spec, subject: Subject, feature: str | None) -> str | None:
+    """The feature's owner (for inputs of one owner, that owner), the owner of an entity's
+    column when it is a feature, else the model's owner."""
+    if subject.kind == "health" and subject.metric == "missing_rate" and subject.source:
+        return subject.source
+    return _owner(spec, feature or _entity_column(subject.entity)) or spec.owner
+
+
+def _onset(findings: Sequence[Finding]) -> datetime:
+    """Start of the shortest window that shows the cause (a 7-day window starts six days
+    before a 1-day window that already shows it); the earliest of those."""
+    alerting = [f for f in findings if f.severity > Severity.INFO] or list(findings)
+    shortest = min(f.end - f.start for f in alerting)
+    return min(f.start for f in alerting if f.end - f.start == shortest)
+
+
+def _missing(group: _Group) -> bool:
+    return any(f.statistic == "missing_rate" and f.severity > Severity.INFO
+               for f in group.findings)
+
+
+def _overlap(a: _Group, b: _Group) -> bool:
+    return any(s1 < e2 and s2 < e1 for s1, e1 in a.windows() for s2, e2 in b.windows())
+
+
+def _owner(spec: Spec, feature: str | None) -> str | None:
+    if feature is None:
+        return None
+    return next((f.owner for f in spec.features if f.name == feature), None)
+
+
+def _entity_column(entity: str | None) -> str | None:
+    return None if entity is None else entity.split("=", 1)[0]
+
+
+def _source_of(cohort: str | None, spec: Spec) -> str | None:
+    column = spec.columns.source
+    if cohort is None or column is None or not cohort.startswith(f"{column}="):
+        return None
+    return cohort.split("=", 1)[1]
+
+
+def _cohort_order(cohort: str | None) -> tuple[str, int, str]:
+    if cohort is None:
+        return ("", 0, "")
+    column, _, value = cohort.partition("=")
+    return (column, int(value), "") if value.isdigit() else (column, 0, value)
+
+
+def _finding_order(f: Finding) -> tuple[object, ...]:
+    return (-f.severity, f.end - f.start, f.start, f.feature or "", _cohort_order(f.cohort),
+            f.statistic)
