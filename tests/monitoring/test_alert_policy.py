@@ -93,7 +93,7 @@ def test_errors_at_other_hours_are_an_alert_of_their_own() -> None:
 
 def test_errors_are_not_suppressed_by_missing_inputs_of_another_window() -> None:
     earlier = DAY - timedelta(days=3)
-    findings = [found("health", "missing_rate", feature="amount", end=earlier)] + [errors(None)]
+    findings = [found("health", "missing_rate", feature="amount", end=earlier), errors(None)]
     assert len(group_findings(findings, spec=SPEC)) == 2
 
 
