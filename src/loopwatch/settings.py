@@ -14,6 +14,9 @@ environment                 option               meaning
                                                  before it spills to disk (default ``512MB``)
 ``LOOPWATCH_SERVE_TOKEN``   (none)               bearer token ``loopwatch serve`` requires on
                                                  ``/v1/decide`` and ``/metrics``; never logged
+``LOOPWATCH_CONTROL_URL``   (none)               SQLAlchemy URL of the control plane (alert
+                                                 state, audit), e.g. PostgreSQL; default: a
+                                                 SQLite file in the store; never logged
 ==========================  ===================  ==============================================
 """
 
@@ -42,5 +45,6 @@ class Settings(BaseSettings):
     store: str | None = None
     pii_key: SecretStr | None = None
     serve_token: SecretStr | None = None
+    control_url: SecretStr | None = None
     engine_memory: str = Field(default="512MB",
                                pattern=r"^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$")

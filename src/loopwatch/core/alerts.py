@@ -114,3 +114,4 @@ class Alert:
     snoozed_until: datetime | None = None
     healthy_runs: int = 0
     findings: tuple[dict[str, Any], ...] = field(default=())
+    cohorts: tuple[str, ...] = ()

@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from loopwatch.core.control import Control
 from loopwatch.core.serving import Serving
 from loopwatch.errors import SpecError
 
@@ -258,6 +259,8 @@ class Spec(_Model):
     #: The prediction loop's columns, experiment shares and cost model (``core/serving.py``);
     #: without it the decision log has no serving columns.
     serving: Serving | None = None
+    #: Where alert state lives and how alerts resolve (``core/control.py``).
+    control: Control = Control()
 
     #: Directory the spec was loaded from; relative store paths resolve against it.
     base_dir: Path = Field(default=Path("."), exclude=True)

@@ -1,0 +1,1 @@
+"""One module per migration, in one chain (``down_revision``)."""

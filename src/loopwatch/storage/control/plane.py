@@ -1,0 +1,429 @@
+"""The control plane: alert state across runs, kept in one database with an append-only audit log.
+
+:meth:`ControlPlane.apply` takes one run's :class:`~loopwatch.core.alerts.AlertDraft` s
+for one model and, in one transaction:
+
+- a fingerprint with no live alert **opens** one (``onset`` from the draft,
+  ``raised_at`` the run time), or **reopens** the same alert when it resolved
+  less than ``reopen_within`` ago;
+- a fingerprint with a live alert **updates** it (``last_seen``, the findings of
+  this run, the headline); a change of severity is an ``escalated`` or
+  ``deescalated`` transition, never a new alert;
+- a live alert the run did not see counts one healthy run; after
+  ``resolve_after`` healthy runs in a row it **resolves** (hysteresis: a subject
+  that flaps every other day keeps one alert open);
+- a snooze whose time has passed ends.
+
+Every transition is written to the audit log in the same transaction. A run is
+applied once: applying it (or an earlier run) again changes nothing, so a
+scheduler that catches up after downtime, or two schedulers at once, never raise
+twice. Writers of one model are serialized by a lock on its ``model_cursor`` row
+(``SELECT ... FOR UPDATE`` on PostgreSQL; ``BEGIN IMMEDIATE`` on SQLite).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, Engine, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from loopwatch.core.alerts import Alert, AlertDraft, AlertState
+from loopwatch.core.findings import Kind, Severity
+from loopwatch.core.spec import Spec, parse_duration
+from loopwatch.errors import InputError
+from loopwatch.storage.control.database import control_url, open_engine
+from loopwatch.storage.control.records import (
+    Action,
+    ApplyResult,
+    AuditEntry,
+    Transition,
+    alert_from_row,
+)
+from loopwatch.storage.control.tables import alert_findings, alerts, audit_log, model_cursor, watch_runs
+
+__all__ = ["ControlPlane"]
+
+_LIVE = (AlertState.OPEN.value, AlertState.ACKNOWLEDGED.value, AlertState.SNOOZED.value)
+Within = Callable[[Connection, Sequence[Transition]], None]
+
+
+class ControlPlane:
+    """Alert state and audit log of the models that share one database.
+
+    Parameters
+    ----------
+    url
+        SQLAlchemy URL: ``sqlite:///path`` or ``postgresql+psycopg://...``. The
+        database is created and migrated when it is opened.
+    resolve_after
+        Consecutive runs without a cause before its alert resolves.
+    reopen_within
+        A cause that comes back this soon after its alert resolved reopens it.
+
+    Examples
+    --------
+    >>> from datetime import UTC, datetime
+    >>> from loopwatch.core.alerts import AlertDraft
+    >>> from loopwatch.core.findings import Severity
+    >>> plane = ControlPlane(url="sqlite://", resolve_after=2)
+    >>> draft = AlertDraft(fingerprint="volume|fraud|-|-|-|-|decisions", model="fraud", kind="volume",
+    ...                    severity=Severity.PAGE, onset=datetime(2026, 3, 1, tzinfo=UTC),
+    ...                    headline="decisions fell by half", findings=())
+    >>> day = lambda d: datetime(2026, 3, d, tzinfo=UTC)
+    >>> [t.action for t in plane.apply(model="fraud", run_time=day(2), drafts=[draft]).transitions]
+    ['opened']
+    >>> plane.apply(model="fraud", run_time=day(3), drafts=[]).transitions
+    ()
+    >>> [t.action for t in plane.apply(model="fraud", run_time=day(4), drafts=[]).transitions]
+    ['resolved']
+    >>> plane.close()
+    """
+
+    def __init__(self, *, url: str, resolve_after: int = 2,
+                 reopen_within: timedelta = timedelta(days=7)) -> None:
+        if resolve_after < 1:
+            raise ValueError(f"resolve_after must be >= 1; got {resolve_after}")
+        if reopen_within < timedelta(0):
+            raise ValueError(f"reopen_within must not be negative; got {reopen_within}")
+        self.resolve_after = resolve_after
+        self.reopen_within = reopen_within
+        self.engine: Engine = open_engine(url)
+
+    @classmethod
+    def for_spec(cls, spec: Spec, *, url: str | None = None, store: str | None = None) -> ControlPlane:
+        """The control plane of ``spec``: its database (:func:`.control_url`) and hysteresis."""
+        return cls(url=control_url(spec, url=url, store=store), resolve_after=spec.control.resolve_after,
+                   reopen_within=parse_duration(spec.control.reopen_within))
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> ControlPlane:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- runs --------------------------------------------------------------------------------
+
+    def apply(self, *, model: str, run_time: datetime, drafts: Iterable[AlertDraft],
+              kinds: Iterable[Kind] | None = None, actor: str = "watch",
+              within: Within | None = None) -> ApplyResult:
+        """Apply one run's drafts for ``model`` to its alerts, in one transaction.
+
+        ``kinds`` are the check families the run covered (default: all); a live
+        alert of another family neither counts a healthy run nor resolves.
+        ``within(connection, transitions)`` runs inside the transaction before it
+        commits (a notification outbox is written there). A run at or before the
+        model's latest applied run changes nothing (``applied=False``).
+        """
+        _aware(run_time, "run_time")
+        covered = None if kinds is None else set(kinds)
+        by_fingerprint = _merge([d for d in drafts if d.model == model], model)
+        with self.engine.begin() as con:
+            last = _lock_model(con, model)
+            if last is not None and run_time <= last:
+                return ApplyResult(model=model, run_time=run_time, applied=False,
+                                   alerts=tuple(self._live(con, model)))
+            live = {r["fingerprint"]: dict(r) for r in con.execute(
+                select(alerts).where(alerts.c.model == model, alerts.c.state.in_(_LIVE))
+                .with_for_update()).mappings()}
+            out: list[Transition] = []
+            for fingerprint, draft in by_fingerprint.items():
+                row = (live.pop(fingerprint, None)
+                       or self._recently_resolved(con, model, fingerprint, run_time))
+                if row is None:
+                    out.append(_open(con, draft, run_time, actor))
+                else:
+                    out += _update(con, row, draft, run_time, actor)
+                _store_findings(con, int(out[-1].alert_id) if row is None else row["id"], draft, run_time)
+            for row in live.values():
+                out += self._unseen(con, row, run_time, actor, covered)
+            con.execute(insert(watch_runs).values(
+                model=model, run_time=run_time, applied_at=datetime.now(UTC), actor=actor,
+                kinds=None if covered is None else sorted(covered), drafts=len(by_fingerprint)))
+            con.execute(update(model_cursor).where(model_cursor.c.model == model).values(last_run=run_time))
+            if within is not None:
+                within(con, out)
+            return ApplyResult(model=model, run_time=run_time, applied=True, transitions=tuple(out),
+                               alerts=tuple(self._live(con, model)))
+
+    def _recently_resolved(self, con: Connection, model: str, fingerprint: str,
+                           run_time: datetime) -> dict[str, Any] | None:
+        found = con.execute(
+            select(alerts).where(alerts.c.model == model, alerts.c.fingerprint == fingerprint,
+                                 alerts.c.state == AlertState.RESOLVED.value,
+                                 alerts.c.resolved_at >= run_time - self.reopen_within)
+            .order_by(alerts.c.resolved_at.desc()).limit(1).with_for_update()).mappings().first()
+        return None if found is None else dict(found)
+
+    def _unseen(self, con: Connection, row: dict[str, Any], run_time: datetime, actor: str,
+                covered: set[Kind] | None) -> list[Transition]:
+        out: list[Transition] = []
+        values: dict[str, Any] = {}
+        state = AlertState(row["state"])
+        until = row["snoozed_until"]
+        if state is AlertState.SNOOZED and until is not None and until <= run_time:
+            out.append(_audit(con, row, "snooze_expired", state, AlertState.OPEN, actor, run_time,
+                              f"the snooze ended at {row['snoozed_until']:%Y-%m-%d %H:%M} UTC"))
+            values.update(state=AlertState.OPEN.value, snoozed_until=None)
+            state = AlertState.OPEN
+        if covered is None or row["kind"] in covered:
+            healthy = row["healthy_runs"] + 1
+            values["healthy_runs"] = healthy
+            if healthy >= self.resolve_after:
+                out.append(_audit(con, row, "resolved", state, AlertState.RESOLVED, actor, run_time,
+                                  f"not seen in {healthy} consecutive runs"))
+                values.update(state=AlertState.RESOLVED.value, resolved_at=run_time, snoozed_until=None)
+        if values:
+            con.execute(update(alerts).where(alerts.c.id == row["id"]).values(**values))
+        return out
+
+    # -- people ------------------------------------------------------------------------------
+
+    def acknowledge(self, alert_id: str, *, actor: str, reason: str = "",
+                    at: datetime | None = None) -> Alert:
+        """Someone is on it: an open or snoozed alert becomes ``acknowledged``."""
+        return self._act(alert_id, "acknowledged", AlertState.ACKNOWLEDGED, actor=actor,
+                         reason=reason or "acknowledged", at=at, values={"acknowledged_by": actor,
+                                                                         "snoozed_until": None})
+
+    def snooze(self, alert_id: str, *, until: datetime, actor: str, reason: str = "",
+               at: datetime | None = None) -> Alert:
+        """Hide a live alert until ``until``; the first run after that opens it again if it persists."""
+        now = at or datetime.now(UTC)
+        _aware(until, "until")
+        if until <= now:
+            raise InputError(f"snooze until {until.isoformat()}: that is not in the future "
+                             f"(now {now.isoformat()})")
+        return self._act(alert_id, "snoozed", AlertState.SNOOZED, actor=actor,
+                         reason=reason or f"snoozed until {until.isoformat()}", at=now,
+                         values={"snoozed_until": until}, detail={"until": until.isoformat()})
+
+    def resolve(self, alert_id: str, *, actor: str, reason: str = "", at: datetime | None = None) -> Alert:
+        """Resolve a live alert by hand; if its cause is seen again, the next run reopens it."""
+        now = at or datetime.now(UTC)
+        return self._act(alert_id, "resolved", AlertState.RESOLVED, actor=actor,
+                         reason=reason or "resolved by hand", at=now,
+                         values={"resolved_at": now, "snoozed_until": None})
+
+    def _act(self, alert_id: str, action: Action, to: AlertState, *, actor: str, reason: str,
+             at: datetime | None, values: dict[str, Any], detail: dict[str, Any] | None = None) -> Alert:
+        key = _alert_key(alert_id)
+        if not actor.strip():
+            raise InputError("who acts on an alert must be named (--by); got an empty name")
+        with self.engine.begin() as con:
+            row = con.execute(select(alerts).where(alerts.c.id == key).with_for_update()).mappings().first()
+            if row is None:
+                raise InputError(f"alert {alert_id}: no such alert")
+            state = AlertState(row["state"])
+            if state is AlertState.RESOLVED:
+                raise InputError(f"alert {alert_id} is resolved; only a live alert can be {action}")
+            con.execute(update(alerts).where(alerts.c.id == key).values(state=to.value, **values))
+            _audit(con, dict(row), action, state, to, actor, None, reason, at=at, detail=detail)
+            fresh = con.execute(select(alerts).where(alerts.c.id == key)).mappings().one()
+            return alert_from_row(fresh)
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def open_alerts(self, model: str) -> list[Alert]:
+        """The live alerts of ``model`` (open, acknowledged or snoozed), oldest first."""
+        with self.engine.connect() as con:
+            return self._live(con, model)
+
+    def _live(self, con: Connection, model: str) -> list[Alert]:
+        rows = con.execute(select(alerts).where(alerts.c.model == model, alerts.c.state.in_(_LIVE))
+                           .order_by(alerts.c.id)).mappings()
+        return [alert_from_row(r) for r in rows]
+
+    def alerts(self, *, model: str | None = None, include_resolved: bool = False,
+               raised_from: datetime | None = None, raised_to: datetime | None = None) -> list[Alert]:
+        """Alerts, most severe and newest first; live ones only unless ``include_resolved``."""
+        query = select(alerts)
+        if model is not None:
+            query = query.where(alerts.c.model == model)
+        if not include_resolved:
+            query = query.where(alerts.c.state.in_(_LIVE))
+        if raised_from is not None:
+            query = query.where(alerts.c.raised_at >= raised_from)
+        if raised_to is not None:
+            query = query.where(alerts.c.raised_at < raised_to)
+        with self.engine.connect() as con:
+            rows = con.execute(query.order_by(alerts.c.severity.desc(), alerts.c.raised_at.desc(),
+                                              alerts.c.id.desc())).mappings().all()
+            latest = _latest_findings(con, [r["id"] for r in rows])
+        return [alert_from_row(r, latest.get(r["id"], ())) for r in rows]
+
+    def alert(self, alert_id: str) -> Alert:
+        """One alert with the findings of the latest run that saw it."""
+        key = _alert_key(alert_id)
+        with self.engine.connect() as con:
+            row = con.execute(select(alerts).where(alerts.c.id == key)).mappings().first()
+            if row is None:
+                raise InputError(f"alert {alert_id}: no such alert")
+            return alert_from_row(row, _latest_findings(con, [key]).get(key, ()))
+
+    def seen_runs(self, alert_id: str) -> list[datetime]:
+        """The run times whose findings held this alert, in order."""
+        with self.engine.connect() as con:
+            rows = con.execute(select(alert_findings.c.run_time).distinct()
+                               .where(alert_findings.c.alert_id == _alert_key(alert_id))
+                               .order_by(alert_findings.c.run_time))
+            return [r[0] for r in rows]
+
+    def audit(self, *, model: str | None = None, alert_id: str | None = None,
+              since: datetime | None = None, until: datetime | None = None) -> list[AuditEntry]:
+        """The audit log, oldest first."""
+        query = select(audit_log)
+        if model is not None:
+            query = query.where(audit_log.c.model == model)
+        if alert_id is not None:
+            query = query.where(audit_log.c.alert_id == _alert_key(alert_id))
+        if since is not None:
+            query = query.where(audit_log.c.at >= since)
+        if until is not None:
+            query = query.where(audit_log.c.at < until)
+        with self.engine.connect() as con:
+            rows = con.execute(query.order_by(audit_log.c.id)).mappings().all()
+        return [AuditEntry(id=r["id"], at=r["at"], model=r["model"],
+                           alert_id=None if r["alert_id"] is None else str(r["alert_id"]),
+                           actor=r["actor"], action=r["action"], from_state=r["from_state"],
+                           to_state=r["to_state"], reason=r["reason"], run_time=r["run_time"],
+                           detail=dict(r["detail"] or {})) for r in rows]
+
+    def last_run(self, model: str) -> datetime | None:
+        """The latest run applied for ``model`` (``None`` before the first)."""
+        with self.engine.connect() as con:
+            return con.execute(select(model_cursor.c.last_run)
+                               .where(model_cursor.c.model == model)).scalar_one_or_none()
+
+
+def _aware(value: datetime, name: str) -> None:
+    if value.tzinfo is None:
+        raise InputError(f"{name} must carry a time zone (UTC); got {value.isoformat()}")
+
+
+def _alert_key(alert_id: str) -> int:
+    try:
+        return int(alert_id)
+    except ValueError:
+        raise InputError(f"alert id: expected a number such as 12; got {alert_id!r}") from None
+
+
+def _merge(drafts: Sequence[AlertDraft], model: str) -> dict[str, AlertDraft]:
+    """One draft per fingerprint: two of the same cause in one run are one (the more severe leads)."""
+    out: dict[str, AlertDraft] = {}
+    for d in drafts:
+        seen = out.get(d.fingerprint)
+        if seen is None:
+            out[d.fingerprint] = d
+            continue
+        lead, other = (d, seen) if d.severity > seen.severity else (seen, d)
+        out[d.fingerprint] = replace(lead, onset=min(d.onset, seen.onset),
+                                     findings=lead.findings + other.findings,
+                                     suppressed=lead.suppressed + other.suppressed)
+    for d in out.values():
+        _aware(d.onset, f"onset of {d.fingerprint}")
+    return out
+
+
+def _lock_model(con: Connection, model: str) -> datetime | None:
+    """Lock ``model``'s cursor row (created on first use) and return its latest run."""
+    dialect = {"postgresql": postgresql, "sqlite": sqlite}.get(con.dialect.name)
+    if dialect is not None:
+        con.execute(dialect.insert(model_cursor).values(model=model, last_run=None)
+                    .on_conflict_do_nothing(index_elements=["model"]))
+    elif con.execute(select(model_cursor.c.model).where(model_cursor.c.model == model)).first() is None:
+        con.execute(insert(model_cursor).values(model=model, last_run=None))
+    last: datetime | None = con.execute(select(model_cursor.c.last_run).where(model_cursor.c.model == model)
+                                        .with_for_update()).scalar_one()
+    return last
+
+
+def _open(con: Connection, draft: AlertDraft, run_time: datetime, actor: str) -> Transition:
+    values = _draft_values(draft)
+    new_id = con.execute(insert(alerts).values(
+        model=draft.model, fingerprint=draft.fingerprint, kind=draft.kind, state=AlertState.OPEN.value,
+        peak_severity=int(draft.severity), onset=draft.onset, raised_at=run_time, last_seen=run_time,
+        resolved_at=None, acknowledged_by=None, snoozed_until=None, healthy_runs=0, runs_seen=1,
+        reopened=0, **values)).inserted_primary_key
+    assert new_id is not None
+    row = {"id": new_id[0], "model": draft.model, "fingerprint": draft.fingerprint,
+           "severity": int(draft.severity)}
+    return _audit(con, row, "opened", None, AlertState.OPEN, actor, run_time, draft.headline,
+                  detail={"onset": draft.onset.isoformat(), "findings": len(draft.findings)})
+
+
+def _update(con: Connection, row: dict[str, Any], draft: AlertDraft, run_time: datetime,
+            actor: str) -> list[Transition]:
+    state = AlertState(row["state"])
+    out: list[Transition] = []
+    values: dict[str, Any] = {**_draft_values(draft), "last_seen": run_time, "healthy_runs": 0,
+                              "runs_seen": row["runs_seen"] + 1,
+                              "peak_severity": max(row["peak_severity"], int(draft.severity))}
+    if state is AlertState.RESOLVED:
+        out.append(_audit(con, row, "reopened", state, AlertState.OPEN, actor, run_time,
+                          f"seen again {run_time - row['resolved_at']} after it resolved: {draft.headline}"))
+        values.update(state=AlertState.OPEN.value, resolved_at=None, acknowledged_by=None,
+                      reopened=row["reopened"] + 1)
+        state = AlertState.OPEN
+    elif (state is AlertState.SNOOZED and row["snoozed_until"] is not None
+          and row["snoozed_until"] <= run_time):
+        out.append(_audit(con, row, "snooze_expired", state, AlertState.OPEN, actor, run_time,
+                          f"the snooze ended at {row['snoozed_until']:%Y-%m-%d %H:%M} UTC"))
+        values.update(state=AlertState.OPEN.value, snoozed_until=None)
+        state = AlertState.OPEN
+    if int(draft.severity) != row["severity"]:
+        action: Action = "escalated" if int(draft.severity) > row["severity"] else "deescalated"
+        out.append(_audit(con, {**row, "severity": int(draft.severity)}, action, state, state, actor,
+                          run_time, f"{Severity(row['severity'])} → {draft.severity}: {draft.headline}"))
+    con.execute(update(alerts).where(alerts.c.id == row["id"]).values(**values))
+    return out
+
+
+def _draft_values(draft: AlertDraft) -> dict[str, Any]:
+    return {"severity": int(draft.severity), "headline": draft.headline, "feature": draft.feature,
+            "cohort": draft.cohort, "cohorts": list(draft.cohorts), "entity": draft.entity,
+            "source": draft.source, "metric": draft.metric, "owner": draft.owner, "runbook": draft.runbook}
+
+
+def _store_findings(con: Connection, alert_id: int, draft: AlertDraft, run_time: datetime) -> None:
+    rows = [{"alert_id": alert_id, "run_time": run_time, "suppressed": False, "finding": f.to_dict()}
+            for f in draft.findings]
+    rows += [{"alert_id": alert_id, "run_time": run_time, "suppressed": True, "finding": f.to_dict()}
+             for f in draft.suppressed]
+    if rows:
+        con.execute(insert(alert_findings), rows)
+
+
+def _latest_findings(con: Connection, ids: Sequence[int]) -> dict[int, tuple[dict[str, Any], ...]]:
+    """The findings of the latest run that saw each alert, each marked ``suppressed`` or not."""
+    out: dict[int, list[dict[str, Any]]] = {}
+    latest: dict[int, datetime] = {}
+    for start in range(0, len(ids), 500):
+        chunk = ids[start:start + 500]
+        rows = con.execute(select(alert_findings).where(alert_findings.c.alert_id.in_(chunk))
+                           .order_by(alert_findings.c.alert_id, alert_findings.c.run_time.desc(),
+                                     alert_findings.c.id)).mappings()
+        for r in rows:
+            key = r["alert_id"]
+            if latest.setdefault(key, r["run_time"]) != r["run_time"]:
+                continue
+            out.setdefault(key, []).append({**r["finding"], "suppressed": r["suppressed"]})
+    return {k: tuple(v) for k, v in out.items()}
+
+
+def _audit(con: Connection, row: dict[str, Any], action: Action, from_state: AlertState | None,
+           to_state: AlertState, actor: str, run_time: datetime | None, reason: str, *,
+           at: datetime | None = None, detail: dict[str, Any] | None = None) -> Transition:
+    con.execute(insert(audit_log).values(
+        at=at or datetime.now(UTC), model=row["model"], alert_id=row["id"], actor=actor, action=action,
+        from_state=None if from_state is None else from_state.value, to_state=to_state.value,
+        reason=reason, run_time=run_time, detail=detail or {}))
+    return Transition(alert_id=str(row["id"]), fingerprint=row["fingerprint"], action=action,
+                      from_state=from_state, to_state=to_state, severity=Severity(row["severity"]),
+                      reason=reason)
