@@ -30,6 +30,7 @@ from loopwatch.simulate import world
 from loopwatch.simulate.incidents import (
     INCIDENT_KINDS,
     REFERENCE_DAYS,
+    IncidentKind,
     Occurrence,
     registered_incidents,
     schedule,
@@ -139,7 +140,7 @@ class SimulationConfig:
         utc = self.start.astimezone(UTC)
         if (utc.minute, utc.second, utc.microsecond) != (0, 0, 0):
             raise ValueError(f"start must be on a whole hour; got {self.start.isoformat()}")
-        known = registered_incidents()
+        known = self.registry()
         for name in self.incidents:
             if name != "all" and name not in known:
                 raise ValueError(f"unknown incident {name!r} in incidents; expected 'all' or "
@@ -148,7 +149,7 @@ class SimulationConfig:
     @property
     def incident_kinds(self) -> tuple[str, ...]:
         """The incident kinds to inject, ``all`` expanded, in registration order."""
-        known = registered_incidents()
+        known = self.registry()
         if "all" in self.incidents:
             return tuple(known)
         return tuple(name for name in known if name in self.incidents)
@@ -156,6 +157,10 @@ class SimulationConfig:
     @property
     def end(self) -> datetime:
         return self.start + timedelta(days=self.days)
+
+    def registry(self) -> dict[str, IncidentKind]:
+        """The incident kinds this simulator knows, by name."""
+        return registered_incidents()
 
 
 @dataclass(frozen=True)

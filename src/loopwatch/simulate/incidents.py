@@ -42,7 +42,8 @@ __all__ = [
 ]
 
 Stage = Literal["traffic", "world", "serving", "labels"]
-Apply = Callable[[Frame, "Occurrence", np.random.Generator], None]
+# the frame of the generator the incident belongs to (world.Frame, churn_world.ChurnFrame)
+Apply = Callable[[Any, "Occurrence", np.random.Generator], None]
 
 #: Length of the calendar the built-in onsets are given on.
 CALENDAR_DAYS = 90
@@ -134,25 +135,28 @@ def register_incident(
     sources: tuple[str, ...] = (),
     harmful: bool = True,
     label_only: bool = False,
+    registry: dict[str, IncidentKind] | None = None,
 ) -> Callable[[Apply], Apply]:
     """Register an incident kind; the decorated function applies it to a frame.
 
     ``onset_day`` is on the 90-day calendar and must come after the 30-day
-    reference period; it is scaled into runs of other lengths.
+    reference period; it is scaled into runs of other lengths. ``registry`` is
+    another generator's own registry (default: the card-fraud simulator's).
 
     Raises
     ------
     ValueError
         ``name`` is already registered, or ``onset_day`` falls in the reference period.
     """
-    if name in _REGISTRY:
+    target = _REGISTRY if registry is None else registry
+    if name in target:
         raise ValueError(f"incident {name!r} is already registered")
     if not REFERENCE_DAYS < onset_day < CALENDAR_DAYS:
         raise ValueError(f"onset_day must be within ({REFERENCE_DAYS}, {CALENDAR_DAYS}); "
                          f"got {onset_day}")
 
     def decorate(apply: Apply) -> Apply:
-        _REGISTRY[name] = IncidentKind(
+        target[name] = IncidentKind(
             name=name, stage=stage, apply=apply, description=description, onset_day=onset_day,
             duration_days=duration_days, ramp_days=ramp_days, min_days=min_days,
             features=features, cohorts=cohorts, entities=entities, sources=sources,
@@ -168,14 +172,16 @@ def registered_incidents() -> dict[str, IncidentKind]:
 
 
 def schedule(
-    kinds: Sequence[str], *, start_us: int, days: int
+    kinds: Sequence[str], *, start_us: int, days: int,
+    registry: dict[str, IncidentKind] | None = None,
 ) -> tuple[list[Occurrence], list[dict[str, str]]]:
     """Place ``kinds`` in a run of ``days`` days; returns occurrences and skipped kinds.
 
     Onsets and durations on the 90-day calendar are scaled by
     ``(days - 30) / 60`` and rounded to the hour; an incident lasts at least its
     ``min_days``. A kind whose minimum span does not fit before the end of the
-    run is skipped, with the reason.
+    run is skipped, with the reason. ``registry`` is where ``kinds`` are looked
+    up (default: the card-fraud simulator's).
 
     Examples
     --------
@@ -189,7 +195,7 @@ def schedule(
     placed: list[Occurrence] = []
     skipped: list[dict[str, str]] = []
     for name in kinds:
-        kind = _REGISTRY[name]
+        kind = (_REGISTRY if registry is None else registry)[name]
         onset_h = round((REFERENCE_DAYS + (kind.onset_day - REFERENCE_DAYS) * scale) * 24)
         if scale <= 0:
             skipped.append({"kind": name, "reason": (

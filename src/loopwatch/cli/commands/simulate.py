@@ -1,4 +1,5 @@
-"""``loopwatch simulate``: a card-fraud model in production, with injected incidents and ground truth."""
+"""``loopwatch simulate``: a model in production (card fraud or subscription churn), with injected
+incidents and ground truth."""
 
 from __future__ import annotations
 
@@ -18,33 +19,45 @@ def simulate(
     out_dir: Annotated[Path, typer.Option("--out", metavar="DIR",
                                           help="Directory for the store, spec and ground truth")],
     days: Annotated[int, typer.Option(min=1, help="Simulated days")] = 90,
-    per_day: Annotated[int, typer.Option("--per-day", min=100, help="Decisions per day")] = 20_000,
+    per_day: Annotated[int | None, typer.Option(
+        "--per-day", min=100, help="Decisions per day [default: 20000 fraud, 5000 churn]")] = None,
     incidents: Annotated[str, typer.Option(
         metavar="KINDS", help="Comma-separated incident kinds, 'all' or 'none'")] = "all",
     seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same data")] = 7,
     start: Annotated[str, typer.Option(metavar="DAY", help="First simulated day (UTC)")] = "2026-01-01",
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing simulation")] = False,
+    generator: Annotated[str, typer.Option(
+        metavar="NAME", help="fraud (card payments) or churn (subscriptions: other features, "
+                             "base rate, volume and label delay)")] = "fraud",
 ) -> None:
-    """Simulate a card-fraud model in production, with injected incidents and their ground truth."""
+    """Simulate a model in production, with injected incidents and their ground truth."""
+    from loopwatch.simulate.churn import CHURN_INCIDENT_KINDS, ChurnConfig, simulate_churn
     from loopwatch.simulate.fraud import INCIDENT_KINDS, SimulationConfig, write_simulation
-    from loopwatch.simulate.fraud import simulate as run_simulation
+    from loopwatch.simulate.fraud import simulate as simulate_fraud
+
+    if generator not in ("fraud", "churn"):
+        usage_error("--generator", f"expected 'fraud' or 'churn'; got {generator!r}")
+    kinds = CHURN_INCIDENT_KINDS if generator == "churn" else INCIDENT_KINDS
 
     chosen = tuple(k.strip() for k in incidents.split(",") if k.strip())
     if chosen == ("none",):
         chosen = ()
-    unknown = [k for k in chosen if k != "all" and k not in INCIDENT_KINDS]
+    unknown = [k for k in chosen if k != "all" and k not in kinds]
     if unknown:
-        usage_error("--incidents", f"unknown kind {unknown[0]!r}; expected 'all', 'none' or some of: "
-                                   f"{', '.join(INCIDENT_KINDS)}")
+        usage_error("--incidents", f"unknown kind {unknown[0]!r} for the {generator} generator; "
+                                   f"expected 'all', 'none' or some of: {', '.join(kinds)}")
     try:
         first = datetime.fromisoformat(start).replace(tzinfo=UTC)
     except ValueError:
         usage_error("--start", f"expected a date like 2026-01-01; got {start!r}")
-    config = SimulationConfig(days=days, decisions_per_day=per_day, incidents=chosen, seed=seed,
-                              start=first)
     err = render.err()
     with err.status("simulating...", spinner="dots") if err.is_terminal else contextlib.nullcontext():
-        result = run_simulation(config)
+        if generator == "churn":
+            result = simulate_churn(ChurnConfig(days=days, decisions_per_day=per_day or 5_000,
+                                                incidents=chosen, seed=seed, start=first))
+        else:
+            result = simulate_fraud(SimulationConfig(days=days, decisions_per_day=per_day or 20_000,
+                                                     incidents=chosen, seed=seed, start=first))
         summary = write_simulation(result, out_dir, overwrite=overwrite)
     decisions, outcomes = summary["decisions"], summary["outcomes"]
     out = render.out()
