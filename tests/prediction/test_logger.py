@@ -27,7 +27,7 @@ import pytest
 from loopwatch.core.schema import Conformed
 from loopwatch.core.spec import Spec, spec_from_mapping
 from loopwatch.core.store import Kind, WriteResult
-from loopwatch.errors import LoggerClosedError, StoreError
+from loopwatch.errors import InputError, LoggerClosedError, StoreError
 from loopwatch.prediction.logger import DecisionLogger, LoggerStats
 from loopwatch.storage.parquet_store import ParquetStore
 
@@ -149,10 +149,14 @@ def test_log_copies_the_decision_so_the_caller_may_reuse_it(tmp_path: Path) -> N
 # --- a full queue -------------------------------------------------------------------------
 
 
-def test_a_full_queue_drops_and_counts_without_waiting(tmp_path: Path) -> None:
+def test_a_full_queue_drops_counts_and_warns_without_waiting_when_on_full_is_drop(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     spec = make_spec(tmp_path)
     store = GatedStore(tmp_path, spec=spec)
-    logger = DecisionLogger(spec, store=store, queue_size=4, batch_size=1, flush_interval=0.01)
+    logger = DecisionLogger(spec, store=store, queue_size=4, batch_size=1, flush_interval=0.01,
+                            on_full="drop")
+    caplog.set_level(logging.WARNING, logger="loopwatch.prediction.logger")
     try:
         assert logger.log(decision(0))
         assert store.entered.wait(5)  # the writer holds d-0 and waits at the gate
@@ -162,12 +166,161 @@ def test_a_full_queue_drops_and_counts_without_waiting(tmp_path: Path) -> None:
         assert accepted == [True] * 3 + [False] * 7  # d-0 in flight + 3 queued = queue_size
         assert elapsed < 0.5  # dropping never waits on the writer
         assert logger.stats().dropped == 7
+        # the first drop is reported at once; the next six wait for the rate limit
+        drops = [r.getMessage() for r in caplog.records if "dropped" in r.getMessage()]
+        assert drops == ["decision logger of model 'fraud': dropped 1 decisions (1 since start) "
+                         "because its queue of 4 was full (on_full='drop'); raise queue_size, "
+                         "use on_full='block', or look at the store"]
     finally:
         store.gate.set()
         logger.close(timeout=10)
     stats = logger.stats()
     assert (stats.accepted, stats.written, stats.dropped, stats.pending) == (4, 4, 7, 0)
     assert sorted(stored_ids(tmp_path, spec)) == ["d-0", "d-1", "d-2", "d-3"]
+    # closing reports the rest, so the warnings add up to every drop
+    drops = [r for r in caplog.records if "dropped" in r.getMessage()]
+    assert all(r.levelno == logging.WARNING for r in drops)
+    assert "dropped 6 decisions" in drops[-1].getMessage()
+    assert "(7 since start)" in drops[-1].getMessage()
+
+
+def test_a_full_queue_blocks_for_block_timeout_then_drops_and_warns(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    spec = make_spec(tmp_path)
+    store = GatedStore(tmp_path, spec=spec)
+    logger = DecisionLogger(spec, store=store, queue_size=1, batch_size=1, block_timeout=0.3)
+    caplog.set_level(logging.WARNING, logger="loopwatch.prediction.logger")
+    try:
+        assert logger.log(decision(0))
+        assert store.entered.wait(5)
+        started = time.perf_counter()
+        assert logger.log(decision(1)) is False
+        assert 0.25 <= time.perf_counter() - started < 5
+        assert logger.stats().dropped == 1
+        [warning] = [r.getMessage() for r in caplog.records if "dropped" in r.getMessage()]
+        assert "after waiting 0.3 s for room (on_full='block')" in warning
+    finally:
+        store.gate.set()
+        logger.close(timeout=10)
+    assert stored_ids(tmp_path, spec) == ["d-0"]
+
+
+def test_the_default_logger_blocks_rather_than_drops(tmp_path: Path) -> None:
+    logger = DecisionLogger(make_spec(tmp_path))
+    try:
+        assert "on_full='block', block_timeout=10.0" in repr(logger)
+    finally:
+        logger.close()
+
+
+@pytest.mark.parametrize("bad", [None, 3, "d-1", [("decision_id", "d-1")]])
+def test_log_of_something_that_is_not_a_mapping_is_a_clear_input_error(
+    tmp_path: Path, bad: object
+) -> None:
+    with DecisionLogger(make_spec(tmp_path)) as logger:
+        with pytest.raises(InputError) as raised:
+            logger.log(bad)  # type: ignore[arg-type]
+        assert logger.stats().accepted == 0
+    kind = "None" if bad is None else f"a {type(bad).__name__}"
+    assert str(raised.value) == ("DecisionLogger.log takes one decision as a mapping of column "
+                                 f"name to value (a dict); got {kind}")
+
+
+# --- batches given as columns ---------------------------------------------------------------
+
+
+def test_log_columns_stores_the_same_rows_as_log(tmp_path: Path) -> None:
+    rows = [decision(i) for i in range(50)]
+    rows[7]["amount"] = "seven"  # quarantined on both paths
+    rows[9]["country"] = None
+    one, batch = tmp_path / "one", tmp_path / "batch"
+    with DecisionLogger(make_spec(one)) as logger:
+        for row in rows:
+            logger.log(row)
+    with DecisionLogger(make_spec(batch)) as logger:
+        columns = {name: [row[name] for row in rows] for name in rows[0]}
+        assert logger.log_columns(columns) is True
+    stats = logger.stats()
+    assert (stats.accepted, stats.written, stats.quarantined) == (50, 49, 1)
+    by_row = ParquetStore.for_spec(make_spec(one)).read("decisions").sort_by("decision_id")
+    by_column = ParquetStore.for_spec(make_spec(batch)).read("decisions").sort_by("decision_id")
+    assert by_row.equals(by_column)
+    [rejected] = ParquetStore.for_spec(make_spec(batch)).read("quarantine").to_pylist()
+    assert rejected["reason"].startswith("amount: ") and '"d-7"' in rejected["row"]
+
+
+def test_rows_and_column_batches_mix_in_one_write(tmp_path: Path) -> None:
+    spec = make_spec(tmp_path)
+    with DecisionLogger(spec, flush_interval=60) as logger:  # one write, at close
+        logger.log(decision(0))
+        logger.log_columns({"decision_id": ["d-1", "d-2"], "timestamp": [T0, T0],
+                            "amount": [1.0, 2.0], "score": [0.1, 0.2]})  # no country column
+        logger.log(decision(3, extra_column=1))
+        stats = logger.stats()
+    assert stats.accepted == 4 and stats.unknown_columns == ()
+    table = ParquetStore.for_spec(spec).read("decisions").sort_by("decision_id")
+    assert table.column("decision_id").to_pylist() == ["d-0", "d-1", "d-2", "d-3"]
+    assert table.column("country").to_pylist() == ["fr", None, None, "fr"]
+    assert logger.stats().unknown_columns == ("extra_column",)
+
+
+def test_log_columns_copies_its_lists_and_takes_numpy_arrays(tmp_path: Path) -> None:
+    import numpy as np
+
+    spec = make_spec(tmp_path)
+    ids = ["a", "b"]
+    with DecisionLogger(spec, flush_interval=60) as logger:
+        logger.log_columns({"decision_id": ids, "timestamp": [T0, T0],
+                            "amount": np.array([1.5, 2.5]), "score": np.array([0.3, 0.4])})
+        ids[0] = "changed"
+    table = ParquetStore.for_spec(spec).read("decisions").sort_by("decision_id")
+    assert table.column("decision_id").to_pylist() == ["a", "b"]
+    assert table.column("amount").to_pylist() == [1.5, 2.5]
+
+
+@pytest.mark.parametrize(("columns", "message"), [
+    (None, "DecisionLogger.log_columns takes a mapping of column name to a sequence of values; "
+           "got None"),
+    ({"decision_id": ["a", "b"], "score": [0.5]},
+     "DecisionLogger.log_columns: column 'score' has 1 values but column 'decision_id' has 2; "
+     "every column needs one value per decision"),
+    ({"decision_id": "ab"}, "DecisionLogger.log_columns: column 'decision_id' must be a sequence "
+                            "of values; got a str"),
+    ({"score": 0.5}, "DecisionLogger.log_columns: column 'score' must be a sequence of values; "
+                     "got a float"),
+])
+def test_log_columns_names_what_is_wrong_with_a_batch(
+    tmp_path: Path, columns: Any, message: str
+) -> None:
+    with DecisionLogger(make_spec(tmp_path)) as logger:
+        with pytest.raises(InputError) as raised:
+            logger.log_columns(columns)
+        assert logger.stats().accepted == 0
+    assert str(raised.value) == message
+
+
+def test_a_column_batch_waits_for_room_for_all_of_its_rows(tmp_path: Path) -> None:
+    spec = make_spec(tmp_path)
+    store = GatedStore(tmp_path, spec=spec)
+    logger = DecisionLogger(spec, store=store, queue_size=4, batch_size=1, flush_interval=0.01)
+    batch = {"decision_id": [f"b-{i}" for i in range(3)], "timestamp": [T0] * 3,
+             "amount": [1.0] * 3, "score": [0.5] * 3}
+    try:
+        logger.log(decision(0))
+        assert store.entered.wait(5)
+        logger.log(decision(1))  # 2 of 4 taken: the batch of 3 does not fit
+        waiting = threading.Thread(target=logger.log_columns, args=(batch,), daemon=True)
+        waiting.start()
+        waiting.join(0.3)
+        assert waiting.is_alive() and logger.stats().accepted == 2
+        store.gate.set()
+        waiting.join(5)
+        assert not waiting.is_alive()
+    finally:
+        store.gate.set()
+        logger.close(timeout=10)
+    assert logger.stats().written == 5 and logger.stats().dropped == 0
 
 
 def test_a_full_queue_blocks_the_caller_when_on_full_is_block(tmp_path: Path) -> None:
@@ -412,6 +565,8 @@ def test_a_dropped_logger_is_collected_and_its_decisions_written(tmp_path: Path)
     ("flush_interval", 0, "flush_interval must be a number of seconds > 0; got 0"),
     ("flush_interval", float("inf"), "flush_interval must be a number of seconds > 0; got inf"),
     ("on_full", "wait", "on_full must be one of 'drop', 'block'; got 'wait'"),
+    ("block_timeout", -1, "block_timeout must be a number of seconds >= 0; got -1"),
+    ("block_timeout", float("nan"), "block_timeout must be a number of seconds >= 0; got nan"),
     ("pii_key", b"", "pii_key must be non-empty bytes; got a bytes (empty)"),
     ("pii_key", "secret", "pii_key must be non-empty bytes; got a str"),
 ])

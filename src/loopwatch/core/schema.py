@@ -217,6 +217,17 @@ class TableSchema:
         return self._conform(arrays, len(rows), source, unknown,
                              lambda idx: [dict(rows[i]) for i in idx.to_pylist()])
 
+    def conform_columns(self, columns: Mapping[str, list[Any]], n: int, *, source: str) -> Conformed:
+        """Validate rows given as columns of ``n`` values each (the logger's batch path)."""
+        self.require_key()
+        known = {MODEL_COLUMN, *self.names, *self.dropped}
+        unknown = tuple(sorted(str(k) for k in columns if k not in known))
+        arrays: dict[str, pa.Array | pa.ChunkedArray | list[Any]] = {
+            name: values for name, values in columns.items() if name in known}
+        return self._conform(arrays, n, source, unknown,
+                             lambda idx: [{k: v[i] for k, v in columns.items()}
+                                          for i in idx.to_pylist()])
+
     def _conform(
         self,
         arrays: Mapping[str, pa.Array | pa.ChunkedArray | list[Any]],

@@ -1,260 +1,48 @@
-"""The decision logger: a bounded, non-blocking enqueue for serving code.
+"""The decision logger: a bounded enqueue for serving code that never loses a decision silently.
 
-The caller's thread only copies the decision and appends it to a bounded buffer
-under a lock; a background daemon thread validates batches with the shared row
-validator (:meth:`~loopwatch.core.schema.TableSchema.conform_rows`, which also
-applies the PII rules), and writes them through the store. Batches close by size
+The caller's thread only copies the decision (or a batch of decisions given as
+columns) and appends it to a bounded queue under a lock; a background thread
+(:class:`~loopwatch.prediction.log_writer.LogWriter`) validates batches with the
+shared row validator (:class:`~loopwatch.core.schema.TableSchema`, which also applies
+the PII rules) and writes them through the store. Batches close by size
 (``batch_size``) or by time (``flush_interval``), whichever comes first.
 
 Nothing accepted is lost silently: a failed write keeps its batch and is retried
 with backoff, :attr:`DecisionLogger.last_error` says why, and :meth:`DecisionLogger.flush`
-raises :class:`~loopwatch.errors.StoreError`. A decision is dropped (and counted)
-only when the queue is full and ``on_full="drop"``.
+raises :class:`~loopwatch.errors.StoreError`. When the queue is full, ``log()`` waits
+for room (``on_full="block"``, the default) for at most ``block_timeout`` seconds; a
+decision is dropped only after that wait, or at once with ``on_full="drop"``, and
+every drop is counted and reported at WARNING (rate-limited).
 """
 
 from __future__ import annotations
 
-import atexit
-import logging
 import math
-import threading
-import time
 import weakref
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import Any, Literal
 
-from loopwatch.core.schema import Conformed, TableSchema, decision_schema
+from loopwatch.core.schema import decision_schema
 from loopwatch.core.spec import Spec
 from loopwatch.core.store import RowSink
-from loopwatch.errors import LoggerClosedError, StoreError
+from loopwatch.errors import InputError
+from loopwatch.prediction.log_writer import ColumnBatch, LoggerStats, LogWriter, register_at_exit
 from loopwatch.settings import Settings
 
 __all__ = ["DecisionLogger", "LoggerStats"]
 
-_log = logging.getLogger(__name__)
-
 OnFull = Literal["drop", "block"]
-#: Consecutive failed attempts after which ``flush()`` raises (the retries go on); a
-#: flush always waits for at least one attempt made after it was called.
-FLUSH_GIVES_UP_AFTER = 3
-_FIRST_BACKOFF = 0.05
-_MAX_BACKOFF = 5.0
 _DEFAULT_BATCH = 10_000
-_SOURCE = "DecisionLogger"
-
-
-@dataclass(frozen=True, slots=True)
-class LoggerStats:
-    """A consistent snapshot of a :class:`DecisionLogger`'s counters.
-
-    ``accepted`` counts decisions taken by :meth:`DecisionLogger.log`; each ends up
-    ``written``, a ``duplicate`` of a stored ``decision_id``, ``quarantined`` with a
-    reason, or still ``pending``. ``dropped`` decisions were refused because the
-    queue was full. ``write_errors`` counts failed write attempts (each retried);
-    ``unknown_columns`` names the columns seen that the spec does not declare.
-    """
-
-    accepted: int
-    written: int
-    duplicates: int
-    quarantined: int
-    dropped: int
-    pending: int
-    write_errors: int
-    unknown_columns: tuple[str, ...]
-
-
-class _Writer:
-    """The state shared by the caller's threads and the writer thread, and the writer loop.
-
-    It holds no reference to its :class:`DecisionLogger`, so a logger that is dropped
-    without ``close()`` can be garbage collected; the at-exit hook drains writers.
-    """
-
-    def __init__(self, schema: TableSchema, store: RowSink, *, capacity: int,
-                 batch_size: int, interval: float, block: bool, name: str) -> None:
-        self.schema = schema
-        self.store = store
-        self.capacity = capacity
-        self.batch_size = batch_size
-        self.interval = interval
-        self.block = block
-        self.lock = threading.Lock()
-        self.changed = threading.Condition(self.lock)
-        self.wake = threading.Event()
-        self.buffer: list[dict[str, Any]] = []
-        self.closed = False  # log() refuses new decisions
-        self.stopping = False  # the writer drains the buffer and exits
-        self.dead = False
-        self.accepted = self.finished = 0
-        self.written = self.duplicates = self.quarantined = self.dropped = 0
-        self.write_errors = self.failures = 0
-        self.last_error: BaseException | None = None
-        self.unknown: dict[str, None] = {}
-        self.thread = threading.Thread(target=self._run, name=name, daemon=True)
-
-    def start(self) -> None:
-        with _ACTIVE_LOCK:
-            _ACTIVE.add(self)
-        self.thread.start()
-
-    # --- the writer thread ------------------------------------------------------------
-
-    def _run(self) -> None:
-        try:
-            self._loop()
-        except BaseException as exc:
-            # a dead writer must be loud: flush() and log() report it, and it is logged
-            with self.lock:
-                self.dead = True
-                self.last_error = exc
-                self.changed.notify_all()
-            _log.exception("the decision logger's writer stopped; %d decisions are not written",
-                           self.accepted - self.finished)
-        finally:
-            with _ACTIVE_LOCK:
-                _ACTIVE.discard(self)
-
-    def _loop(self) -> None:
-        while True:
-            if not self.stopping and len(self.buffer) < self.batch_size:
-                self.wake.wait(self.interval)
-            # clear before taking the buffer, so a wake-up for rows we do not take is kept
-            self.wake.clear()
-            with self.lock:
-                taken, self.buffer = self.buffer, []
-                stopping = self.stopping
-            for start in range(0, len(taken), self.batch_size):
-                self._write(taken[start:start + self.batch_size])
-            if stopping and not taken:
-                return
-
-    def _write(self, rows: list[dict[str, Any]]) -> None:
-        conformed: Conformed | None = None
-        delay = _FIRST_BACKOFF
-        while True:
-            try:
-                if conformed is None:
-                    conformed = self.schema.conform_rows(rows, source=_SOURCE)
-                result = self.store.write("decisions", conformed)
-                break
-            except Exception as exc:
-                with self.lock:
-                    self.failures += 1
-                    self.write_errors += 1
-                    self.last_error = exc
-                    self.changed.notify_all()
-                _log.warning("could not write %d decisions (attempt %d); keeping them and "
-                             "retrying in %.2fs: %s", len(rows), self.failures, delay, exc)
-                time.sleep(delay)
-                delay = min(delay * 2, _MAX_BACKOFF)
-        new = [name for name in conformed.unknown_columns if name not in self.unknown]
-        for name in new:
-            _log.warning("decisions of model %r have a column %r that the spec does not "
-                         "declare; the rows are stored without it", self.schema.model, name)
-        with self.lock:
-            self.unknown.update(dict.fromkeys(new))
-            self.written += result.written
-            self.duplicates += result.duplicates
-            self.quarantined += result.quarantined
-            self.finished += len(rows)
-            self.failures = 0
-            self.last_error = None
-            self.changed.notify_all()
-
-    # --- called from other threads ----------------------------------------------------
-
-    def flush(self, timeout: float | None) -> None:
-        deadline = None if timeout is None else time.monotonic() + timeout
-        with self.lock:
-            target = self.accepted
-            errors_before = self.write_errors
-        self.wake.set()
-        with self.lock:
-            while self.finished < target:
-                missing = target - self.finished
-                if self.dead:
-                    raise StoreError(
-                        f"the decision logger's writer stopped ({self.last_error!r}); "
-                        f"{missing} decisions are not written") from self.last_error
-                # give up only on a failure seen during this call: a flush that follows a
-                # failed one waits for the next attempt, which may succeed
-                if self.failures >= FLUSH_GIVES_UP_AFTER and self.write_errors > errors_before:
-                    raise StoreError(
-                        f"flush: {self.failures} attempts to write decisions to the store "
-                        f"failed, the last with {self.last_error!r}; {missing} decisions are "
-                        "kept in memory and retried in the background; call flush() again"
-                    ) from self.last_error
-                remaining = None if deadline is None else deadline - time.monotonic()
-                if remaining is not None and remaining <= 0:
-                    raise TimeoutError(
-                        f"flush timed out after {timeout}s; {missing} decisions are not yet "
-                        "written (they are still queued and will be written)")
-                self.changed.wait(remaining)
-
-    def close(self, timeout: float | None) -> None:
-        with self.lock:
-            self.closed = True
-            self.changed.notify_all()  # callers blocked in log() raise LoggerClosedError
-        if not self.thread.is_alive() and not self.dead:
-            return  # already closed
-        self.flush(timeout)
-        self.request_stop()
-        self.thread.join()
-
-    def request_stop(self) -> None:
-        with self.lock:
-            self.closed = True
-            self.stopping = True
-            self.changed.notify_all()
-        self.wake.set()
-
-    def snapshot(self) -> LoggerStats:
-        with self.lock:
-            return LoggerStats(
-                accepted=self.accepted,
-                written=self.written,
-                duplicates=self.duplicates,
-                quarantined=self.quarantined,
-                dropped=self.dropped,
-                pending=self.accepted - self.finished,
-                write_errors=self.write_errors,
-                unknown_columns=tuple(sorted(self.unknown)),
-            )
-
-
-# Writers whose thread is running; the at-exit hook drains them. Holding the writer
-# (never the logger) lets a logger that is dropped without close() be collected.
-_ACTIVE: set[_Writer] = set()
-_ACTIVE_LOCK = threading.Lock()
-_AT_EXIT_REGISTERED = False
-
-
-def _close_all_at_exit() -> None:
-    with _ACTIVE_LOCK:
-        writers = list(_ACTIVE)
-    for writer in writers:
-        try:
-            writer.close(timeout=None)
-        except Exception as exc:
-            _log.error("at exit: %d decisions could not be written and are lost: %s",
-                       writer.accepted - writer.finished, exc)
-
-
-def _register_at_exit() -> None:
-    global _AT_EXIT_REGISTERED
-    with _ACTIVE_LOCK:
-        if not _AT_EXIT_REGISTERED:
-            atexit.register(_close_all_at_exit)
-            _AT_EXIT_REGISTERED = True
+#: Seconds ``log()`` waits for room in a full queue by default before it drops (and reports).
+DEFAULT_BLOCK_TIMEOUT = 10.0
 
 
 class DecisionLogger:
-    """Log decisions from serving code without waiting on the store.
+    """Log decisions from serving code without waiting on the store, and without losing them.
 
-    :meth:`log` copies the decision and appends it to a bounded queue; a background
+    :meth:`log` copies the decision (:meth:`log_columns` a whole batch, given as
+    columns) and appends it to a bounded queue; a background
     thread validates batches (casting types, hashing ``pii: hash`` features with
     HMAC-SHA256, removing ``pii: drop`` features), writes them through the store,
     and sends rejected rows to quarantine with their reason. At interpreter exit,
@@ -275,8 +63,17 @@ class DecisionLogger:
     flush_interval
         Seconds after which queued decisions are written even if no batch is full.
     on_full
-        When the queue is full: ``"drop"`` the decision and count it (the default;
-        the serving thread never waits), or ``"block"`` until there is room.
+        When the queue is full: ``"block"`` (the default) waits for room, for at most
+        ``block_timeout`` seconds; ``"drop"`` drops the decision at once (the caller
+        never waits). A dropped decision is counted (``stats().dropped``), ``log()``
+        returns ``False``, and drops are reported at WARNING with their counts (the
+        first at once, then at most one warning every 10 s).
+    block_timeout
+        Most seconds ``log()`` waits for room with ``on_full="block"``; a decision
+        still without room is dropped and reported. The default (10 s) outlasts any
+        healthy write of a batch by far: it ends only when the store stops taking
+        writes, when the choice is between dropping with a warning and stalling the
+        caller for good.
     pii_key
         Secret for HMAC-SHA256 of ``pii: hash`` features; default
         ``LOOPWATCH_PII_KEY``. It is never logged, printed or shown in ``repr``.
@@ -330,7 +127,8 @@ class DecisionLogger:
         queue_size: int = 100_000,
         batch_size: int | None = None,
         flush_interval: float = 1.0,
-        on_full: OnFull = "drop",
+        on_full: OnFull = "block",
+        block_timeout: float = DEFAULT_BLOCK_TIMEOUT,
         pii_key: bytes | None = None,
     ) -> None:
         _positive_int("queue_size", queue_size)
@@ -343,6 +141,10 @@ class DecisionLogger:
                 or not math.isfinite(flush_interval) or flush_interval <= 0):
             raise ValueError(f"flush_interval must be a number of seconds > 0; "
                              f"got {flush_interval!r}")
+        if (isinstance(block_timeout, bool) or not isinstance(block_timeout, int | float)
+                or not math.isfinite(block_timeout) or block_timeout < 0):
+            raise ValueError(f"block_timeout must be a number of seconds >= 0; "
+                             f"got {block_timeout!r}")
         if on_full not in ("drop", "block"):
             raise ValueError(f"on_full must be one of 'drop', 'block'; got {on_full!r}")
         if pii_key is not None and (not isinstance(pii_key, bytes) or not pii_key):
@@ -364,48 +166,89 @@ class DecisionLogger:
             store = ParquetStore.for_spec(spec, location=location, pii_key=pii_key)
         self._spec = spec
         self._options = (f"queue_size={queue_size}, batch_size={batch_size}, "
-                         f"flush_interval={flush_interval}, on_full={on_full!r}")
-        self._writer = _Writer(schema, store, capacity=queue_size, batch_size=batch_size,
-                               interval=float(flush_interval), block=on_full == "block",
-                               name=f"loopwatch-decision-logger[{spec.model}]")
-        _register_at_exit()
+                         f"flush_interval={flush_interval}, on_full={on_full!r}, "
+                         f"block_timeout={block_timeout}")
+        self._closed_message = _closed_message(spec.model)
+        self._writer = LogWriter(schema, store, capacity=queue_size, batch_size=batch_size,
+                                 interval=float(flush_interval), block=on_full == "block",
+                                 block_timeout=float(block_timeout),
+                                 name=f"loopwatch-decision-logger[{spec.model}]")
+        register_at_exit()
         self._writer.start()
         # on garbage collection without close(): drain in the background, do not block
-        weakref.finalize(self, _Writer.request_stop, self._writer).atexit = False
+        weakref.finalize(self, LogWriter.request_stop, self._writer).atexit = False
 
     def log(self, decision: Mapping[str, Any]) -> bool:
-        """Queue one decision; ``True`` if accepted, ``False`` if dropped (queue full).
+        """Queue one decision; ``True`` if accepted, ``False`` if dropped (queue full, reported).
 
         The decision is copied, so the caller may reuse the mapping. Validation
         happens later, on the writer thread: a bad row goes to quarantine.
 
         Raises
         ------
+        InputError
+            ``decision`` is not a mapping of column names to values.
         LoggerClosedError
             The logger is closed.
         """
+        if type(decision) is not dict and not isinstance(decision, Mapping):
+            raise InputError(f"DecisionLogger.log takes one decision as a mapping of column "
+                             f"name to value (a dict); got {_kind(decision)}")
         row = dict(decision)
         w = self._writer
+        # the common case inline (the serving thread's cost); a full or closed queue goes
+        # through offer(), which waits, drops and reports, or raises
         with w.lock:
-            if w.closed:
-                raise LoggerClosedError(_closed_message(self._spec.model))
-            if w.accepted - w.finished >= w.capacity:
-                if not w.block:
-                    w.dropped += 1
-                    return False
-                while w.accepted - w.finished >= w.capacity:
-                    if w.closed:
-                        raise LoggerClosedError(_closed_message(self._spec.model))
-                    if w.dead:
-                        raise StoreError("the decision logger's writer stopped "
-                                         f"({w.last_error!r}); cannot take more decisions")
-                    w.changed.wait()
-            w.buffer.append(row)
-            w.accepted += 1
-            full = len(w.buffer) == w.batch_size
+            room = not w.closed and w.accepted - w.finished < w.capacity
+            if room:
+                w.buffer.append(row)
+                w.buffered += 1
+                w.accepted += 1
+                full = w.buffered == w.batch_size
+        if not room:
+            return w.offer(row, 1, self._closed_message)
         if full:
             w.wake.set()
         return True
+
+    def log_columns(self, columns: Mapping[str, Sequence[Any]]) -> bool:
+        """Queue a batch of decisions given as columns, in one step; ``True`` if accepted.
+
+        ``columns[name][i]`` is decision ``i``'s value of ``name``; every column has
+        the same length. This is the serving path: one enqueue per batch, and a
+        column of values is validated and cast as a whole on the writer thread. The
+        lists are copied. The batch is accepted or dropped as a whole (and counted
+        by its rows); with ``on_full="block"`` it waits for room for all of its rows
+        (a batch larger than ``queue_size`` waits for an empty queue).
+
+        Raises
+        ------
+        InputError
+            ``columns`` is not a mapping of names to sequences of one length.
+        LoggerClosedError
+            The logger is closed.
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> from datetime import UTC, datetime
+        >>> from loopwatch.core.spec import spec_from_mapping
+        >>> tmp = tempfile.TemporaryDirectory()
+        >>> spec = spec_from_mapping({"model": "m", "store": tmp.name,
+        ...                           "features": [{"name": "amount", "dtype": "numeric"}]})
+        >>> now = datetime.now(UTC)
+        >>> with DecisionLogger(spec) as logger:
+        ...     logger.log_columns({"decision_id": ["a", "b"], "timestamp": [now, now],
+        ...                         "amount": [3.5, 8.0], "score": [0.2, 0.7]})
+        True
+        >>> logger.stats().written
+        2
+        >>> tmp.cleanup()
+        """
+        batch = _column_batch(columns)
+        if batch.rows == 0:
+            return True
+        return self._writer.offer(batch, batch.rows, self._closed_message)
 
     def flush(self, timeout: float | None = None) -> None:
         """Block until every decision accepted before the call is written or quarantined.
@@ -456,6 +299,36 @@ class DecisionLogger:
 def _positive_int(name: str, value: object) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValueError(f"{name} must be an integer >= 1; got {value!r}")
+
+
+def _kind(value: object) -> str:
+    return "None" if value is None else f"a {type(value).__name__}"
+
+
+def _column_batch(columns: Mapping[str, Sequence[Any]]) -> ColumnBatch:
+    if not isinstance(columns, Mapping):
+        raise InputError(f"DecisionLogger.log_columns takes a mapping of column name to a "
+                         f"sequence of values; got {_kind(columns)}")
+    copied: dict[str, list[Any]] = {}
+    rows: int | None = None
+    first = ""
+    for name, values in columns.items():
+        if not isinstance(name, str):
+            raise InputError(f"DecisionLogger.log_columns: column names are strings; got {name!r}")
+        tolist = getattr(values, "tolist", None)  # NumPy arrays: Python scalars, in C
+        if callable(tolist):
+            values = tolist()
+        if isinstance(values, str | bytes) or not isinstance(values, Sequence):
+            raise InputError(f"DecisionLogger.log_columns: column {name!r} must be a sequence "
+                             f"of values; got {_kind(values)}")
+        copied[name] = list(values)
+        if rows is None:
+            rows, first = len(values), name
+        elif len(values) != rows:
+            raise InputError(f"DecisionLogger.log_columns: column {name!r} has {len(values)} "
+                             f"values but column {first!r} has {rows}; every column needs one "
+                             "value per decision")
+    return ColumnBatch(copied, rows or 0)
 
 
 def _closed_message(model: str) -> str:
