@@ -1,17 +1,27 @@
-"""Benchmark of the decision logger: the caller's-thread cost of ``log()`` and sustained throughput.
+"""Benchmark of the decision logger: the caller's-thread cost of ``log()`` under a burst, before and after.
 
 Run::
 
-    .venv/bin/python benchmarks/logger_bench.py            # 200k calls, 1M decisions
-    .venv/bin/python benchmarks/logger_bench.py --quick    # 20k calls, 100k decisions
+    .venv/bin/python benchmarks/logger_bench.py            # 3 rounds of 1M-call bursts
+    .venv/bin/python benchmarks/logger_bench.py --quick    # 1 round of 100k calls
     .venv/bin/python benchmarks/logger_bench.py --profile  # also cProfile the writer's work
     .venv/bin/python benchmarks/logger_bench.py --one-core # pin the process to one CPU
 
 Each decision has 20 features (14 numeric, 4 categorical, 2 boolean) plus id, time,
-model version, score and action. Latencies are measured per call with
-``time.perf_counter_ns`` (so they include the ~50 ns of the timer itself, as does
-the baseline), in one run, next to a bare ``list.append`` and to writing one
-Parquet file per decision through the store (validate + atomic write + fsync).
+model version, score and action. A burst is ``--calls`` ``log()`` calls in a tight
+loop on one thread, each timed with ``time.perf_counter_ns`` (so they include the
+~50 ns of the timer itself), the logger then closed (everything written). Compared
+in each round, in turn:
+
+* ``before``: the logger of commit ``BEFORE`` (its ``logger.py``, read from git and
+  imported beside today's store and validator), with its default settings, which
+  drop when the queue is full, silently;
+* ``after``: today's logger with its default settings (wait for room, at most 10 s);
+* ``after, on_full='drop'``: today's logger with the old policy (drops, reported);
+* ``after, log_columns``: the same decisions in batches of 64 given as columns, one
+  call per batch, the cost per decision being the call's time over 64.
+
+Records go to ``benchmarks/records/logger_bench.jsonl``; ``make bench-tables`` renders them.
 """
 
 from __future__ import annotations
@@ -19,11 +29,13 @@ from __future__ import annotations
 import argparse
 import cProfile
 import gc
+import importlib.util
 import io
 import os
 import platform
 import pstats
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -32,9 +44,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from loopwatch.core.spec import Spec, spec_from_mapping
-from loopwatch.prediction.logger import DecisionLogger
-from loopwatch.storage.parquet_store import ParquetStore
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+import _records  # noqa: E402
+
+from loopwatch.core.spec import Spec, spec_from_mapping  # noqa: E402
+from loopwatch.prediction.logger import DecisionLogger  # noqa: E402
+from loopwatch.storage.parquet_store import ParquetStore  # noqa: E402
+
+BENCH = "logger_bench"
+#: The commit whose logger is measured as "before" (its default dropped when the queue was full).
+BEFORE = "1216ed1"
+BATCH = 64
 
 NUMERIC, CATEGORICAL, BOOLEAN = 14, 4, 2
 
@@ -63,16 +84,19 @@ def make_row() -> dict[str, Any]:
 
 
 def per_call(fn: Callable[[dict[str, Any]], object], row: dict[str, Any], ids: list[str]
-             ) -> list[int]:
-    """Nanoseconds of each call ``fn(row)``, with a fresh decision id set outside the timer."""
+             ) -> tuple[list[int], int]:
+    """Nanoseconds of each call ``fn(row)`` (a fresh decision id set outside the timer), and
+    how many calls returned true."""
     clock = time.perf_counter_ns
     out = [0] * len(ids)
+    accepted = 0
     for i, decision_id in enumerate(ids):
         row["decision_id"] = decision_id
         t0 = clock()
-        fn(row)
+        ok = fn(row)
         out[i] = clock() - t0
-    return out
+        accepted += bool(ok)
+    return out, accepted
 
 
 def quantiles_us(samples: list[int]) -> tuple[float, float, float]:
@@ -83,54 +107,6 @@ def quantiles_us(samples: list[int]) -> tuple[float, float, float]:
         return ordered[min(n - 1, int(p * n))] / 1000
 
     return statistics.median(ordered) / 1000, q(0.99), q(0.999)
-
-
-def bench_latency(calls: int, per_file: int, tmp: Path) -> list[tuple[str, int, tuple[float, ...]]]:
-    row = make_row()
-    ids = [f"d-{i}" for i in range(calls)]
-    results: list[tuple[str, int, tuple[float, ...]]] = []
-
-    sink: list[dict[str, Any]] = []
-    results.append(("list.append (baseline)", calls, quantiles_us(per_call(sink.append, row, ids))))
-    sink.clear()
-
-    spec = make_spec(str(tmp / "latency"))
-    # a queue that takes every call, so that the accepted path is what is measured
-    logger = DecisionLogger(spec, queue_size=calls)
-    gc.collect()
-    samples = per_call(logger.log, row, ids)
-    logger.flush()
-    stats = logger.stats()
-    logger.close()
-    assert stats.dropped == 0 and stats.written == calls, stats
-    results.append(("DecisionLogger.log", calls, quantiles_us(samples)))
-
-    store = ParquetStore.for_spec(make_spec(str(tmp / "per-file")))
-    schema = store.schema("decisions")
-
-    def one_file(r: dict[str, Any]) -> None:
-        store.write("decisions", schema.conform_rows([r], source="bench"))
-
-    results.append(("one Parquet file per decision", per_file,
-                    quantiles_us(per_call(one_file, row, ids[:per_file]))))
-    return results
-
-
-def bench_throughput(n: int, tmp: Path) -> tuple[float, float, Any]:
-    row = make_row()
-    logger = DecisionLogger(make_spec(str(tmp / "throughput")), on_full="block")
-    log = logger.log
-    t0 = time.perf_counter()
-    for i in range(n):
-        row["decision_id"] = f"d-{i}"
-        log(row)
-    t_logged = time.perf_counter()
-    logger.flush()
-    t1 = time.perf_counter()
-    stats = logger.stats()
-    logger.close()
-    assert stats.written == n and stats.dropped == 0, stats
-    return n / (t1 - t0), t_logged - t0, stats
 
 
 def profile_writer(n: int, tmp: Path) -> str:
@@ -156,39 +132,131 @@ def profile_writer(n: int, tmp: Path) -> str:
     return out.getvalue()
 
 
+def old_logger_class(tmp: Path) -> Any:
+    """``DecisionLogger`` as it was at commit ``BEFORE``, imported from its source in git."""
+    source = subprocess.run(["git", "show", f"{BEFORE}:src/loopwatch/prediction/logger.py"],
+                            capture_output=True, text=True, check=True, cwd=HERE).stdout
+    path = tmp / "logger_before.py"
+    path.write_text(source, encoding="utf-8")
+    found = importlib.util.spec_from_file_location("logger_before", path)
+    assert found is not None and found.loader is not None
+    module = importlib.util.module_from_spec(found)
+    sys.modules["logger_before"] = module  # dataclasses look their module up there
+    found.loader.exec_module(module)
+    return module.DecisionLogger
+
+
+def burst(make: Callable[[Spec], Any], calls: int, tmp: Path, name: str, *,
+          columns: bool = False) -> dict[str, Any]:
+    """One burst of ``calls`` decisions into a fresh logger; caller-side ns per decision."""
+    spec = make_spec(str(tmp / name))
+    logger = make(spec)
+    row = make_row()
+    ids = [f"d-{i}" for i in range(calls)]
+    gc.collect()
+    t0 = time.perf_counter()
+    if columns:
+        clock = time.perf_counter_ns
+        samples = []
+        accepted = 0
+        names = list(row)
+        for start in range(0, calls, BATCH):
+            chunk = ids[start:start + BATCH]
+            batch = {n: [row[n]] * len(chunk) for n in names}
+            batch["decision_id"] = chunk
+            c0 = clock()
+            took = logger.log_columns(batch)
+            elapsed = clock() - c0
+            accepted += len(chunk) if took else 0
+            samples.extend([elapsed // len(chunk)] * len(chunk))
+    else:
+        samples, accepted = per_call(logger.log, row, ids)
+    logged = time.perf_counter() - t0
+    logger.close()
+    total = time.perf_counter() - t0
+    stats = logger.stats()
+    med, p99, p999 = quantiles_us(samples)
+    return {"calls": calls, "median_us": round(med, 3), "p99_us": round(p99, 3),
+            "p999_us": round(p999, 3), "max_us": round(max(samples) / 1000, 1),
+            "accepted": stats.accepted, "written": stats.written, "dropped": stats.dropped,
+            "lost": calls - stats.written - stats.duplicates - stats.quarantined,
+            "loop_s": round(logged, 3), "to_written_s": round(total, 3)}
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--quick", action="store_true", help="fewer iterations (seconds)")
+    parser.add_argument("--quick", action="store_true", help="one round of 100k calls")
+    parser.add_argument("--rounds", type=int, default=None, help="rounds of the four loggers")
+    parser.add_argument("--calls", type=int, default=None, help="log() calls per burst")
     parser.add_argument("--profile", action="store_true", help="cProfile the writer's work")
     parser.add_argument("--one-core", action="store_true",
                         help="pin the process (caller and writer threads) to one CPU")
+    parser.add_argument("--no-record", action="store_true", help="print only (development)")
     args = parser.parse_args(argv)
     if args.one_core:
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
-    calls, per_file, n = (20_000, 100, 100_000) if args.quick else (200_000, 300, 1_000_000)
+    rounds = args.rounds or (1 if args.quick else 3)
+    calls = args.calls or (100_000 if args.quick else 1_000_000)
+    run = _records.new_run(BENCH, argv)
+    run["before_commit"] = BEFORE
 
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     print(f"python {platform.python_version()} on {platform.machine()}, {os.cpu_count()} CPUs "
           f"({len(os.sched_getaffinity(0))} used), load average {load}; "
-          f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC; {'--quick' if args.quick else 'full'}")
+          f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC; {rounds} rounds of {calls:,} calls")
     with tempfile.TemporaryDirectory() as name:
         tmp = Path(name)
-        latency = bench_latency(calls, per_file, tmp)
-        base = latency[0][2][0]
-        print(f"\ncaller's thread, one decision of {NUMERIC + CATEGORICAL + BOOLEAN} features")
-        print(f"{'':32} {'calls':>8} {'median µs':>10} {'p99 µs':>10} {'p99.9 µs':>10} "
-              f"{'vs append':>10}")
-        for label, count, (med, p99, p999) in latency:
-            print(f"{label:32} {count:>8} {med:>10.2f} {p99:>10.2f} {p999:>10.2f} "
-                  f"{med / base:>10.1f}")
-        rate, log_s, stats = bench_throughput(n, tmp)
-        print(f"\nsustained: {n:,} decisions logged (on_full='block') and flushed at "
-              f"{rate:,.0f} decisions/s (logging loop {log_s:.2f}s; {stats.written:,} written, "
-              f"{stats.dropped} dropped)")
+        old = old_logger_class(tmp)
+        configs: dict[str, tuple[Callable[[Spec], Any], bool]] = {
+            f"before ({BEFORE}, default: drop)": (lambda spec: old(spec), False),
+            "after (default: block ≤ 10 s)": (lambda spec: DecisionLogger(spec), False),
+            "after, on_full='drop'": (lambda spec: DecisionLogger(spec, on_full="drop"), False),
+            f"after, log_columns ({BATCH} a call)": (lambda spec: DecisionLogger(spec), True),
+        }
+        print(f"{'':34} {'median µs':>9} {'p99 µs':>8} {'p99.9 µs':>9} {'max ms':>8} "
+              f"{'dropped':>9} {'lost':>9} {'to written s':>12}")
+        for r in range(rounds):
+            for i, (label, (make, columns)) in enumerate(configs.items()):
+                record = burst(make, calls, tmp, f"r{r}-{i}", columns=columns)
+                record.update({"config": label, "round": r, "load_before": os.getloadavg()[0]})
+                if not args.no_record:
+                    _records.append(BENCH, run, record)
+                print(f"{label:34} {record['median_us']:>9.2f} {record['p99_us']:>8.2f} "
+                      f"{record['p999_us']:>9.2f} {record['max_us'] / 1000:>8.1f} "
+                      f"{record['dropped']:>9,} {record['lost']:>9,} {record['to_written_s']:>12.1f}",
+                      flush=True)
         if args.profile:
             print("\nwriter's work under cProfile (validate + write, batches of 10k):")
-            print(profile_writer(min(n, 200_000), tmp))
+            print(profile_writer(min(calls, 200_000), tmp))
     sys.stdout.flush()
+
+
+# --- tables for RESULTS.md ----------------------------------------------------------------
+
+
+def _burst_table(records: list[dict[str, Any]]) -> str:
+    latest = _records.latest_runs(records)
+    if not latest:
+        return "(no runs yet)\n"
+    run = latest[0]["run"]
+    lines = [f"Run {run['date']}, `{run['command']}`, {run['cpus']} CPUs ({run['cpu_model']}), "
+             f"load average at start {run['load_average'][0]}; before = commit "
+             f"`{run.get('before_commit')}`.", "",
+             "| logger | calls a burst | median µs | p99 µs | p99.9 µs | longest call ms "
+             "| dropped | lost silently | burst to all written, s |",
+             "|---|--:|--:|--:|--:|--:|--:|--:|--:|"]
+    fmt = _records.fmt_spread
+    for (config,), rs in _records.group_by(latest, "config").items():
+        silent = sum(r["dropped"] for r in rs) if config.startswith("before") else 0
+        lines.append(f"| {config} | {rs[0]['calls']:,} | {fmt([r['median_us'] for r in rs])} | "
+                     f"{fmt([r['p99_us'] for r in rs])} | {fmt([r['p999_us'] for r in rs], 1)} | "
+                     f"{fmt([r['max_us'] / 1000 for r in rs], 1)} | "
+                     f"{fmt([r['dropped'] for r in rs], 0)} | {silent:,} | "
+                     f"{fmt([r['to_written_s'] for r in rs], 1)} |")
+    return "\n".join(lines) + "\n"
+
+
+TABLES = {"burst": _burst_table}
 
 
 if __name__ == "__main__":
