@@ -115,3 +115,20 @@ class Alert:
     healthy_runs: int = 0
     findings: tuple[dict[str, Any], ...] = field(default=())
     cohorts: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """Stable JSON keys; times in ISO 8601; ``findings`` as the control plane stored them."""
+        def iso(value: datetime | None) -> str | None:
+            return None if value is None else value.isoformat()
+
+        return {
+            "id": self.id, "fingerprint": self.fingerprint, "model": self.model, "kind": self.kind,
+            "feature": self.feature, "cohort": self.cohort, "cohorts": list(self.cohorts),
+            "entity": self.entity, "source": self.source, "metric": self.metric,
+            "severity": str(self.severity), "state": self.state.value, "onset": iso(self.onset),
+            "raised_at": iso(self.raised_at), "last_seen": iso(self.last_seen),
+            "resolved_at": iso(self.resolved_at), "acknowledged_by": self.acknowledged_by,
+            "snoozed_until": iso(self.snoozed_until), "healthy_runs": self.healthy_runs,
+            "owner": self.owner, "headline": self.headline, "runbook": self.runbook,
+            "findings": list(self.findings),
+        }

@@ -13,11 +13,15 @@ from loopwatch.cli.commands import compact
 from loopwatch.cli.commands import profile
 from loopwatch.cli.commands import summary
 from loopwatch.cli.commands import check
+from loopwatch.cli.commands import watch
+from loopwatch.cli.commands import alerts
+from loopwatch.cli.commands import audit
 from loopwatch.cli.commands import compare
 from loopwatch.cli.commands import evaluate
 from loopwatch.cli.commands import serve
 from loopwatch.cli.commands import tail
 # isort: on
 
-__all__ = ["check", "compact", "compare", "evaluate", "ingest", "init", "profile", "serve", "simulate",
-           "summary", "tail"]
+__all__ = ["alerts", "audit", "check",
+           "compact", "compare", "evaluate", "ingest", "init", "profile", "serve", "simulate",
+           "summary", "tail", "watch"]

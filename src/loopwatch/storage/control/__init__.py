@@ -9,6 +9,8 @@ in the same chain, on the same engine.
 
 from loopwatch.storage.control.database import control_url, open_engine
 from loopwatch.storage.control.plane import ControlPlane
-from loopwatch.storage.control.records import ApplyResult, AuditEntry, Transition
+from loopwatch.storage.control.records import AlertList, ApplyResult, AuditEntry, Transition
+from loopwatch.storage.control.stats import KindStats, alert_stats
 
-__all__ = ["ApplyResult", "AuditEntry", "ControlPlane", "Transition", "control_url", "open_engine"]
+__all__ = ["AlertList", "ApplyResult", "AuditEntry", "ControlPlane", "KindStats", "Transition", "alert_stats",
+           "control_url", "open_engine"]

@@ -38,6 +38,7 @@ from loopwatch.errors import InputError
 from loopwatch.storage.control.database import control_url, open_engine
 from loopwatch.storage.control.records import (
     Action,
+    AlertList,
     ApplyResult,
     AuditEntry,
     Transition,
@@ -241,7 +242,7 @@ class ControlPlane:
         return [alert_from_row(r) for r in rows]
 
     def alerts(self, *, model: str | None = None, include_resolved: bool = False,
-               raised_from: datetime | None = None, raised_to: datetime | None = None) -> list[Alert]:
+               raised_from: datetime | None = None, raised_to: datetime | None = None) -> AlertList:
         """Alerts, most severe and newest first; live ones only unless ``include_resolved``."""
         query = select(alerts)
         if model is not None:
@@ -256,7 +257,7 @@ class ControlPlane:
             rows = con.execute(query.order_by(alerts.c.severity.desc(), alerts.c.raised_at.desc(),
                                               alerts.c.id.desc())).mappings().all()
             latest = _latest_findings(con, [r["id"] for r in rows])
-        return [alert_from_row(r, latest.get(r["id"], ())) for r in rows]
+        return AlertList(alert_from_row(r, latest.get(r["id"], ())) for r in rows)
 
     def alert(self, alert_id: str) -> Alert:
         """One alert with the findings of the latest run that saw it."""

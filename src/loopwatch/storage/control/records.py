@@ -5,16 +5,52 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from loopwatch.core.alerts import Alert, AlertState
 from loopwatch.core.findings import Severity
 
-__all__ = ["Action", "ApplyResult", "AuditEntry", "Transition", "alert_from_row"]
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["Action", "AlertList", "ApplyResult", "AuditEntry", "Transition", "alert_from_row"]
 
 #: What a state change did, as the audit log and :class:`Transition` name it.
 Action = Literal["opened", "reopened", "escalated", "deescalated", "resolved", "acknowledged",
                  "snoozed", "unsnoozed", "snooze_expired"]
+
+
+class AlertList(tuple[Alert, ...]):
+    """Alerts as a tuple, with a table for a notebook (:meth:`to_frame`) and JSON (:meth:`to_dict`)."""
+
+    __slots__ = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """``{"alerts": [...]}``, each alert as :meth:`Alert.to_dict` gives it."""
+        return {"alerts": [a.to_dict() for a in self]}
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per alert (findings as a count), times as UTC timestamps.
+
+        Examples
+        --------
+        >>> AlertList().to_frame().columns[:4].tolist()
+        ['id', 'fingerprint', 'model', 'kind']
+        """
+        import pandas as pd
+
+        columns = list(Alert.__dataclass_fields__)
+        rows = []
+        for a in self:
+            row = a.to_dict()
+            row.update(severity=str(a.severity), state=a.state.value, onset=a.onset, raised_at=a.raised_at,
+                       last_seen=a.last_seen, resolved_at=a.resolved_at, snoozed_until=a.snoozed_until,
+                       findings=len(a.findings), cohorts=", ".join(a.cohorts))
+            rows.append({c: row[c] for c in columns})
+        frame = pd.DataFrame(rows, columns=columns)
+        for c in ("onset", "raised_at", "last_seen", "resolved_at", "snoozed_until"):
+            frame[c] = pd.to_datetime(frame[c], utc=True)
+        return frame
 
 
 @dataclass(frozen=True)
