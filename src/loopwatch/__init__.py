@@ -7,6 +7,7 @@ query first runs.
 
 from __future__ import annotations
 
+from loopwatch.core.alerts import Alert
 from loopwatch.core.profile import ALL, Binning, Cohort, Profile
 from loopwatch.core.schema import Conformed, Rejection, TableSchema, decision_schema, outcome_schema
 from loopwatch.core.spec import Feature, Spec, load_spec
@@ -26,6 +27,7 @@ from loopwatch.storage.profile_history import ProfileHistory
 
 __all__ = [
     "ALL",
+    "Alert",
     "Binning",
     "Cohort",
     "Conformed",
