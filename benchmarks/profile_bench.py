@@ -9,8 +9,11 @@ The data: the synthetic drift job's reference generator (20 features: 14 numeric
 timestamps spread over 90 days and written into a loopwatch store (one file per
 day). Each measurement runs in a fresh process, so its peak RSS is its own.
 
-* floor: one DuckDB pass over the same files that only sums every numeric column.
-* bins alone: one DuckDB pass over the same files that only computes the bin index of
+* floor: one DuckDB pass over the same files that reads every column the profile reads
+  (sums the numeric features and the score, the largest value of each categorical feature,
+  the cohort column and the timestamp), on the connection the profile runs on: the same
+  memory limit (``LOOPWATCH_ENGINE_MEMORY``, 512 MB by default), spill directory and threads.
+* bins alone: one DuckDB pass over the same files, on the same connection, that only computes the bin index of
   every numeric feature (the profile's own comparison trees, compiled by Ibis, kept by
   `max`), and the same with DuckDB's native `histogram(x, edges)` aggregate: a lower
   bound for any plan that bins in the engine, before categories, days, cohorts, score
@@ -20,13 +23,17 @@ day). Each measurement runs in a fresh process, so its peak RSS is its own.
   day, bins of all 20 features, score × action, moments, unseen sketches), written
   chunk by chunk, with the reference bins already fitted (the fit is timed on its own).
 * profile (Spark): the same aggregates returned in memory (`profile_parts`).
+
+Every measurement is repeated (``--repeat``, 3 by default) and appended to
+``records/profile_bench.jsonl``; the tables quote the median and the spread of the
+runs, and ratios to the floor are taken repeat by repeat (each against the floor
+measured just before it). The 10M-row store takes a few minutes to build the first time.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import resource
 import shutil
 import subprocess
@@ -39,8 +46,12 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _records
+
 ROOT = Path(__file__).resolve().parent
 DATA = ROOT / ".data" / "profile"
+BENCH = "profile_bench"
 START = datetime(2026, 1, 1, tzinfo=UTC)
 DAYS = 90
 CHUNK = 1_000_000
@@ -106,15 +117,16 @@ def measure(directory: Path, what: str, engine: str) -> dict[str, Any]:
     store = ParquetStore.for_spec(spec)
     out: dict[str, Any] = {}
     if what == "floor":
-        import duckdb
-
-        from loopwatch.simulate.synthetic import NUMERIC_FEATURES
+        from loopwatch.simulate.synthetic import CATEGORICAL_FEATURES, NUMERIC_FEATURES
 
         files = [str(f) for f in store.files("decisions")]
-        con = duckdb.connect()
-        sums = ", ".join(f"sum({name})" for name in NUMERIC_FEATURES)
+        # the profile's own connection: its memory limit, spill directory and threads
+        con = store.connect()
+        con.read_parquet(files, table_name="decisions")
+        reads = ([f"sum({name})" for name in (*NUMERIC_FEATURES, "score")]
+                 + [f"max({name})" for name in (*CATEGORICAL_FEATURES, "segment", "timestamp")])
         began = time.perf_counter()
-        con.execute(f"SELECT {sums} FROM read_parquet($files)", {"files": files}).fetchall()
+        con.raw_sql(f"SELECT {', '.join(reads)} FROM decisions").fetchall()
         out["seconds"] = time.perf_counter() - began
     elif what in ("trees", "histogram"):
         out["seconds"] = _bins_alone(store, spec, what)
@@ -149,7 +161,6 @@ def measure(directory: Path, what: str, engine: str) -> dict[str, Any]:
 
 def _bins_alone(store: Any, spec: Any, how: str) -> float:
     """Seconds for one pass that only bins the numeric features (``trees`` or ``histogram``)."""
-    import duckdb
     import ibis
     import sqlglot as sg
 
@@ -159,8 +170,8 @@ def _bins_alone(store: Any, spec: Any, how: str) -> float:
 
     binning = ProfileHistory(store).binning()  # fitted once, not timed
     numeric, _ = split_features(spec)
-    con = duckdb.connect()  # as the floor's: default memory and threads
-    con.read_parquet([str(f) for f in store.files("decisions")]).create_view("decisions")
+    con = store.connect()  # as the floor's and the profile's: memory limit, threads
+    con.read_parquet([str(f) for f in store.files("decisions")], table_name="decisions")
     if how == "trees":
         table = ibis.table({name: "float64" for name in numeric}, name="decisions")
         expr = table.aggregate(**{f"b{k}": numeric_bin(table[name], binning.numeric[name]).max()
@@ -172,7 +183,7 @@ def _bins_alone(store: Any, spec: Any, how: str) -> float:
             f"{[float(e) for e in binning.numeric[name]]})" for name in numeric)
         sql = f"SELECT {columns} FROM decisions"
     began = time.perf_counter()
-    con.sql(sql).fetchall()
+    con.raw_sql(sql).fetchall()
     return time.perf_counter() - began
 
 
@@ -202,40 +213,83 @@ def child(directory: Path, what: str, engine: str) -> dict[str, Any]:
     return result
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--rows", default="1000000,10000000")
     parser.add_argument("--engines", default="duckdb")
-    parser.add_argument("--repeat", type=int, default=2, help="runs per measurement (best kept)")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per measurement (median kept)")
     parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if args.child:
         directory, what, engine = args.child
         print(json.dumps(measure(Path(directory), what, engine)))
         return
-    print(f"profile benchmark, {datetime.now(UTC):%Y-%m-%d}, {os.cpu_count()} cores")
-    print("| engine | rows | floor s | profile s | ratio to floor | rows/s | fit s | peak RSS MB |")
-    print("|---|---|---|---|---|---|---|---|")
-    bounds = []
+    run = _records.new_run(BENCH, argv)
     for rows in (int(r) for r in args.rows.split(",")):
         directory = build(rows)
-        floor = min((child(directory, "floor", "duckdb") for _ in range(args.repeat)),
-                    key=lambda r: r["seconds"])
+        for repeat in range(args.repeat):
+            # each repeat measures its own floor first: ratios are taken within a repeat
+            for what, engine in [("floor", "duckdb"), ("trees", "duckdb"), ("histogram", "duckdb"),
+                                 *[("profile", e) for e in args.engines.split(",")]]:
+                result = child(directory, what, engine)
+                record = {"rows": rows, "what": what, "engine": engine, "repeat": repeat, **result}
+                _records.append(BENCH, run, record)
+                print(json.dumps(record), flush=True)
+    print(_profile_table(_records.load(BENCH)))
+    print(_bins_table(_records.load(BENCH)))
+
+
+def _paired(group: list[dict[str, Any]], floors: list[dict[str, Any]]) -> list[float]:
+    by_repeat = {r["repeat"]: r["seconds"] for r in floors}
+    return [r["seconds"] / by_repeat[r["repeat"]] for r in group if r["repeat"] in by_repeat]
+
+
+def _header(found: list[dict[str, Any]]) -> str:
+    run = found[0]["run"]
+    return (f"`{run['command']}` on {run['date'][:10]} ({run['cpus']} CPUs, load average "
+            f"{run['load_average'][0]} at start; commit {run['git']}). Median of the repeats "
+            "(min–max); each ratio is a repeat's time over the floor measured in the same repeat.")
+
+
+def _profile_table(records: list[dict[str, Any]]) -> str:
+    found = _records.latest_runs(records)
+    if not found:
+        return "(no records yet: run benchmarks/profile_bench.py)\n"
+    lines = [_header(found), "",
+             "| engine | rows | floor s | profile s | × floor | rows/s | fit s | peak RSS MB |",
+             "|---|---|---|---|---|---|---|---|"]
+    for (rows,), group in _records.group_by(found, "rows").items():
+        floors = [r for r in group if r["what"] == "floor"]
+        for (engine,), runs in _records.group_by([r for r in group if r["what"] == "profile"],
+                                                 "engine").items():
+            seconds = [r["seconds"] for r in runs]
+            lines.append(
+                f"| {engine} | {rows:,} | {_records.fmt_spread([r['seconds'] for r in floors])} "
+                f"| {_records.fmt_spread(seconds)} | {_records.fmt_spread(_paired(runs, floors), 1, '×')} "
+                f"| {rows / _records.spread(seconds)[0]:,.0f} "
+                f"| {_records.fmt_spread([r['fit_seconds'] for r in runs])} "
+                f"| {max(r['peak_rss_mb'] for r in runs):,.0f} (largest) |")
+    return "\n".join(lines) + "\n"
+
+
+def _bins_table(records: list[dict[str, Any]]) -> str:
+    found = _records.latest_runs(records)
+    if not found:
+        return "(no records yet: run benchmarks/profile_bench.py)\n"
+    lines = [_header(found), "", "| bins by | rows | floor s | bins alone s | × floor |",
+             "|---|---|---|---|---|"]
+    for (rows,), group in _records.group_by(found, "rows").items():
+        floors = [r for r in group if r["what"] == "floor"]
         for how in ("trees", "histogram"):
-            alone = min(child(directory, how, "duckdb")["seconds"] for _ in range(args.repeat))
-            bounds.append(f"| {how} | {rows:,} | {floor['seconds']:.2f} | {alone:.2f} | "
-                          f"{alone / floor['seconds']:.1f}× |")
-        for engine in args.engines.split(","):
-            runs = [child(directory, "profile", engine) for _ in range(args.repeat)]
-            best = min(runs, key=lambda r: r["seconds"])
-            peak = max(r["peak_rss_mb"] for r in runs)
-            print(f"| {engine} | {rows:,} | {floor['seconds']:.2f} | {best['seconds']:.2f} | "
-                  f"{best['seconds'] / floor['seconds']:.1f}× | {rows / best['seconds']:,.0f} | "
-                  f"{best['fit_seconds']:.2f} | {peak:,.0f} |", flush=True)
-    print("\nThe numeric features' bins alone (a lower bound for binning in the engine):\n")
-    print("| bins by | rows | floor s | bins alone s | ratio to floor |")
-    print("|---|---|---|---|---|")
-    print("\n".join(bounds))
+            runs = [r for r in group if r["what"] == how]
+            if runs:
+                lines.append(f"| {how} | {rows:,} | {_records.fmt_spread([r['seconds'] for r in floors])} "
+                             f"| {_records.fmt_spread([r['seconds'] for r in runs])} "
+                             f"| {_records.fmt_spread(_paired(runs, floors), 1, '×')} |")
+    return "\n".join(lines) + "\n"
+
+
+TABLES = {"profile": _profile_table, "bins": _bins_table}
 
 
 if __name__ == "__main__":
