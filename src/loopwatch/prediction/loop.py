@@ -182,8 +182,13 @@ class DecisionLoop:
             shadows = self.runner.shadow(items, decided)
             if self.logger is None:
                 return
-            for item, (decision, row), shadow in zip(items, decided, shadows, strict=True):
-                self._log(item, decision, shadow, row.steps.get("shadow"))
+            decisions = [d for d, _ in decided]
+            try:  # one enqueue for the batch, built column by column
+                self.logger.log_columns(self._row.columns(
+                    items, decisions, shadows, [row.steps.get("shadow") for _, row in decided]))
+            except Exception:  # logging never fails a decision that was already made
+                self.log_errors += len(items)
+                _log.exception("could not log a batch of %d decisions", len(items))
 
         return [d for d, _ in decided], after
 

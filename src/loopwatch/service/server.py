@@ -4,9 +4,11 @@ The loop is named by ``module:attribute`` (``--loop``, or the spec's
 ``serving.loop``): a :class:`~loopwatch.prediction.loop.DecisionLoop`, or a
 function that takes the spec and returns one. The service logs decisions through
 a :class:`~loopwatch.prediction.logger.DecisionLogger` configured here explicitly:
-the hot path never waits on the store (``on_full="drop"``: a full queue drops and
-counts, and ``/metrics`` shows the drops), and at shutdown the logger is closed,
-which writes what it holds.
+the batch thread logs each batch in one step after its answers are out; a full
+queue makes it wait for room (``on_full="block"``, at most ``block_timeout``
+seconds, then drops with a WARNING and counts, and ``/metrics`` shows the drops),
+so a store that falls behind slows the next batches rather than losing decisions;
+at shutdown the logger is closed, which writes what it holds.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from loopwatch.prediction.loop import DecisionLoop
 
 __all__ = ["ServeOptions", "build_app", "load_loop", "serve"]
 
-#: Decisions the service's logger holds before it drops (and counts) new ones.
+#: Decisions the service's logger holds before the batch thread waits for room.
 LOG_QUEUE = 200_000
 #: Seconds the service waits at shutdown for its logger to write what it holds.
 CLOSE_TIMEOUT = 30.0
@@ -96,7 +98,7 @@ def build_app(spec: Spec, loop: DecisionLoop, options: ServeOptions) -> Any:
     owned = False
     if options.log and logger is None:
         logger = DecisionLogger(spec, queue_size=LOG_QUEUE, batch_size=10_000, flush_interval=1.0,
-                                on_full="drop")
+                                on_full="block")
         loop.logger, owned = logger, True
     if not options.log:
         loop.logger = logger = None
