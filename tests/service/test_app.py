@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -101,6 +102,10 @@ def test_metrics_count_decisions_fallbacks_and_the_logger(client: TestClient) ->
     assert ('loopwatch_fallbacks_total{model="fraud",reason="model_error",served="default",step="model"}'
             " 1.0") in text
     assert 'loopwatch_decision_latency_seconds_count{model="fraud"} 2.0' in text
+    # what logging costs, counted in-process: the batch thread's share and the writer's
+    batch_cpu = re.search(r"^loopwatch_logging_batch_cpu_seconds_total (\S+)$", text, re.M)
+    assert batch_cpu is not None and float(batch_cpu[1]) > 0
+    assert re.search(r"^loopwatch_logger_writer_cpu_seconds_total \S+$", text, re.M)
 
 
 def test_the_openapi_schema_describes_the_decide_body(client: TestClient) -> None:

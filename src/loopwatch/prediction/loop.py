@@ -155,6 +155,8 @@ class DecisionLoop:
         self._row = RowBuilder(spec)
         self._batcher: MicroBatcher[Pending, Decision] | None = None
         self.log_errors = 0
+        #: CPU seconds the batch thread spent building and enqueuing logged batches
+        self.log_cpu_s = 0.0
 
     def __repr__(self) -> str:
         return (f"DecisionLoop(model={self.spec.model!r}, version={self.model.version!r}, "
@@ -183,12 +185,14 @@ class DecisionLoop:
             if self.logger is None:
                 return
             decisions = [d for d, _ in decided]
+            cpu = time.thread_time()
             try:  # one enqueue for the batch, built column by column
                 self.logger.log_columns(self._row.columns(
                     items, decisions, shadows, [row.steps.get("shadow") for _, row in decided]))
             except Exception:  # logging never fails a decision that was already made
                 self.log_errors += len(items)
                 _log.exception("could not log a batch of %d decisions", len(items))
+            self.log_cpu_s += time.thread_time() - cpu
 
         return [d for d, _ in decided], after
 

@@ -144,7 +144,8 @@ def create_app(loop: DecisionLoop, *, token: str | None = None, logger: Decision
     on_shutdown
         Awaited when the server stops, after the loop (e.g. to close the logger).
     """
-    metrics = ServiceMetrics(model=loop.spec.model, logger=logger)
+    metrics = ServiceMetrics(model=loop.spec.model, logger=logger,
+                             logging_cpu=lambda: loop.log_cpu_s)
     check_types = _typed(loop)
     state = {"ready": False}
     expected = f"Bearer {token}".encode() if token else None

@@ -8,10 +8,10 @@ Each app has its own registry, so two apps in one process (tests) do not collide
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from loopwatch.prediction.decision import Decision
@@ -24,10 +24,11 @@ _ROWS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 
 
 class _LoggerCollector(Collector):
-    def __init__(self, logger: DecisionLogger) -> None:
+    def __init__(self, logger: DecisionLogger, batch_cpu: Callable[[], float] | None) -> None:
         self.logger = logger
+        self.batch_cpu = batch_cpu
 
-    def collect(self) -> Iterator[GaugeMetricFamily]:
+    def collect(self) -> Iterator[Metric]:
         stats = self.logger.stats()
         for name, value, text in (
             ("accepted", stats.accepted, "decisions taken by the decision logger"),
@@ -38,12 +39,19 @@ class _LoggerCollector(Collector):
             ("write_errors", stats.write_errors, "failed write attempts (each retried)"),
         ):
             yield GaugeMetricFamily(f"loopwatch_logger_{name}", text, value=value)
+        yield CounterMetricFamily("loopwatch_logger_writer_cpu_seconds", "CPU time of the logger's "
+                                  "writer thread (validating and writing)", value=stats.writer_cpu_s)
+        if self.batch_cpu is not None:
+            yield CounterMetricFamily("loopwatch_logging_batch_cpu_seconds", "CPU time the batch "
+                                      "thread spent building and enqueuing logged batches",
+                                      value=self.batch_cpu())
 
 
 class ServiceMetrics:
     """The metrics of one service; :meth:`observe` each batch of decisions, :meth:`render` to scrape."""
 
-    def __init__(self, *, model: str, logger: DecisionLogger | None = None) -> None:
+    def __init__(self, *, model: str, logger: DecisionLogger | None = None,
+                 logging_cpu: Callable[[], float] | None = None) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
         self.decisions = Counter("loopwatch_decisions", "Decisions made, by route and action",
@@ -65,7 +73,7 @@ class ServiceMetrics:
                                 ["status"], registry=r)
         self.model = model
         if logger is not None:
-            r.register(_LoggerCollector(logger))
+            r.register(_LoggerCollector(logger, logging_cpu))
 
     def observe(self, decisions: Sequence[Decision]) -> None:
         m = self.model
