@@ -20,7 +20,7 @@ from loopwatch.core.profile import (
     Profile,
 )
 from loopwatch.monitoring.checks import CheckContext, Window, register_check
-from loopwatch.monitoring.impact import decision_shift, grade, importance_shares, slot_shares
+from loopwatch.monitoring.impact import decision_shift, grade, importance_shares
 from loopwatch.monitoring.significance import two_means, two_proportions
 
 __all__ = ["HealthCheck"]
@@ -153,8 +153,11 @@ class HealthCheck:
             return []
         shift = math.nan
         if now is not None and then is not None:
-            estimate = decision_shift(_non_null(base), _non_null(cur), rates_now=now,
-                                      rates_then=then, min_rows=context.spec.monitoring.min_decisions,
+            # only the mass moving out of (or back into) the range counts: the slice is graded
+            # by its own share, not by the whole feature's drift
+            estimate = decision_shift(_range_shares(base), _range_shares(cur),
+                                      rates_now=_range_slots(now), rates_then=_range_slots(then),
+                                      min_rows=context.spec.monitoring.min_decisions,
                                       signal=context.signal, n_reference=base.count,
                                       n_current=cur.count)
             shift, relative = estimate.assured(), estimate.relative
@@ -205,11 +208,19 @@ def _stats(profile: Profile, name: str) -> NumericStats | CategoricalStats:
     return found if found is not None else profile.categorical[name]
 
 
-def _non_null(stats_: NumericStats) -> np.ndarray:
-    shares = slot_shares(stats_)
-    shares[0] = 0.0
-    total = shares.sum()
-    return shares / total if total else shares
+def _range_shares(stats_: NumericStats) -> np.ndarray:
+    """Shares of non-null values below, inside and above the reference's range."""
+    bins = stats_.bins.astype(np.float64)
+    grouped = np.array([bins[0], bins[1:-1].sum(), bins[-1]])
+    total = grouped.sum()
+    return grouped / total if total else grouped
+
+
+def _range_slots(by_bin: BinScores) -> BinScores:
+    """A numeric feature's per-slot decisions grouped as below, inside and above the range."""
+    def group(values: np.ndarray) -> np.ndarray:
+        return np.array([values[1], values[2:-1].sum(), values[-1]])
+    return BinScores(group(by_bin.n), group(by_bin.score_sum), group(by_bin.positive))
 
 
 def _two_slots(by_bin: BinScores) -> BinScores:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from loopwatch.core.findings import Finding, Severity, exit_code
@@ -21,15 +21,25 @@ from loopwatch.core.profile import utc_day_start
 from loopwatch.core.spec import Spec, parse_duration
 from loopwatch.core.store import DecisionSource
 from loopwatch.errors import InputError
-from loopwatch.monitoring import coverage, drift_check, health, performance, schema, system, volume
+from loopwatch.monitoring import (
+    coverage,
+    drift_check,
+    health,
+    performance,
+    schema,
+    slices,
+    system,
+    volume,
+)
 from loopwatch.monitoring.checks import CHECKS, Check, CheckContext, Window
+from loopwatch.monitoring.evidence import require_evidence
 from loopwatch.storage.parquet_store import ParquetStore
 from loopwatch.storage.profile_history import ProfileHistory
 
 __all__ = ["CheckRun", "run_checks"]
 
 # registered on import, in this order
-_BUILT_INS = (schema, health, drift_check, coverage, volume, system, performance)
+_BUILT_INS = (schema, health, drift_check, coverage, slices, volume, system, performance)
 
 
 @dataclass(frozen=True)
@@ -67,7 +77,8 @@ class CheckRun:
 
 def run_checks(spec: Spec, *, as_of: datetime, store: DecisionSource | None = None,
                checks: Sequence[str] | None = None, update: bool = True,
-               on_progress: Callable[[int, int], None] | None = None) -> CheckRun:
+               on_progress: Callable[[int, int], None] | None = None,
+               persistence: bool = True) -> CheckRun:
     """Run the checks for the window ending at ``as_of`` (rounded down to a UTC day).
 
     Parameters
@@ -83,6 +94,12 @@ def run_checks(spec: Spec, *, as_of: datetime, store: DecisionSource | None = No
         Names of the checks to run (default: every registered check).
     update
         Profile new days first (default); ``False`` reads the stored profiles as they are.
+    on_progress
+        Called with (days done, days to do) while profiling.
+    persistence
+        Hold a page back to a warning unless it is decisive in one window or the
+        window before it shows the same change (:mod:`~loopwatch.monitoring.evidence`);
+        ``False`` grades each run on its own (the run for the window before uses it).
     """
     began = time.perf_counter()
     names = list(checks) if checks is not None else CHECKS.names()
@@ -115,6 +132,15 @@ def run_checks(spec: Spec, *, as_of: datetime, store: DecisionSource | None = No
     keep = benjamini_hochberg([p if p is not None else float("nan") for p in p_values], fdr=m.fdr)
     findings = _demote_echoes([f for f, t, k in zip(candidates, tested, keep, strict=True)
                                if k or not t])
+
+    def prior(length: timedelta, which: Sequence[str]) -> Sequence[Finding]:
+        if end - length <= reference.start:
+            return []
+        return run_checks(spec, as_of=end - length, store=store, checks=which, update=False,
+                          persistence=False).findings
+
+    if persistence:
+        findings = require_evidence(findings, min_rows=m.min_decisions, prior=prior)
     findings.sort(key=lambda f: (-f.severity, f.kind, f.feature or "", f.cohort or "",
                                  f.entity or "", f.statistic, f.start))
     return CheckRun(as_of=end, current=current, baseline=baseline, reference=reference,

@@ -13,9 +13,10 @@ their raw p-values, which the job controls again with every other check's.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import timedelta
 
-from loopwatch.core.findings import Finding
+from loopwatch.core.findings import Finding, Severity
 from loopwatch.core.profile import ALL
 from loopwatch.core.spec import parse_duration
 from loopwatch.evaluation.bins import ScoreBins
@@ -104,6 +105,11 @@ class PerformanceCheck:
         if found is None:
             return []
         window, _ = found
-        return compare(context.profiles(context.reference), context.profiles(window), context.binning,
-                       context.spec, window=window, min_effects=self.min_effects, maturity=self.maturity,
-                       fdr=context.spec.monitoring.fdr)
+        findings = compare(context.profiles(context.reference), context.profiles(window),
+                           context.binning, context.spec, window=window,
+                           min_effects=self.min_effects, maturity=self.maturity,
+                           fdr=context.spec.monitoring.fdr)
+        # a moved base rate is a change in the world (more or less fraud), not a regression of
+        # the model: context for the other metrics, never a warning or a page of its own
+        return [replace(f, severity=Severity.INFO, evidence={**f.evidence, "context": True})
+                if f.statistic == "base_rate" else f for f in findings]
