@@ -244,15 +244,24 @@ def _paired(group: list[dict[str, Any]], floors: list[dict[str, Any]]) -> list[f
     return [r["seconds"] / by_repeat[r["repeat"]] for r in group if r["repeat"] in by_repeat]
 
 
+def _latest_per_size(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The records of the latest run that measured each size, smallest size first."""
+    sizes = sorted({r["rows"] for r in records})
+    return [r for rows in sizes for r in _records.latest_runs(records, where={"rows": rows})]
+
+
 def _header(found: list[dict[str, Any]]) -> str:
-    run = found[0]["run"]
-    return (f"`{run['command']}` on {run['date'][:10]} ({run['cpus']} CPUs, load average "
-            f"{run['load_average'][0]} at start; commit {run['git']}). Median of the repeats "
-            "(min–max); each ratio is a repeat's time over the floor measured in the same repeat.")
+    runs = list(dict.fromkeys(r["run"]["id"] for r in found))
+    parts = []
+    for run in (next(r["run"] for r in found if r["run"]["id"] == i) for i in runs):
+        parts.append(f"`{run['command']}` on {run['date'][:10]} ({run['cpus']} CPUs, load average "
+                     f"{run['load_average'][0]} at start; commit {run['git']})")
+    return ("; ".join(parts) + ". Median of the repeats (min–max); each ratio is a repeat's time "
+            "over the floor measured in the same repeat.")
 
 
 def _profile_table(records: list[dict[str, Any]]) -> str:
-    found = _records.latest_runs(records)
+    found = _latest_per_size(records)
     if not found:
         return "(no records yet: run benchmarks/profile_bench.py)\n"
     lines = [_header(found), "",
@@ -273,7 +282,7 @@ def _profile_table(records: list[dict[str, Any]]) -> str:
 
 
 def _bins_table(records: list[dict[str, Any]]) -> str:
-    found = _records.latest_runs(records)
+    found = _latest_per_size(records)
     if not found:
         return "(no records yet: run benchmarks/profile_bench.py)\n"
     lines = [_header(found), "", "| bins by | rows | floor s | bins alone s | × floor |",
