@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 DEMO_DIR ?= demo-data
 
-.PHONY: demo test install bench bench-tables clean
+.PHONY: demo test install bench bench-full bench-tables clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,8 +30,46 @@ test: $(STAMP)
 	$(BIN)/lint-imports
 	$(BIN)/pytest -q
 
+# make bench: every benchmark with short settings (a few minutes each on 2 cores); its
+# records go to benchmarks/.data/records, never into the published tables.
+# make bench-full: the settings behind benchmarks/*RESULTS.md (hours on 2 cores: detection
+# ~1 h per generator, compare_anchors with every tool ~1 h, profile_bench at 10M ~30 min),
+# records appended to benchmarks/records/, then the tables regenerated.
+QUICK_RECORDS := $(CURDIR)/benchmarks/.data/records
 bench: $(STAMP)
+	@mkdir -p $(QUICK_RECORDS)
+	@export LOOPWATCH_BENCH_RECORDS=$(QUICK_RECORDS); set -e; \
+	$(BIN)/python benchmarks/logger_bench.py --quick; \
+	$(BIN)/python benchmarks/profile_bench.py --rows 100000 --repeat 3; \
+	$(BIN)/python benchmarks/compare_anchors.py --quick --tools '' --repeat 3 --wait-idle 0; \
+	$(BIN)/python benchmarks/check_bench.py --days 40 --per-day 5000 --repeat 3; \
+	$(BIN)/python benchmarks/detection.py --days 45 --per-day 5000; \
+	$(BIN)/python benchmarks/detection.py --generator churn --days 45 --per-day 2000; \
+	$(BIN)/python benchmarks/drift_decision.py --days 40 --scale 0.1; \
+	$(BIN)/python benchmarks/eval_coverage.py --draws 200; \
+	$(BIN)/python benchmarks/eval_false_alarms.py --draws 20; \
+	$(BIN)/python benchmarks/label_free.py --draws 30; \
+	$(BIN)/python benchmarks/store_readers.py --runs 1 --days 4; \
+	$(BIN)/python benchmarks/serve_bench.py --rounds 1 --seconds 3
+
+bench-full: $(STAMP)
 	$(BIN)/python benchmarks/logger_bench.py
+	$(BIN)/python benchmarks/logger_bench.py --one-core
+	$(BIN)/python benchmarks/profile_bench.py --rows 1000000,10000000 --repeat 3
+	bash benchmarks/competitors/setup.sh
+	$(BIN)/python benchmarks/compare_anchors.py --repeat 3
+	$(BIN)/python benchmarks/check_bench.py --repeat 3
+	$(BIN)/python benchmarks/detection.py --incidents all
+	$(BIN)/python benchmarks/detection.py --incidents none
+	$(BIN)/python benchmarks/detection.py --generator churn --incidents all
+	$(BIN)/python benchmarks/detection.py --generator churn --incidents none
+	$(BIN)/python benchmarks/drift_decision.py --seeds 1,2,3
+	$(BIN)/python benchmarks/eval_coverage.py --draws 2000
+	$(BIN)/python benchmarks/eval_false_alarms.py --draws 200 --simulator 29
+	$(BIN)/python benchmarks/label_free.py --draws 300
+	$(BIN)/python benchmarks/store_readers.py --runs 3
+	$(BIN)/python benchmarks/serve_bench.py --rounds 5 --seconds 8
+	$(BIN)/python benchmarks/tables.py
 
 bench-tables: $(STAMP)
 	$(BIN)/python benchmarks/tables.py

@@ -27,7 +27,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-RECORDS_DIR = Path(__file__).resolve().parent / "records"
+#: Where records go: ``benchmarks/records`` (kept in the repository), or the directory
+#: named by ``LOOPWATCH_BENCH_RECORDS`` (``make bench`` sends its short runs elsewhere, so
+#: that they never replace the published figures).
+RECORDS_DIR = Path(os.environ.get("LOOPWATCH_BENCH_RECORDS")
+                   or Path(__file__).resolve().parent / "records")
 
 __all__ = ["RECORDS_DIR", "append", "fmt_spread", "group_by", "latest_runs", "load", "new_run",
            "spread"]
