@@ -48,3 +48,15 @@ def test_columns_of_a_batch_equal_its_rows_one_by_one(tmp_path: Path, kit: Any) 
     transposed = [{name: columns[name][i] for name in names} for i in range(len(rows))]
     assert transposed == [{name: row.get(name) for name in names} for row in rows]
     asyncio.run(loop.aclose())
+
+
+def test_decisions_with_different_features_fill_what_they_lack_with_none() -> None:
+    from loopwatch.prediction.record import _feature_columns
+
+    same = [{"a": 1, "b": "x"}, {"b": "y", "a": 2}]  # same keys, another order
+    assert _feature_columns(same) == {"a": [1, 2], "b": ["x", "y"]}
+    mixed = [{"a": 1}, {"b": "y"}, {"a": 3, "c": None}]
+    assert _feature_columns(mixed) == {"a": [1, None, 3], "b": [None, "y", None],
+                                       "c": [None, None, None]}
+    assert _feature_columns([{"a": 1}, {"a": 2}]) == {"a": [1, 2]}
+    assert _feature_columns([]) == {}

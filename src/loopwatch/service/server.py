@@ -30,6 +30,10 @@ __all__ = ["ServeOptions", "build_app", "load_loop", "serve"]
 
 #: Decisions the service's logger holds before the batch thread waits for room.
 LOG_QUEUE = 200_000
+#: Seconds between the service logger's writes: each write has a fixed cost (locks, a file,
+#: fsync) of about 4 ms of CPU, 17 µs a decision at 300 a write and 4 µs at 2,000
+#: (docs/DESIGN-NOTES.md); decisions reach the store at most this much later.
+LOG_FLUSH_SECONDS = 5.0
 #: Seconds the service waits at shutdown for its logger to write what it holds.
 CLOSE_TIMEOUT = 30.0
 
@@ -97,7 +101,8 @@ def build_app(spec: Spec, loop: DecisionLoop, options: ServeOptions) -> Any:
     logger = loop.logger
     owned = False
     if options.log and logger is None:
-        logger = DecisionLogger(spec, queue_size=LOG_QUEUE, batch_size=10_000, flush_interval=1.0,
+        logger = DecisionLogger(spec, queue_size=LOG_QUEUE, batch_size=10_000,
+                                flush_interval=LOG_FLUSH_SECONDS,
                                 on_full="block")
         loop.logger, owned = logger, True
     if not options.log:
