@@ -119,6 +119,12 @@ class HealthCheck:
             value, before_value, statistic = cur.variance, base.variance, "variance"
             p = float(stats.f.cdf(max(cur.variance, 1e-300) / base.variance, cur.count - 1,
                                   base.count - 1))
+            binned = base.bins.sum()
+            if binned:
+                # the F test assumes normal values; for a feature of few distinct values a
+                # small cohort all at one value is common. Bound by the chance that every row
+                # falls in the baseline's fullest bin, had nothing changed
+                p = max(p, float((base.bins.max() / binned) ** cur.count))
         elif isinstance(cur, CategoricalStats) and isinstance(base, CategoricalStats):
             top = base.counts.max() / base.count if base.count else 1.0
             if np.count_nonzero(cur.counts) != 1 or cur.counts.max() < cur.count or top > 0.99:

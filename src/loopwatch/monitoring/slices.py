@@ -216,6 +216,8 @@ class SliceCheck:
     def _cohort_slices(self, context: CheckContext, now: Mapping[Cohort, Profile],
                        then: Mapping[Cohort, Profile]) -> Iterator[_Slice]:
         columns = set(context.spec.cohorts) | set(context.spec.entities)
+        if context.spec.columns.source is not None:
+            columns.add(context.spec.columns.source)
         rows = context.positive_rows()
         total, total_before = now[ALL].n, then[ALL].n
 
