@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from loopwatch.core.checks_spec import Checks
 from loopwatch.core.control import Control
 from loopwatch.core.serving import Serving
 from loopwatch.errors import SpecError
@@ -256,6 +257,8 @@ class Spec(_Model):
     reference: Reference = Reference(trailing="30d")
     value: ValueModel | None = None
     monitoring: Monitoring = Monitoring()
+    #: Each check's parameters (``core/checks_spec.py``).
+    checks: Checks = Checks()
     #: The prediction loop's columns, experiment shares and cost model (``core/serving.py``);
     #: without it the decision log has no serving columns.
     serving: Serving | None = None

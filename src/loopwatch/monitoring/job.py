@@ -9,6 +9,7 @@ It is what ``loopwatch check`` runs, and a scheduler or a notebook can call it.
 
 from __future__ import annotations
 
+import difflib
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -20,7 +21,7 @@ from loopwatch.core.intervals import benjamini_hochberg
 from loopwatch.core.profile import utc_day_start
 from loopwatch.core.spec import Spec, parse_duration
 from loopwatch.core.store import DecisionSource
-from loopwatch.errors import InputError
+from loopwatch.errors import InputError, SpecError
 from loopwatch.monitoring import (
     coverage,
     drift_check,
@@ -36,7 +37,7 @@ from loopwatch.monitoring.evidence import require_evidence
 from loopwatch.storage.parquet_store import ParquetStore
 from loopwatch.storage.profile_history import ProfileHistory
 
-__all__ = ["CheckRun", "run_checks"]
+__all__ = ["CheckRun", "build_checks", "run_checks"]
 
 # registered on import, in this order
 _BUILT_INS = (schema, health, drift_check, coverage, slices, volume, system, performance)
@@ -102,8 +103,8 @@ def run_checks(spec: Spec, *, as_of: datetime, store: DecisionSource | None = No
         ``False`` grades each run on its own (the run for the window before uses it).
     """
     began = time.perf_counter()
-    names = list(checks) if checks is not None else CHECKS.names()
-    instances: list[Check] = [CHECKS.get(name)() for name in names]
+    names = list(checks) if checks is not None else spec.checks.enabled(CHECKS.names())
+    instances = build_checks(spec, names)
     store = store or ParquetStore.for_spec(spec)
     history = ProfileHistory(store)
     end = utc_day_start(as_of)
@@ -146,6 +147,33 @@ def run_checks(spec: Spec, *, as_of: datetime, store: DecisionSource | None = No
     return CheckRun(as_of=end, current=current, baseline=baseline, reference=reference,
                     checks=tuple(names), findings=tuple(findings), tests=sum(tested),
                     seconds=time.perf_counter() - began)
+
+
+def build_checks(spec: Spec, names: Sequence[str]) -> list[Check]:
+    """The checks called ``names``, built with the spec's ``checks:`` parameters.
+
+    Raises
+    ------
+    SpecError
+        ``checks.plugins`` or ``checks.disabled`` names a check that is not registered,
+        or a check refuses its parameters; the message names the key.
+    """
+    known = CHECKS.names()
+    for key, listed in (("plugins", list(spec.checks.plugins)), ("disabled", spec.checks.disabled)):
+        for name in listed:
+            if name not in known:
+                close = difflib.get_close_matches(name, known, n=1)
+                hint = f"did you mean {close[0]!r}?" if close else f"expected one of {', '.join(known)}"
+                raise SpecError(f"checks.{key}: unknown check {name!r}; {hint}")
+    out: list[Check] = []
+    for name in names:
+        arguments = spec.checks.arguments(name)
+        try:
+            out.append(CHECKS.get(name)(**arguments))
+        except (TypeError, ValueError) as exc:
+            where = f"checks.{name}" if name in type(spec.checks).model_fields else f"checks.plugins.{name}"
+            raise SpecError(f"{where}: {exc}") from exc
+    return out
 
 
 def _demote_echoes(findings: list[Finding]) -> list[Finding]:
