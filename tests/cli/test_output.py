@@ -158,13 +158,21 @@ def test_a_wide_terminal_gets_one_table_of_metrics(sim: Path) -> None:
 
 
 def test_check_summary_profile_compare_and_ingest_fit_80_columns(sim: Path, tmp_path: Path) -> None:
-    check = run("check", "--spec", str(sim), "--as-of", "2026-02-06", "--info")
+    check = run("check", "--spec", str(sim), "--as-of", "2026-02-06", "--info", "--findings")
     assert check.exit_code in (0, 1), check.output
     assert_fits(check.stdout)
     data = json.loads(run("check", "--spec", str(sim), "--as-of", "2026-02-06", "--format", "json").stdout)
     assert check.exit_code == (1 if any(f["severity"] == "page" for f in data["findings"]) else 0)
     for finding in data["findings"]:
         assert words(finding["message"]) in words(check.stdout)
+    alerts = run("check", "--spec", str(sim), "--as-of", "2026-02-06")
+    assert alerts.exit_code == check.exit_code
+    assert_fits(alerts.stdout)
+    warned = [f for f in data["findings"] if f["severity"] != "info"]
+    held = [f for a in data["alerts"] for f in (*a["findings"], *a["suppressed"])]
+    assert sorted(map(str, warned)) == sorted(str(f) for f in held if f["severity"] != "info")
+    for alert in data["alerts"]:
+        assert words(alert["headline"]) in words(alerts.stdout)
     for args in (["summary"], ["profile"], ["profile", "--cohort", "merchant_category=crypto_exchange"]):
         result = run(*args, "--spec", str(sim))
         assert result.exit_code == 0, result.output

@@ -44,6 +44,7 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeR
 from rich.table import Table
 from rich.text import Text
 
+from loopwatch.core.alerts import AlertDraft
 from loopwatch.core.findings import Finding, Severity
 
 __all__ = [
@@ -311,6 +312,26 @@ def findings(found: Sequence[Finding], *, numbers: bool = True) -> Table:
                 line += f" · n {count(f.n)}"
             body.append(f"\n{line}", style="dim")
         grid.add_row(Text(str(f.severity), style=SEVERITY_STYLES[f.severity]), body)
+    return grid
+
+
+def alerts(drafts: Sequence[AlertDraft]) -> Table:
+    """Alerts one below the other: severity, then kind · subject, the headline, and who owns
+    it with how many findings it groups and suppressed."""
+    grid = Table.grid(padding=(0, 1))
+    grid.add_column(width=_SEVERITY_WIDTH, no_wrap=True)
+    grid.add_column(overflow="fold")
+    for d in drafts:
+        what = d.feature or d.entity or d.source or d.cohort or d.metric or "all"
+        body = Text()
+        body.append(f"{d.kind} · {what}", style="bold")
+        body.append(f"\n{d.headline}")
+        line = (f"owner {d.owner or '-'} · {count(len(d.findings))} finding"
+                f"{'s' if len(d.findings) != 1 else ''}")
+        if d.suppressed:
+            line += f" · {count(len(d.suppressed))} suppressed"
+        body.append(f"\n{line}", style="dim")
+        grid.add_row(Text(str(d.severity), style=SEVERITY_STYLES[d.severity]), body)
     return grid
 
 

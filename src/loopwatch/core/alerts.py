@@ -72,6 +72,18 @@ class AlertDraft:
     runbook: str | None = None
     suppressed: tuple[Finding, ...] = ()
 
+    def to_dict(self) -> dict[str, Any]:
+        """Stable JSON keys; times in ISO 8601; the findings it groups and suppressed."""
+        return {
+            "fingerprint": self.fingerprint, "model": self.model, "kind": self.kind,
+            "severity": str(self.severity), "onset": self.onset.isoformat(),
+            "headline": self.headline, "feature": self.feature, "cohort": self.cohort,
+            "cohorts": list(self.cohorts), "entity": self.entity, "source": self.source,
+            "metric": self.metric, "owner": self.owner, "runbook": self.runbook,
+            "findings": [f.to_dict() for f in self.findings],
+            "suppressed": [f.to_dict() for f in self.suppressed],
+        }
+
 
 class AlertState(StrEnum):
     """Where an alert is in its life: open → (acknowledged) → resolved; snoozed hides it until expiry."""

@@ -32,11 +32,11 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
-from loopwatch.core.alerts import AlertDraft, fingerprint_of
+from loopwatch.core.alerts import Alert, AlertDraft, AlertState, fingerprint_of
 from loopwatch.core.findings import Finding, Kind, Severity
 from loopwatch.core.spec import Spec
 from loopwatch.monitoring.headlines import headline
@@ -190,7 +190,8 @@ INHIBIT_RULES: tuple[InhibitRule, ...] = (
 )
 
 
-def group_findings(findings: Sequence[Finding], *, spec: Spec) -> list[AlertDraft]:
+def group_findings(findings: Sequence[Finding], *, spec: Spec,
+                   open_alerts: Sequence[Alert] = ()) -> list[AlertDraft]:
     """Group one run's findings into alert drafts, one per cause, most severe first.
 
     Parameters
@@ -199,6 +200,9 @@ def group_findings(findings: Sequence[Finding], *, spec: Spec) -> list[AlertDraf
         The findings of one run (e.g. ``CheckRun.findings``).
     spec
         The monitored model: its id, and the owners of its features.
+    open_alerts
+        The model's live alerts: a draft of a cause one of them holds keeps its onset
+        (the headline says "since" the day the incident began, not this run's window).
 
     Returns
     -------
@@ -223,9 +227,10 @@ def group_findings(findings: Sequence[Finding], *, spec: Spec) -> list[AlertDraf
                 seen.add(id(root))
                 root = root.cause
             root.suppressed += group.findings
+    onsets = {a.fingerprint: a.onset for a in open_alerts if a.state is not AlertState.RESOLVED}
     for group in alerting:
         if group.cause is None:
-            drafts.append(_draft(group, spec))
+            drafts.append(_draft(group, spec, onsets))
     drafts.sort(key=lambda d: (-d.severity, d.onset, d.fingerprint))
     return drafts
 
@@ -241,8 +246,11 @@ def _cause(symptom: _Group, groups: Sequence[_Group], spec: Spec) -> _Group | No
     return None
 
 
-def _draft(group: _Group, spec: Spec) -> AlertDraft:
+def _draft(group: _Group, spec: Spec, onsets: Mapping[str, datetime]) -> AlertDraft:
     subject = group.subject
+    fingerprint = fingerprint_of(model=spec.model, kind=subject.kind, feature=subject.feature,
+                                 cohort=subject.cohort, entity=subject.entity,
+                                 source=subject.source, metric=subject.metric)
     findings = tuple(sorted(group.findings, key=_finding_order))
     suppressed = tuple(sorted(group.suppressed, key=_finding_order))
     severity = max(f.severity for f in (*findings, *suppressed))
@@ -252,13 +260,12 @@ def _draft(group: _Group, spec: Spec) -> AlertDraft:
     if cohort is None and len(group.cohorts) == 1:
         cohort = group.cohorts[0]
     feature = subject.feature or (features[0] if len(features) == 1 else None)
+    onset = min(_onset(findings), onsets.get(fingerprint, datetime.max.replace(tzinfo=UTC)))
     return AlertDraft(
-        fingerprint=fingerprint_of(model=spec.model, kind=subject.kind, feature=subject.feature,
-                                   cohort=subject.cohort, entity=subject.entity,
-                                   source=subject.source, metric=subject.metric),
-        model=spec.model, kind=subject.kind, severity=severity, onset=_onset(findings),
+        fingerprint=fingerprint, model=spec.model, kind=subject.kind, severity=severity,
+        onset=onset,
         headline=headline(subject.kind, findings, suppressed, source=subject.source,
-                          entity=subject.entity, cohort=cohort),
+                          entity=subject.entity, cohort=cohort, since=onset),
         findings=findings, feature=feature, cohort=cohort, entity=subject.entity,
         source=subject.source, metric=subject.metric, cohorts=cohorts,
         owner=_alert_owner(spec, subject, feature),

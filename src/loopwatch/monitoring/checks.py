@@ -23,6 +23,7 @@ from loopwatch.core.findings import Finding
 from loopwatch.core.profile import ALL, DAY_OF_WEEK, Binning, Cohort, Profile
 from loopwatch.core.profile_parts import ProfileParts
 from loopwatch.core.spec import Spec
+from loopwatch.monitoring.baselines import OpenIncidents
 from loopwatch.monitoring.impact import Signal
 from loopwatch.plugins import Registry
 
@@ -65,6 +66,8 @@ class CheckContext:
     reference: Window
     #: rows rejected at ingestion, per UTC day and reason
     quarantined: Mapping[tuple[datetime, str], int] = field(default_factory=dict)
+    #: subjects held by open alerts, whose baselines stop at the alert's onset
+    incidents: OpenIncidents = field(default_factory=OpenIncidents)
     _cache: dict[Window, dict[Cohort, Profile]] = field(default_factory=dict, repr=False)
     _signal: Signal | None = field(default=None, repr=False)
 
@@ -87,6 +90,15 @@ class CheckContext:
     def before(self, window: Window) -> Window:
         """The baseline of ``window``: as long as :attr:`baseline`, ending where ``window`` starts."""
         return Window(window.start - (self.baseline.end - self.baseline.start), window.start)
+
+    def baseline_for(self, window: Window, kind: str, key: str | None) -> Window:
+        """The baseline of ``window`` for one subject of family ``kind``: :meth:`before`, or,
+        when an open alert holds the subject since before ``window`` starts, the baseline
+        before that alert's onset (days inside an incident are not a baseline)."""
+        onset = self.incidents.onset(kind, key)
+        if onset is None or onset >= window.start:
+            return self.before(window)
+        return Window(onset - (self.baseline.end - self.baseline.start), onset)
 
     def profiles(self, window: Window) -> dict[Cohort, Profile]:
         """Profiles of every cohort present in ``window``."""

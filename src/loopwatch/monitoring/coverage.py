@@ -58,8 +58,7 @@ class CoverageCheck:
         if not total_ref:
             return []
         window = context.current
-        baseline = context.before(window)
-        now, then = context.profiles(window), context.profiles(baseline)
+        now = context.profiles(window)
         out: list[Finding] = []
         for column in context.spec.entities:
             entities = sorted(c for c in now if c.column == column)
@@ -68,7 +67,9 @@ class CoverageCheck:
                 covered, total = coverage(now[cohort])
                 if total < context.spec.monitoring.min_decisions:
                     continue
-                before = then.get(cohort)
+                # an entity an open alert holds is compared with the days before its onset
+                entity = f"{column}={cohort.value}"
+                before = context.profiles(context.baseline_for(window, "coverage", entity)).get(cohort)
                 base_covered, base_total = (coverage(before) if before is not None
                                             else (0, 0))
                 known = base_total >= context.spec.monitoring.min_decisions
@@ -82,7 +83,7 @@ class CoverageCheck:
                 baseline_text = ("its baseline" if known else "the reference (a new entity)")
                 out.append(Finding(
                     kind="coverage", check=self.name, statistic="coverage", start=window.start,
-                    end=window.end, entity=f"{column}={cohort.value}", cohort=str(cohort),
+                    end=window.end, entity=entity, cohort=str(cohort),
                     value=covered / total, interval=(low, high), threshold=expected, n=total,
                     severity=Severity.PAGE, impact=covered / total - expected,
                     message=(f"{column}={cohort.value}: {1 - covered / total:.1%} of its "

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 
 from loopwatch.core.findings import Finding, Kind, Severity
 
@@ -37,11 +38,14 @@ def hours(cohorts: Iterable[str]) -> str:
 
 
 def headline(kind: Kind, findings: Sequence[Finding], suppressed: Sequence[Finding], *,
-             source: str | None, entity: str | None, cohort: str | None) -> str:
-    """One line for an alert of ``kind`` holding ``findings`` and suppressing ``suppressed``."""
+             source: str | None, entity: str | None, cohort: str | None,
+             since: datetime | None = None) -> str:
+    """One line for an alert of ``kind`` holding ``findings`` and suppressing ``suppressed``;
+    ``since`` is the incident's onset (default: the start of the shortest window shown)."""
     shown = [f for f in findings if f.severity > Severity.INFO] or list(findings)
     top = _shortest(shown)
-    since = f" since {min(f.start for f in top):%m-%d}"
+    began = since if since is not None else min(f.start for f in top)
+    since_text = f" since {began:%m-%d}"
     where = _where([f.cohort for f in shown])
     if kind == "health":
         statistics_ = {f.statistic for f in shown}
@@ -49,39 +53,39 @@ def headline(kind: Kind, findings: Sequence[Finding], suppressed: Sequence[Findi
         if "missing_rate" in statistics_:
             peak = max(f.value for f in top if f.statistic == "missing_rate")
             subject = f"{source} inputs {names}" if source else names
-            return (f"{subject} missing in up to {peak:.0%} of decisions{where}{since}"
+            return (f"{subject} missing in up to {peak:.0%} of decisions{where}{since_text}"
                     + _errors_there(suppressed))
         first = top[0]
         if first.statistic == "out_of_range":
             return (f"{names}: {first.value:.0%} of values outside the reference range{where}"
-                    f"{since}")
+                    f"{since_text}")
         if first.statistic in {"variance", "distinct"}:
-            return f"{names} stuck at one value{where}{since}: the model has lost this input"
+            return f"{names} stuck at one value{where}{since_text}: the model has lost this input"
         return f"{names}: {first.message}"
     if kind == "drift":
         first = max(top, key=lambda f: abs(f.impact or 0.0))
         effect = (f"; estimated {first.impact:+.0%} positive decisions" if first.impact is not None
                   else "")
-        return f"{_names(f.feature for f in shown)} drifted from the reference{where}{effect}{since}"
+        return f"{_names(f.feature for f in shown)} drifted from the reference{where}{effect}{since_text}"
     if kind == "coverage":
         first = top[0]
         return (f"{entity} is not being scored: {1 - first.value:.0%} of its {first.n or 0:,} "
-                f"decisions get one and the same score{since}")
+                f"decisions get one and the same score{since_text}")
     if kind == "volume":
         first = top[0]
         ratio = first.value / first.threshold if first.threshold else float("nan")
         subject = f"decisions from source {source}" if source else (
             f"decisions of {cohort}" if cohort else "decisions")
         word = "dropped" if ratio < 1 else "rose"
-        return f"{subject} {word} to {ratio:.0%} of the seasonal baseline{since}"
+        return f"{subject} {word} to {ratio:.0%} of the seasonal baseline{since_text}"
     if kind == "system":
         first = max(top, key=lambda f: f.value)
         if first.statistic == "error_rate":
             base = first.threshold or 0.0
             return (f"{first.value:.0%} of decisions log an error{_where([first.cohort])} "
-                    f"(baseline {base:.1%}){since}")
+                    f"(baseline {base:.1%}){since_text}")
         return f"p99 latency {first.value:.3g} ms{_where([first.cohort])} (limit " \
-               f"{first.threshold or 0:.3g} ms){since}"
+               f"{first.threshold or 0:.3g} ms){since_text}"
     if kind == "performance":
         metrics = ", ".join(f"{f.statistic} {f.threshold or 0:.3g} → {f.value:.3g}"
                             for f in top[:3])

@@ -55,15 +55,21 @@ class HealthCheck:
         for window in context.windows:
             now = context.profiles(window)
             rates_now = now[ALL].by_bin if ALL in now else {}
-            for cohort, current, before in context.pairs(window, context.before(window)):
-                for name in importance:
-                    args = (context, window, cohort, name, current, before, importance[name])
-                    out += self._missing(*args, rates_now.get(name), reference.by_bin.get(name))
-                    out += self._stale(*args)
-                    if current.binned and before.binned:
-                        out += self._out_of_range(*args, rates_now.get(name),
-                                                  reference.by_bin.get(name))
-                    out += self._mean(*args)
+            # a feature an open alert holds is compared with the days before its onset
+            by_baseline: dict[Window, list[str]] = {}
+            for name in importance:
+                by_baseline.setdefault(context.baseline_for(window, "health", name), []).append(name)
+            for baseline, names in by_baseline.items():
+                for cohort, current, before in context.pairs(window, baseline):
+                    for name in names:
+                        args = (context, window, cohort, name, current, before, importance[name])
+                        out += self._missing(*args, rates_now.get(name),
+                                             reference.by_bin.get(name))
+                        out += self._stale(*args)
+                        if current.binned and before.binned:
+                            out += self._out_of_range(*args, rates_now.get(name),
+                                                      reference.by_bin.get(name))
+                        out += self._mean(*args)
         return out
 
     # --- the sub-checks -------------------------------------------------------------------

@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
+from loopwatch.core.alerts import Alert
 from loopwatch.core.findings import Finding, Severity, exit_code
 from loopwatch.core.intervals import benjamini_hochberg
 from loopwatch.core.profile import utc_day_start
@@ -32,6 +33,7 @@ from loopwatch.monitoring import (
     system,
     volume,
 )
+from loopwatch.monitoring.baselines import OpenIncidents
 from loopwatch.monitoring.checks import CHECKS, Check, CheckContext, Window
 from loopwatch.monitoring.evidence import require_evidence
 from loopwatch.storage.parquet_store import ParquetStore
@@ -79,7 +81,7 @@ class CheckRun:
 def run_checks(spec: Spec, *, as_of: datetime, store: DecisionSource | None = None,
                checks: Sequence[str] | None = None, update: bool = True,
                on_progress: Callable[[int, int], None] | None = None,
-               persistence: bool = True) -> CheckRun:
+               persistence: bool = True, open_alerts: Sequence[Alert] = ()) -> CheckRun:
     """Run the checks for the window ending at ``as_of`` (rounded down to a UTC day).
 
     Parameters
@@ -101,6 +103,10 @@ def run_checks(spec: Spec, *, as_of: datetime, store: DecisionSource | None = No
         Hold a page back to a warning unless it is decisive in one window or the
         window before it shows the same change (:mod:`~loopwatch.monitoring.evidence`);
         ``False`` grades each run on its own (the run for the window before uses it).
+    open_alerts
+        The model's live alerts (``ControlPlane.open_alerts``): a subject one of them
+        holds is compared with the baseline before the alert's onset, so an ongoing
+        incident does not become the baseline (:mod:`~loopwatch.monitoring.baselines`).
     """
     began = time.perf_counter()
     names = list(checks) if checks is not None else spec.checks.enabled(CHECKS.names())
@@ -114,7 +120,11 @@ def run_checks(spec: Spec, *, as_of: datetime, store: DecisionSource | None = No
     baseline = Window(current.start - parse_duration(m.baseline), current.start)
     ref_start, ref_end = history.reference_window()
     reference = Window(ref_start, ref_end)
+    incidents = OpenIncidents.from_alerts([a for a in open_alerts if a.model == spec.model],
+                                          spec=spec)
     first = min(reference.start, trend.start - parse_duration(m.baseline))
+    if incidents.earliest is not None:
+        first = min(first, incidents.earliest - parse_duration(m.baseline))
     if update:
         history.update(end=end, on_progress=on_progress)
     if end <= reference.start:
@@ -123,11 +133,12 @@ def run_checks(spec: Spec, *, as_of: datetime, store: DecisionSource | None = No
     context = CheckContext(
         spec=spec, binning=history.binning(), parts=history.parts(start=first, end=end),
         as_of=end, current=current, trend=trend, baseline=baseline, reference=reference,
-        quarantined=store.quarantine_counts(between=(first, end)),
+        quarantined=store.quarantine_counts(between=(first, end)), incidents=incidents,
     )
     candidates: list[Finding] = []
     for check in instances:
         candidates += check.run(context)
+    candidates = _quiet_ended(candidates, current=current, trend=trend)
     p_values = [f.evidence.get("p_value", float("nan")) for f in candidates]
     tested = [p is not None and p == p for p in p_values]
     keep = benjamini_hochberg([p if p is not None else float("nan") for p in p_values], fdr=m.fdr)
@@ -138,7 +149,7 @@ def run_checks(spec: Spec, *, as_of: datetime, store: DecisionSource | None = No
         if end - length <= reference.start:
             return []
         return run_checks(spec, as_of=end - length, store=store, checks=which, update=False,
-                          persistence=False).findings
+                          persistence=False, open_alerts=open_alerts).findings
 
     if persistence:
         findings = require_evidence(findings, min_rows=m.min_decisions, prior=prior)
@@ -173,6 +184,35 @@ def build_checks(spec: Spec, names: Sequence[str]) -> list[Check]:
         except (TypeError, ValueError) as exc:
             where = f"checks.{name}" if name in type(spec.checks).model_fields else f"checks.plugins.{name}"
             raise SpecError(f"{where}: {exc}") from exc
+    return out
+
+
+#: the checks that compare both the current and the trend window (``CheckContext.windows``)
+_TREND_CHECKS = frozenset({"health", "drift"})
+
+
+def _quiet_ended(candidates: list[Finding], *, current: Window, trend: Window) -> list[Finding]:
+    """A trend-window finding whose subject the latest day no longer shows becomes information.
+
+    The 7-day window holds an incident for six days after it ended; when the current
+    window has no candidate of the same check, statistic and subject (before the FDR
+    control: the change is not there at all, significant or not), the incident is over
+    and the trend finding stays in the run as context (``evidence["ended"]``).
+    """
+    if trend == current:
+        return candidates
+
+    def key(f: Finding) -> tuple[object, ...]:
+        return (f.check, f.statistic, f.feature, f.cohort, f.entity)
+
+    now = {key(f) for f in candidates if (f.start, f.end) == (current.start, current.end)}
+    out = []
+    for f in candidates:
+        if ((f.start, f.end) == (trend.start, trend.end) and f.severity > Severity.INFO
+                and f.check in _TREND_CHECKS and key(f) not in now):
+            f = replace(f, severity=Severity.INFO, evidence={**f.evidence, "ended": True},
+                        message=f"{f.message} (not seen in the latest {current.days:g} day(s))")
+        out.append(f)
     return out
 
 

@@ -56,8 +56,12 @@ class SystemCheck:
     def run(self, context: CheckContext) -> list[Finding]:
         window = context.current
         out: list[Finding] = []
-        for cohort, current, before in context.pairs(window, context.before(window)):
+        # a metric an open alert holds is compared with the days before its onset
+        errors = context.baseline_for(window, "system", "error_rate")
+        latency = context.baseline_for(window, "system", "latency_p99_ms")
+        for cohort, current, before in context.pairs(window, errors):
             out += self._errors(context, window, cohort, current, before)
+        for cohort, current, before in context.pairs(window, latency):
             out += self._latency(context, window, cohort, current, before)
         return out
 

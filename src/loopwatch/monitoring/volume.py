@@ -41,6 +41,8 @@ def expected_count(counts: dict[datetime, int], window: Window,
     for step in (timedelta(weeks=1), timedelta(days=1)):
         starts: list[datetime] = []
         start = window.start - step
+        while start + (window.end - window.start) > baseline.end:  # a baseline before an onset
+            start -= step
         while start >= baseline.start and len(starts) < (4 if step.days == 7 else 7):
             starts.append(start)
             start -= step
@@ -77,12 +79,17 @@ class VolumeCheck:
     def run(self, context: CheckContext) -> list[Finding]:
         window = context.current
         baseline = context.before(window)
-        counts = context.daily_counts(Window(baseline.start, window.end))
+        earliest = context.incidents.earliest
+        first = baseline.start if earliest is None else min(
+            baseline.start, earliest - (baseline.end - baseline.start))
+        counts = context.daily_counts(Window(first, window.end))
         out: list[Finding] = []
         for cohort, by_day in sorted(counts.items()):
             if cohort.column == DAY_OF_WEEK:
                 continue
-            expected, spread, samples = expected_count(by_day, window, baseline)
+            # a cohort an open alert holds is compared with the weeks before its onset
+            own = context.baseline_for(window, "volume", "all" if cohort == ALL else str(cohort))
+            expected, spread, samples = expected_count(by_day, window, own)
             if not math.isfinite(expected) or expected < context.spec.monitoring.min_decisions:
                 continue
             observed = sum(n for d, n in by_day.items() if window.start <= d < window.end)

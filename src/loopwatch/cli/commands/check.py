@@ -20,6 +20,7 @@ from loopwatch.cli.app import (
 )
 
 if TYPE_CHECKING:
+    from loopwatch.core.alerts import AlertDraft
     from loopwatch.monitoring.job import CheckRun
 
 
@@ -34,9 +35,13 @@ def check(
         "--checks", metavar="NAME,...",
         help="Comma-separated checks to run \\[default: every registered check]")] = None,
     show_info: Annotated[bool, typer.Option("--info", help="Also list info-level findings")] = False,
+    raw: Annotated[bool, typer.Option(
+        "--findings", help="List the findings one by one instead of grouped into alerts")] = False,
     fmt: FormatOption = Format.table,
 ) -> None:
-    """Run every check for the window ending at --as-of; exit 1 when a finding pages."""
+    """Run every check for the window ending at --as-of, grouped into one alert per cause;
+    exit 1 when one pages. Read-only: it changes no alert state."""
+    from loopwatch.monitoring.alert_policy import group_findings
     from loopwatch.monitoring.checks import CHECKS
     from loopwatch.monitoring.job import run_checks
 
@@ -52,25 +57,40 @@ def check(
         task = progress.add_task("profiling days", total=None)
         run = run_checks(spec_obj, as_of=when, store=target, checks=names,
                          on_progress=lambda done, total: progress.update(task, completed=done, total=total))
+    drafts = group_findings(run.findings, spec=spec_obj)
     if fmt is Format.json:
-        render.print_json(run.to_dict())
+        render.print_json({**run.to_dict(), "alerts": [d.to_dict() for d in drafts]})
     else:
-        _show(spec_obj.model, run, show_info=show_info)
+        _show(spec_obj.model, run, drafts, show_info=show_info, raw=raw)
     raise typer.Exit(run.exit_code)
 
 
-def _show(model: str, run: CheckRun, *, show_info: bool) -> None:
+def _show(model: str, run: CheckRun, drafts: list[AlertDraft], *, show_info: bool,
+          raw: bool) -> None:
     from loopwatch.core.findings import Severity
 
     out = render.out()
     counts = {s: sum(f.severity == s for f in run.findings) for s in Severity}
+    alerts = {s: sum(d.severity == s for d in drafts) for s in Severity}
     out.print(f"{model} · {run.current.start:%Y-%m-%d} → {run.current.end:%Y-%m-%d} · "
-              f"{counts[Severity.PAGE]} page, {counts[Severity.WARNING]} warning, "
-              f"{counts[Severity.INFO]} info "
+              f"{alerts[Severity.PAGE]} page, {alerts[Severity.WARNING]} warning alert"
+              f"{'s' if len(drafts) != 1 else ''} from {counts[Severity.PAGE]} page, "
+              f"{counts[Severity.WARNING]} warning, {counts[Severity.INFO]} info findings "
               f"({render.count(run.tests)} tests, {run.seconds:.1f} s)", markup=False, style="bold")
     shown = [f for f in run.findings if show_info or f.severity > Severity.INFO]
-    if not shown:
+    if not shown and not drafts:
         out.print("healthy: nothing to report", markup=False)
         return
     out.print()
-    out.print(render.findings(shown))
+    if raw:
+        out.print(render.findings(shown))
+        return
+    if drafts:
+        out.print(render.alerts(drafts))
+    info = [f for f in run.findings if f.severity == Severity.INFO]
+    if show_info and info:
+        out.print()
+        out.print(render.findings(info))
+    elif info or drafts:
+        out.print(f"\n--findings lists the {len(shown)} findings one by one", markup=False,
+                  style="dim")
