@@ -208,3 +208,40 @@ def test_a_source_losing_its_decisions_suppresses_the_drift_of_the_mix_but_a_spi
     assert draft.kind == "volume" and draft.suppressed == (drift,)
     spike = Finding(**{**drop.__dict__, "value": 300.0, "severity": Severity.WARNING})
     assert len(group_findings([spike, drift], spec=SPEC)) == 2
+
+
+def _raised(kind: Kind, *, onset: datetime, resolved: datetime | None = None,
+            cohort: str | None = None) -> Any:
+    from loopwatch.core.alerts import Alert, AlertState
+
+    return Alert(id="7", fingerprint=f"{kind}|card-fraud|amount|-|-|-|-", model="card-fraud",
+                 kind=kind, severity=Severity.PAGE,
+                 state=AlertState.RESOLVED if resolved else AlertState.OPEN, onset=onset,
+                 raised_at=onset, last_seen=resolved or onset, headline="amount out of range",
+                 feature="amount", cohort=cohort, resolved_at=resolved)
+
+
+def test_a_performance_change_of_labels_covering_a_raised_incident_is_its_echo() -> None:
+    # the unit change was raised on 02-06 and resolved on 02-09; the labels of 02-03 to 02-10
+    # show its effect on precision two days later: no new alert, the findings stay in the run
+    ended = _raised("health", onset=DAY - timedelta(days=6), resolved=DAY - timedelta(days=3))
+    echoes = [found("performance", "precision", days=7, cohort=c)
+              for c in (None, "day_of_week=4", "merchant_category=grocery")]
+    own = found("performance", "recall", days=7, cohort="region=AFR")
+    drafts = group_findings([*echoes, own], spec=SPEC, open_alerts=[ended])
+    assert [d.cohort for d in drafts] == ["region=AFR"]  # a profiled cohort needs its own cause
+    later = found("performance", "precision", days=7, end=DAY + timedelta(days=9))
+    assert len(group_findings([later], spec=SPEC, open_alerts=[ended])) == 1  # no overlap
+    assert len(group_findings(echoes, spec=SPEC)) == 3  # nothing known, nothing explained
+
+
+def test_an_open_alert_keeps_the_onset_of_its_cause() -> None:
+    first = group_findings([missing("account_age_days", 11)], spec=SPEC)[0]
+    from loopwatch.core.alerts import Alert, AlertState
+
+    live = Alert(id="1", fingerprint=first.fingerprint, model="card-fraud", kind="health",
+                 severity=Severity.PAGE, state=AlertState.OPEN, onset=DAY - timedelta(days=5),
+                 raised_at=DAY, last_seen=DAY, headline="")
+    [again] = group_findings([missing("account_age_days", 11)], spec=SPEC, open_alerts=[live])
+    assert again.onset == DAY - timedelta(days=5)
+    assert "since 02-07" in again.headline

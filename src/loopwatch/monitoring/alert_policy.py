@@ -15,7 +15,7 @@ symptom, and info findings join the alert of their subject when there is one.
 
 Examples
 --------
->>> from datetime import UTC, datetime
+>>> from datetime import UTC, datetime, timedelta
 >>> from loopwatch.core.findings import Finding, Severity
 >>> from loopwatch.core.spec import Spec
 >>> spec = Spec.model_validate({"model": "m", "features": [
@@ -34,7 +34,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from loopwatch.core.alerts import Alert, AlertDraft, AlertState, fingerprint_of
 from loopwatch.core.findings import Finding, Kind, Severity
@@ -201,8 +201,10 @@ def group_findings(findings: Sequence[Finding], *, spec: Spec,
     spec
         The monitored model: its id, and the owners of its features.
     open_alerts
-        The model's live alerts: a draft of a cause one of them holds keeps its onset
-        (the headline says "since" the day the incident began, not this run's window).
+        The model's alerts, live and recently resolved: a draft of a cause a live one holds
+        keeps its onset (the headline says "since" the day the incident began); a
+        performance change whose labels window overlaps the days of a raised input alert
+        is that incident's echo, not a new alert (its findings stay in the run).
 
     Returns
     -------
@@ -218,6 +220,9 @@ def group_findings(findings: Sequence[Finding], *, spec: Spec,
     alerting = [g for g in groups.values() if g.severity > Severity.INFO]
     for symptom in alerting:
         symptom.cause = _cause(symptom, alerting, spec)
+    # a performance change whose labels cover an incident already raised is its echo
+    alerting = [g for g in alerting
+                if g.cause is not None or _known_cause(g, open_alerts, spec) is None]
     drafts = []
     for group in alerting:
         if group.cause is not None:
@@ -243,6 +248,28 @@ def _cause(symptom: _Group, groups: Sequence[_Group], spec: Spec) -> _Group | No
             if (cause is not symptom and cause.subject.kind in rule.source
                     and cause.cause is not symptom and rule.applies(cause, symptom, spec)):
                 return cause
+    return None
+
+
+def _known_cause(group: _Group, alerts: Sequence[Alert], spec: Spec) -> Alert | None:
+    """The raised input alert (health, drift, coverage, schema; live or resolved) whose days
+    overlap the labels window of a performance group, in the same cohort or, for a global
+    alert, in the whole traffic or a cohort without feature profiles (hours, days,
+    entities, sources). Labels arrive late: a window that holds an incident's days shows
+    its performance change a week after the incident was raised, and ended."""
+    if group.subject.kind != "performance":
+        return None
+    cohort = group.subject.cohort
+    column = (cohort or "").split("=", 1)[0]
+    for alert in alerts:
+        if alert.kind not in ("health", "drift", "coverage", "schema"):
+            continue
+        until = (alert.resolved_at or alert.last_seen) + timedelta(days=1)
+        if not any(f.start < until and alert.onset < f.end for f in group.findings):
+            continue
+        where = {alert.cohort, *alert.cohorts}
+        if cohort in where or (alert.cohort is None and column not in spec.cohorts):
+            return alert
     return None
 
 
