@@ -140,13 +140,29 @@ def test_decision_rate_and_label_coverage_count_every_decision() -> None:
     assert roc_auc(by_label).n == y.size - unlabelled.sum()
 
 
-def test_losses_have_a_normal_interval_from_the_per_row_losses() -> None:
+def test_loss_interval_inverts_the_two_class_test_at_both_ends() -> None:
     y, scores = raw_rows(2000, seed=7, decimals=2)
     by_label, bins = exact(y, scores)
     losses = (scores - y) ** 2
     m = brier_score(by_label, bins=bins)
-    half = 1.959963984540054 * losses.std(ddof=1) / math.sqrt(losses.size)
-    assert (m.low, m.high) == pytest.approx((losses.mean() - half, losses.mean() + half), rel=1e-9)
+    assert m.value == pytest.approx(losses.mean())
+    z, n, p = 1.959963984540054, y.size, y.mean()
+    m0, m1 = losses[y == 0].mean(), losses[y == 1].mean()
+    v0, v1 = losses[y == 0].var(ddof=1), losses[y == 1].var(ddof=1)
+    for end in (m.low, m.high):
+        q = (end - m0) / (m1 - m0)  # the class share that end stands for
+        assert (p - q) ** 2 * (m1 - m0) ** 2 == pytest.approx(
+            z * z / n * (q * (1 - q) * (m1 - m0) ** 2 + q * v1 + (1 - q) * v0), rel=1e-6)
+    # wider below than above where positives are rare and costly: the share of positives is the doubt
+    assert m.value - m.low < m.high - m.value
+
+
+def test_losses_below_the_floor_of_either_class_are_not_enough_data() -> None:
+    bins = ScoreBins.from_edges((0.5,), lowest=0.1)
+    thin = log_loss([[900, 100], [10, MIN_CLASS_ROWS - 11]], bins=bins)
+    assert thin.status == "not_enough_data" and math.isnan(thin.low) and math.isfinite(thin.value)
+    assert thin.reason == f"{MIN_CLASS_ROWS - 1} labelled positives; an interval needs {MIN_CLASS_ROWS}"
+    assert log_loss([[900, 100], [10, MIN_CLASS_ROWS - 10]], bins=bins).status == "ok"
 
 
 def test_auc_interval_stays_inside_zero_one_and_is_not_degenerate_under_complete_separation() -> None:
@@ -200,7 +216,7 @@ def test_undefined_metrics_are_nan_and_never_raise(case: str) -> None:
               brier_score(by_label, bins=bins), log_loss(by_label, bins=bins), label_coverage(by_label),
               decision_rate(np.zeros((2, 1000)), positive_rows=[0])]:
         assert isinstance(m, Metric)
-        assert math.isnan(m.value) or m.low <= m.value <= m.high
+        assert math.isnan(m.value) or m.status == "not_enough_data" or m.low <= m.value <= m.high
 
 
 def test_metric_serialises_nan_as_null() -> None:

@@ -5,7 +5,8 @@ negative, positive (and unlabelled, ignored except by :func:`label_coverage`),
 columns score bins, as in :attr:`loopwatch.core.profile.ScoreStats.by_label`.
 A metric is in one of three states (:attr:`Metric.status`): ``ok``, a value
 with its interval; ``not_enough_data``, a value but too few rows for an honest
-interval (the ROC AUC below :data:`MIN_CLASS_ROWS` positives or negatives):
+interval (the ROC AUC, Brier score and log loss below :data:`MIN_CLASS_ROWS`
+positives or negatives):
 the interval is NaN and the metric is never tested or paged on; ``undefined``,
 no value at all (an empty window, no positives...). Nothing here raises on an
 empty window.
@@ -25,6 +26,7 @@ from scipy import stats
 from loopwatch.core.intervals import wilson
 from loopwatch.evaluation.auc_interval import auc_credible_interval
 from loopwatch.evaluation.bins import ScoreBins
+from loopwatch.evaluation.class_mixture import ClassMoments, mixture_mean_interval
 
 __all__ = [
     "AUC_PRIOR",
@@ -345,39 +347,57 @@ def decision_rate(by_action: npt.ArrayLike, *, positive_rows: Sequence[int],
     return _proportion("decision_rate", float(counts[rows].sum()), float(counts.sum()), confidence)
 
 
-def _mean_loss(name: str, counts: Floats, losses: Floats, confidence: float) -> Metric:
-    """Mean of a per-row loss from counts per cell, with a normal interval from its sample variance."""
+def _mean_loss(name: str, neg: Floats, pos: Floats, neg_loss: Floats, pos_loss: Floats,
+               confidence: float) -> Metric:
+    """Mean of a per-row loss from counts per bin and class, with the two-class interval of
+    :mod:`~loopwatch.evaluation.class_mixture`; ``not_enough_data`` below :data:`MIN_CLASS_ROWS` per class."""
     z = _z(confidence)
+    counts, losses = np.concatenate((neg, pos)), np.concatenate((neg_loss, pos_loss))
     used = counts > 0
     total = float(counts.sum())
     if total == 0 or np.any(np.isnan(losses[used])):
         return Metric.undefined(name, n=round(total))
-    c, loss = counts[used], losses[used]
-    mean = float(c @ loss) / total
-    if total < 2:
-        return Metric(name, mean, math.nan, math.nan, round(total))
-    variance = max(0.0, float(c @ (loss - mean) ** 2) / (total - 1))
-    half = z * math.sqrt(variance / total)
-    return Metric(name, mean, max(0.0, mean - half), mean + half, round(total))
+    mean = float(counts[used] @ losses[used]) / total
+    m, n = float(pos.sum()), float(neg.sum())
+    if min(m, n) < MIN_CLASS_ROWS:
+        fewer = "positives" if m <= n else "negatives"
+        return Metric.not_enough_data(
+            name, mean, n=round(total),
+            reason=f"{round(min(m, n))} labelled {fewer}; an interval needs {MIN_CLASS_ROWS}")
+
+    def moments(c: Floats, loss: Floats) -> ClassMoments:
+        kept = c > 0
+        c, loss = c[kept], loss[kept]
+        return ClassMoments(rows=float(c.sum()), total=float(c @ loss), squares=float(c @ loss**2))
+
+    low, high = mixture_mean_interval(moments(neg, neg_loss), moments(pos, pos_loss), z=z)
+    return Metric(name, mean, max(0.0, min(low, mean)), max(high, mean), round(total))
 
 
 def brier_score(by_label: npt.ArrayLike, *, bins: ScoreBins, confidence: float = 0.95) -> Metric:
-    """Mean squared difference of the bin's representative score and the label, with a normal interval.
+    """Mean squared difference of the bin's representative score and the label, with an interval.
 
-    The interval is ``mean ± z·sd/√n`` from the per-row squared errors, exact
-    second moments per bin (the central limit theorem for a bounded loss).
+    The interval is the two-class interval of
+    :func:`~loopwatch.evaluation.class_mixture.mixture_mean_interval` from each
+    class's exact sums of the per-row loss and its square: the normal interval
+    ``mean ± z·sd/√n`` covered 89-93% with 9-25 positives at base rates of 1-2%,
+    because the number of positives drawn is most of the uncertainty
+    (``benchmarks/eval_coverage.py``, docs/DESIGN-NOTES.md). ``not_enough_data``
+    below :data:`MIN_CLASS_ROWS` positives or negatives.
 
     Examples
     --------
     >>> bins = ScoreBins.from_edges((0.5,), lowest=0.1)
-    >>> round(brier_score([[90, 10], [5, 20]], bins=bins).value, 4)
-    0.0996
+    >>> m = brier_score([[90, 10], [5, 20]], bins=bins)
+    >>> round(m.value, 4), round(m.low, 4), round(m.high, 4)
+    (0.0996, 0.0734, 0.1359)
+    >>> brier_score([[90, 10], [5, 2]], bins=bins).status
+    'not_enough_data'
     """
     neg, pos = label_rows(by_label)
     _matching(neg, bins)
     s = bins.scores
-    return _mean_loss("brier_score", np.concatenate((neg, pos)),
-                      np.concatenate((s**2, (1 - s) ** 2)), confidence)
+    return _mean_loss("brier_score", neg, pos, s**2, (1 - s) ** 2, confidence)
 
 
 def log_loss(by_label: npt.ArrayLike, *, bins: ScoreBins, confidence: float = 0.95,
@@ -397,5 +417,4 @@ def log_loss(by_label: npt.ArrayLike, *, bins: ScoreBins, confidence: float = 0.
     neg, pos = label_rows(by_label)
     _matching(neg, bins)
     s = np.clip(bins.scores, eps, 1 - eps)
-    return _mean_loss("log_loss", np.concatenate((neg, pos)),
-                      np.concatenate((-np.log1p(-s), -np.log(s))), confidence)
+    return _mean_loss("log_loss", neg, pos, -np.log1p(-s), -np.log(s), confidence)
