@@ -14,6 +14,7 @@ from loopwatch.core.profile import score_bin, score_edges
 from loopwatch.core.spec import ValueModel, load_spec, spec_from_mapping
 from loopwatch.errors import SpecError
 from loopwatch.evaluation.bins import ScoreBins
+from loopwatch.evaluation.metrics import MIN_CLASS_ROWS
 from loopwatch.evaluation.value import business_value
 
 EXAMPLE = Path(__file__).parents[2] / "src" / "loopwatch" / "cli" / "example_spec.yaml"
@@ -128,3 +129,16 @@ def test_example_spec_declares_a_card_fraud_value_model() -> None:
     value = load_spec(EXAMPLE).value
     assert value is not None and value.false_positive > 0
     assert 0 < value.true_positive_value_share <= 1
+
+
+def test_value_resting_on_fewer_positives_than_the_floor_has_no_interval() -> None:
+    bins = ScoreBins.from_edges((0.5,), lowest=0.1)
+    thin = business_value([[900, 10], [5, MIN_CLASS_ROWS - 6]], bins=bins, threshold=0.5, model=MODEL)
+    assert thin.net.status == "not_enough_data" and math.isnan(thin.net.low)
+    assert thin.net.value == 2.0 * (MIN_CLASS_ROWS - 6) - 12.0 * 10 - 25.0 * 5
+    assert thin.net.reason == f"{MIN_CLASS_ROWS - 1} labelled positives; an interval needs {MIN_CLASS_ROWS}"
+    assert thin.lost.status == thin.prevented.status == "not_enough_data"
+    cost = thin.false_positive_cost
+    assert cost.status == "ok" and cost.low < 120 < cost.high
+    enough = business_value([[900, 10], [5, MIN_CLASS_ROWS - 5]], bins=bins, threshold=0.5, model=MODEL)
+    assert enough.net.status == "ok" and enough.net.low < enough.net.value < enough.net.high

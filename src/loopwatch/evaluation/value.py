@@ -20,7 +20,7 @@ from scipy import stats
 from loopwatch.core.intervals import wilson
 from loopwatch.core.spec import ValueModel
 from loopwatch.evaluation.bins import ScoreBins
-from loopwatch.evaluation.metrics import Metric, label_rows
+from loopwatch.evaluation.metrics import MIN_CLASS_ROWS, Metric, label_rows
 
 __all__ = ["BusinessValue", "business_value"]
 
@@ -77,7 +77,10 @@ def business_value(by_label: npt.ArrayLike, *, bins: ScoreBins, threshold: float
     value shares add nothing. A decision is ``score >= threshold``, with the
     threshold snapped to a bin edge (:class:`~loopwatch.evaluation.bins.ScoreBins`).
 
-    The intervals treat the window's ``n`` labelled decisions as i.i.d. draws of
+    With fewer than :data:`~loopwatch.evaluation.metrics.MIN_CLASS_ROWS` labelled
+    positives or negatives, the net value, the value prevented and the value
+    lost are ``not_enough_data`` (a value, no interval). Otherwise the intervals
+    treat the window's ``n`` labelled decisions as i.i.d. draws of
     a per-decision contribution ``X`` (0 for true negatives) and estimate the
     expected total ``n·E[X]`` by the normal approximation
     ``Σ X ± z·√(n·s²)``, with ``s²`` the sample variance of ``X`` from the
@@ -130,11 +133,20 @@ def business_value(by_label: npt.ArrayLike, *, bins: ScoreBins, threshold: float
             false_negatives=0,
         )
     fp_low, fp_high = wilson(fp, n, confidence=confidence)
+    net = _total("value", n, gain - cost - loss, gain_sq + cost_sq + loss_sq, z)
+    prevented = _total("value_prevented", n, gain, gain_sq, z)
+    lost = _total("value_lost", n, loss, loss_sq, z)
+    m, negatives = float(pos.sum()), float(neg.sum())
+    if min(m, negatives) < MIN_CLASS_ROWS:
+        # the sums rest on the few positives drawn: the normal interval covered 88-92% with 9-15 of them
+        fewer = "positives" if m <= negatives else "negatives"
+        reason = f"{round(min(m, negatives))} labelled {fewer}; an interval needs {MIN_CLASS_ROWS}"
+        net, prevented, lost = (Metric.not_enough_data(x.name, x.value, n=x.n, reason=reason)
+                                for x in (net, prevented, lost))
     return BusinessValue(
-        net=_total("value", n, gain - cost - loss, gain_sq + cost_sq + loss_sq, z),
-        prevented=_total("value_prevented", n, gain, gain_sq, z),
+        net=net, prevented=prevented,
         false_positive_cost=Metric("value_false_positive_cost", cost, min(cost, c * n * fp_low),
                                    max(cost, c * n * fp_high), round(n)),
-        lost=_total("value_lost", n, loss, loss_sq, z),
+        lost=lost,
         true_positives=round(tp), false_positives=round(fp), false_negatives=round(fn),
     )
