@@ -207,6 +207,20 @@ def test_a_drop_in_value_per_decision_pages() -> None:
     assert found["value_per_decision"].value == pytest.approx((3e5 - 10 * 1_000 - 4e5) / 101_000)
 
 
+def test_a_net_loss_per_decision_that_did_not_change_never_pages_and_a_larger_loss_does() -> None:
+    # missed fraud costs more than caught fraud earns: the value per decision is negative
+    spec = make_spec(value={"false_positive": 10.0, "false_negative": 50.0})
+    counts = confusion(2_000, 8_000, 1_000, 489_000)
+    ref = profile(counts, value_sum=[[0, 0], [8e5, 2e5], [0, 0]], value_sq=[[0, 0], [1.6e8, 4e7], [0, 0]])
+    same = compare({ALL: ref}, {ALL: ref}, TWO_BINS, spec, window=ref)
+    assert [f.statistic for f in same if f.statistic == "value_per_decision"] == []
+    # 30% more lost per missed positive: the loss per decision grows by more than the 10% minimum effect
+    worse = profile(counts, value_sum=[[0, 0], [1.04e6, 2e5], [0, 0]],
+                    value_sq=[[0, 0], [2.7e8, 4e7], [0, 0]])
+    found = {f.statistic: f for f in compare({ALL: ref}, {ALL: worse}, TWO_BINS, spec, window=worse)}
+    assert found["value_per_decision"].severity == Severity.PAGE and found["value_per_decision"].impact < 0
+
+
 def test_findings_carry_the_current_interval_the_reference_and_json_safe_evidence() -> None:
     small = Cohort("region", "EU")
     reference = {ALL: profile(confusion(6_000, 4_000, 1_000, 900_000)),

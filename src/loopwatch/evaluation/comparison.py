@@ -278,7 +278,8 @@ def _one_sided(current: tuple[float, float], reference: tuple[float, float], eff
         return math.nan
     sign = -1.0 if worse == "down" else 1.0
     if effect.relative:
-        k, shift = 1.0 + sign * effect.size, 0.0
+        # worse by a share of |reference|: for a negative reference (a net loss) "down" is 1 + size times it
+        k, shift = 1.0 + sign * effect.size * (1.0 if r >= 0 else -1.0), 0.0
     else:
         k, shift = 1.0, sign * effect.size
     se = math.sqrt(vc + k * k * vr)
