@@ -1,30 +1,32 @@
-"""Coverage of the evaluation metrics' 95% intervals, by simulation against known population values.
+"""Coverage of every 95% interval loopwatch reports, where data is thin, by simulation.
 
-    .venv/bin/python benchmarks/eval_coverage.py                 # 2,000 draws per cohort size
-    .venv/bin/python benchmarks/eval_coverage.py --draws 300     # quicker
+    .venv/bin/python benchmarks/eval_coverage.py                    # 2,000 windows per setting
+    .venv/bin/python benchmarks/eval_coverage.py --draws 300        # quicker
+    .venv/bin/python benchmarks/eval_coverage.py --only held-out --positives 25,50
 
-The data-generating process (one draw = one window of one cohort):
+A *setting* is a population of scored decisions (:mod:`loopwatch.simulate.scores`,
+whose binned metrics are exact) and a number of expected positives per window.
+One draw is one window of one cohort: ``round(positives / prevalence)`` decisions
+(so the positives are binomial, as in production), every outcome labelled, its
+score in the profile's 1,000 uniform bins, the action positive at the setting's
+threshold (the bin edge where the population flags about 1.5 times its base
+rate), each positive worth Gamma(2, scale 60) dollars (the value model below
+reads no negative's value). Every metric is computed from the binned arrays alone and its
+95% interval checked against the population value of the binned estimand:
 
-* label ``y ~ Bernoulli(0.1)``; a latent ``z ~ N(1.8·y, 1)``; the model's score
-  ``s = expit(1.5·z - 2.25)`` (miscalibrated on purpose, so the calibration
-  error is not 0), binned into the 1,000 uniform score bins of a profile;
-* each outcome is known (labelled) with probability 0.9;
-* the action is ``block`` for ``s >= 0.9``, ``review`` for ``s >= 0.5``, else
-  ``approve``; block and review are the positive actions;
-* the outcome's value (dollars) is Gamma(2, scale 60) for a positive and
-  Gamma(2, scale 40) for a negative; the value model gains the full value of a
-  caught positive, costs 15 per false positive, and loses 25 plus the full value
-  per missed positive.
+* ROC AUC, precision, recall, false-positive rate, decision rate, Brier score and
+  log loss: exact from the population's bin probabilities;
+* calibration intercept and slope: the fit on the population's expected counts
+  (the best-fitting values where the score's miscalibration is not logistic);
+* value: ``decisions · E[contribution]`` under the value model below.
 
-The expected calibration error is also measured for a calibrated score (its
-population ECE is 0, the hard case for an interval) and one 0.3 log-odds too high,
-and the AUC for a model that separates the classes better (AUC 0.98).
-
-The population value of every metric is computed exactly for the binned
-estimand (the bin probabilities are normal probabilities of the latent z), once
-per scenario; the value's estimand is ``n_labelled · E[contribution]``. A draw
-whose metric is undefined (e.g. no flagged rows) is left out of that metric's
-coverage and counted.
+A window whose metric is ``not_enough_data`` (the ROC AUC and calibration below
+``MIN_CLASS_ROWS`` positives or negatives) or undefined (e.g. nothing flagged)
+is left out of that metric's coverage and counted. Two groups of populations:
+``choosing`` (those the AUC interval and its floor were chosen on) and
+``held-out`` (never used to choose anything). Each coverage figure is reported
+with its binomial standard error ``√(c(1 - c)/k)`` over the ``k`` windows with an
+interval; the target is 93.5-96.5%.
 """
 
 from __future__ import annotations
@@ -33,234 +35,289 @@ import argparse
 import functools
 import math
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
-import numpy.typing as npt
+from _records import append, latest_runs, load, new_run
 from scipy import special, stats
 
-from loopwatch.core.profile import score_bin, score_edges
 from loopwatch.core.spec import ValueModel
-from loopwatch.evaluation.bins import ScoreBins
-from loopwatch.evaluation.calibration import expected_calibration_error
+from loopwatch.evaluation.calibration import calibration_intercept, calibration_slope
 from loopwatch.evaluation.metrics import (
     Metric,
-    base_rate,
     brier_score,
     decision_rate,
     false_positive_rate,
-    label_coverage,
     log_loss,
     precision,
     recall,
     roc_auc,
 )
 from loopwatch.evaluation.value import business_value
+from loopwatch.simulate.scores import (
+    ScorePopulation,
+    ScoreWindow,
+    beta_scores,
+    binormal,
+    latent_link,
+    mixture,
+)
 
-Floats = npt.NDArray[np.float64]
-
-THRESHOLD = 0.5
-BLOCK = 0.9
-ACTIONS = ("approve", "review", "block")
-POSITIVE_ROWS = (1, 2)
+BENCH = "eval_coverage"
+POSITIVES = (9, 15, 25, 50, 100, 200)
+METRICS = ("roc_auc", "calibration_intercept", "calibration_slope", "precision", "recall",
+           "false_positive_rate", "decision_rate", "brier_score", "log_loss", "value")
 VALUE_MODEL = ValueModel(true_positive=0.0, true_positive_value_share=1.0, false_positive=15.0,
                          false_negative=25.0, false_negative_value_share=1.0)
-METRICS = ("roc_auc", "precision", "recall", "false_positive_rate", "decision_rate", "base_rate",
-           "label_coverage", "brier_score", "log_loss", "expected_calibration_error", "value")
+VALUE_SHAPE, VALUE_SCALE = 2.0, (40.0, 60.0)  # negatives', positives' scale
+LOW, HIGH = 0.935, 0.965
 
 
-@dataclass(frozen=True)
-class Scenario:
-    """One simulated cohort: its size and the data-generating process (see the module docstring).
-
-    The true log-odds of a positive given ``z`` are ``separation·z - separation²/2
-    + logit(prevalence)``; a score with that slope and intercept is calibrated.
-    """
-
-    n: int
-    prevalence: float = 0.1
-    separation: float = 1.8
-    slope: float = 1.5
-    intercept: float = -2.25
-    labelled: float = 0.9
-    value_shape: float = 2.0
-    value_scale: tuple[float, float] = (40.0, 60.0)  # negatives, positives
+def _logistic(slope: float, shift: float) -> Callable[[np.ndarray], np.ndarray]:
+    return lambda z: np.asarray(special.expit(slope * (z - shift)), dtype=np.float64)
 
 
-def calibrated(n: int, *, shift: float = 0.0) -> Scenario:
-    """The scenario whose score is calibrated (``shift`` = 0) or off by ``shift`` in log-odds."""
-    base = Scenario(n=n)
-    intercept = math.log(base.prevalence / (1 - base.prevalence)) - base.separation**2 / 2 + shift
-    return Scenario(n=n, slope=base.separation, intercept=intercept)
+def _cloglog(shift: float) -> Callable[[np.ndarray], np.ndarray]:
+    return lambda z: 1 - np.exp(-np.exp(np.asarray(z, dtype=np.float64) - shift))
 
 
-@dataclass(frozen=True)
-class Draw:
-    by_label: Floats
-    by_action: Floats
-    value_sum: Floats
-    value_sq: Floats
+#: name -> (group, builder); builders are module-level so worker processes can rebuild them.
+SETTINGS: dict[str, tuple[str, Callable[[], ScorePopulation]]] = {
+    "binormal AUC 0.90, 2%": ("choosing", lambda: binormal(separation=1.8, prevalence=0.02)),
+    "binormal AUC 0.96, 1%": ("choosing", lambda: binormal(separation=2.5, prevalence=0.01)),
+    "Beta scores AUC 0.94, 3%": (
+        "choosing", lambda: beta_scores(negatives=(1, 8), positives=(2.5, 3), prevalence=0.03)),
+    "cloglog truth, logistic score, 0.5%": (
+        "choosing", lambda: latent_link(latent=stats.norm(0, 1.3), label=_cloglog(6.0),
+                                        score=_logistic(1.0, 5.3), name="cloglog")),
+    "binormal tied on 0.05, 2%": (
+        "choosing", lambda: binormal(separation=2.0, prevalence=0.02).tied(0.05)),
+    "fraud-like mixture, 1%": (
+        "held-out", lambda: mixture(negatives=[(1.0, stats.norm(0, 1))],
+                                    positives=[(0.7, stats.norm(4, 1)), (0.3, stats.norm(0.5, 1))],
+                                    score=_logistic(1.5, 3.0), prevalence=0.01, name="fraud")),
+    "heavy tails (t3 latents), 2%": (
+        "held-out", lambda: mixture(negatives=[(1.0, stats.t(3, 0, 1))],
+                                    positives=[(1.0, stats.t(3, 2.2, 1))], score=_logistic(1.2, 3.5),
+                                    prevalence=0.02, name="t3")),
+    "Beta scores on 11 values, 1.5%": (
+        "held-out", lambda: beta_scores(negatives=(1.2, 6), positives=(3, 2), prevalence=0.015).tied(0.1)),
+    "binormal AUC 0.99, 0.5%": ("held-out", lambda: binormal(separation=3.3, prevalence=0.005)),
+    "binormal AUC 0.70, 3%, overconfident": (
+        "held-out", lambda: binormal(separation=0.74, prevalence=0.03, slope=2.0, intercept=-4.0)),
+}
 
 
 @functools.cache
-def bins() -> ScoreBins:
-    return ScoreBins.from_edges(score_edges(None, 0.0, 1.0))
+def population(name: str) -> ScorePopulation:
+    return SETTINGS[name][1]()
 
 
-def draw(scenario: Scenario, rng: np.random.Generator) -> Draw:
-    """One window: the profile arrays of ``scenario.n`` simulated decisions."""
-    n = scenario.n
-    y = rng.random(n) < scenario.prevalence
-    z = rng.standard_normal(n) + scenario.separation * y
-    s = special.expit(scenario.slope * z + scenario.intercept)
-    edges = score_edges(None, 0.0, 1.0)
-    b = score_bin(s, edges)
-    n_bins = len(edges) + 1
-    labelled = rng.random(n) < scenario.labelled
-    row = np.where(labelled, y.astype(np.int64), 2)
-    value = rng.gamma(scenario.value_shape, np.where(y, scenario.value_scale[1], scenario.value_scale[0]))
-    value = np.where(labelled, value, 0.0)
-    cell = row * n_bins + b
-    action = np.where(s >= BLOCK, 2, np.where(s >= THRESHOLD, 1, 0))
-    shape = (3, n_bins)
-    return Draw(
-        by_label=np.bincount(cell, minlength=3 * n_bins).reshape(shape).astype(np.float64),
-        by_action=np.bincount(action * n_bins + b, minlength=4 * n_bins).reshape(4, n_bins)
-        .astype(np.float64),
-        value_sum=np.bincount(cell, weights=value, minlength=3 * n_bins).reshape(shape).astype(np.float64),
-        value_sq=np.bincount(cell, weights=value * value, minlength=3 * n_bins).reshape(shape)
-        .astype(np.float64),
-    )
+def threshold(pop: ScorePopulation) -> float:
+    """The bin edge where the population flags about 1.5 times its base rate (at least one bin)."""
+    q0, q1 = pop.joint()
+    above = np.cumsum((q0 + q1)[::-1])[::-1]  # share flagged when the first flagged bin is i
+    first = int(np.clip(np.searchsorted(-above, -1.5 * pop.prevalence), 1, len(above) - 1))
+    return float(pop.bins.lower[first])
 
 
-def population(scenario: Scenario) -> dict[str, float]:
-    """Each metric's population value for the binned estimand; ``value`` is per labelled decision."""
-    sb = bins()
-    upper = np.append(sb.lower[1:], math.inf)
-    lower = np.where(np.arange(len(sb)) == 0, -math.inf, sb.lower)
-
-    def z_of(score: Floats) -> Floats:
-        with np.errstate(divide="ignore"):
-            logit = np.asarray(special.logit(np.clip(score, 0.0, 1.0)), dtype=np.float64)
-            return (logit - scenario.intercept) / scenario.slope
-
-    def mass(mean: float) -> Floats:
-        cdf = stats.norm.cdf
-        return np.asarray(cdf(z_of(upper), loc=mean) - cdf(z_of(lower), loc=mean), dtype=np.float64)
-
-    p0, p1 = mass(0.0), mass(scenario.separation)
-    pi = scenario.prevalence
-    m = sb.scores
-    flagged = sb.flagged(THRESHOLD)
-    tpr, fpr = float(p1[flagged].sum()), float(p0[flagged].sum())
-    mixture = pi * p1 + (1 - pi) * p0
-    group = np.searchsorted(np.linspace(0, 1, 11)[1:-1], m, side="left")
-    gap = np.bincount(group, weights=pi * p1 - mixture * m, minlength=10)
-    mean_value = scenario.value_shape * scenario.value_scale[1]
+def truth(pop: ScorePopulation, cut: float) -> dict[str, float]:
+    """Each metric's population value; ``value`` per decision."""
+    q0, q1 = pop.joint()
+    expected = np.stack([q0, q1]) * 1e7
+    flagged = pop.bins.flagged(cut)
+    tpr, fpr, pi = pop.recall(cut), pop.false_positive_rate(cut), pop.prevalence
+    mean_value = VALUE_SHAPE * VALUE_SCALE[1]
     vm = VALUE_MODEL
-    per_decision = (pi * tpr * (vm.true_positive + vm.true_positive_value_share * mean_value)
-                    - (1 - pi) * fpr * vm.false_positive
-                    - pi * (1 - tpr) * (vm.false_negative + vm.false_negative_value_share * mean_value))
+    s = np.clip(pop.bins.scores, 1e-15, 1 - 1e-15)
     return {
-        "roc_auc": float(p1 @ (np.cumsum(p0) - p0 / 2)),
-        "precision": pi * tpr / (pi * tpr + (1 - pi) * fpr),
-        "recall": tpr,
-        "false_positive_rate": fpr,
-        "decision_rate": float(mixture[flagged].sum()),
-        "base_rate": pi,
-        "label_coverage": scenario.labelled,
-        "brier_score": float(pi * p1 @ (1 - m) ** 2 + (1 - pi) * p0 @ m**2),
-        "log_loss": float(-pi * p1 @ np.log(m) - (1 - pi) * p0 @ np.log1p(-m)),
-        "expected_calibration_error": float(np.abs(gap).sum()),
-        "value": per_decision,
+        "roc_auc": pop.roc_auc(),
+        "calibration_intercept": calibration_intercept(expected, bins=pop.bins).value,
+        "calibration_slope": calibration_slope(expected, bins=pop.bins).value,
+        "precision": pop.precision(cut), "recall": tpr, "false_positive_rate": fpr,
+        "decision_rate": float((q0 + q1)[flagged].sum()),
+        "brier_score": pop.brier_score(),
+        "log_loss": float(-(q1 @ np.log(s)) - q0 @ np.log1p(-s)),
+        "value": (pi * tpr * (vm.true_positive + vm.true_positive_value_share * mean_value)
+                  - (1 - pi) * fpr * vm.false_positive
+                  - pi * (1 - tpr) * (vm.false_negative + vm.false_negative_value_share * mean_value)),
     }
 
 
-def evaluate(d: Draw, names: Iterable[str]) -> dict[str, Metric]:
-    """The named metrics of one draw."""
-    sb = bins()
-    compute: dict[str, Callable[[], Metric]] = {
-        "roc_auc": lambda: roc_auc(d.by_label),
-        "precision": lambda: precision(d.by_label, bins=sb, threshold=THRESHOLD),
-        "recall": lambda: recall(d.by_label, bins=sb, threshold=THRESHOLD),
-        "false_positive_rate": lambda: false_positive_rate(d.by_label, bins=sb, threshold=THRESHOLD),
-        "decision_rate": lambda: decision_rate(d.by_action, positive_rows=POSITIVE_ROWS),
-        "base_rate": lambda: base_rate(d.by_label),
-        "label_coverage": lambda: label_coverage(d.by_label),
-        "brier_score": lambda: brier_score(d.by_label, bins=sb),
-        "log_loss": lambda: log_loss(d.by_label, bins=sb),
-        "expected_calibration_error": lambda: expected_calibration_error(d.by_label, bins=sb),
-        "value": lambda: business_value(d.by_label, bins=sb, threshold=THRESHOLD, model=VALUE_MODEL,
-                                        value_sum=d.value_sum, value_sq=d.value_sq).net,
+def window(pop: ScorePopulation, rng: np.random.Generator, *, decisions: int, cut: float) -> ScoreWindow:
+    """One fully labelled window: counts per class and bin, action rows (below, at or above ``cut``,
+    other), and the positives' dollar values (the negatives' are drawn by nobody: no metric reads them)."""
+    counts = pop.by_label(rng, decisions=decisions)
+    n_bins = counts.shape[1]
+    flagged = pop.bins.flagged(cut)
+    by_label = np.vstack([counts, np.zeros((1, n_bins), np.int64)])
+    total = counts.sum(axis=0)
+    by_action = np.stack([np.where(flagged, 0, total), np.where(flagged, total, 0),
+                          np.zeros(n_bins, np.int64)])
+    bins_of_positives = np.repeat(np.arange(n_bins), counts[1])
+    value = rng.gamma(VALUE_SHAPE, VALUE_SCALE[1], bins_of_positives.size)
+    value_sum, value_sq = np.zeros((3, n_bins)), np.zeros((3, n_bins))
+    value_sum[1] = np.bincount(bins_of_positives, weights=value, minlength=n_bins)
+    value_sq[1] = np.bincount(bins_of_positives, weights=value * value, minlength=n_bins)
+    return ScoreWindow(by_label=by_label, by_action=by_action, value_sum=value_sum, value_sq=value_sq)
+
+
+def metrics(pop: ScorePopulation, rng: np.random.Generator, decisions: int, cut: float) -> dict[str, Metric]:
+    w = window(pop, rng, decisions=decisions, cut=cut)
+    by_label, sb = w.by_label, pop.bins
+    return {
+        "roc_auc": roc_auc(by_label),
+        "calibration_intercept": calibration_intercept(by_label, bins=sb),
+        "calibration_slope": calibration_slope(by_label, bins=sb),
+        "precision": precision(by_label, bins=sb, threshold=cut),
+        "recall": recall(by_label, bins=sb, threshold=cut),
+        "false_positive_rate": false_positive_rate(by_label, bins=sb, threshold=cut),
+        "decision_rate": decision_rate(w.by_action, positive_rows=[1]),
+        "brier_score": brier_score(by_label, bins=sb),
+        "log_loss": log_loss(by_label, bins=sb),
+        "value": business_value(by_label, bins=sb, threshold=cut, model=VALUE_MODEL, value_sum=w.value_sum,
+                                value_sq=w.value_sq).net,
     }
-    return {name: compute[name]() for name in names}
 
 
 @dataclass(frozen=True)
-class Coverage:
-    covered: int
-    defined: int
+class Job:
+    setting: str
+    positives: int
     draws: int
-
-    @property
-    def rate(self) -> float:
-        return self.covered / self.defined if self.defined else math.nan
+    seed: int
 
 
-def coverage(scenario: Scenario, *, draws: int, seed: int = 0,
-             names: Iterable[str] = METRICS) -> dict[str, Coverage]:
-    """How often each metric's 95% interval covers its population value, over ``draws`` windows."""
-    names = tuple(names)
-    truth = population(scenario)
-    rng = np.random.default_rng(seed)
-    covered = dict.fromkeys(names, 0)
-    defined = dict.fromkeys(names, 0)
-    for _ in range(draws):
-        d = draw(scenario, rng)
-        n_labelled = float(d.by_label[:2].sum())
-        for name, metric in evaluate(d, names).items():
-            target = truth[name] * n_labelled if name == "value" else truth[name]
-            if math.isnan(metric.low):
-                continue
-            defined[name] += 1
-            covered[name] += metric.covers(target)
-    return {name: Coverage(covered[name], defined[name], draws) for name in names}
+def run(job: Job) -> list[dict[str, Any]]:
+    """One setting's coverage counts per metric (a record each)."""
+    pop = population(job.setting)
+    cut = threshold(pop)
+    true = truth(pop, cut)
+    decisions = round(job.positives / pop.prevalence)
+    rng = np.random.default_rng(job.seed)
+    keys = ("covered", "above", "below", "not_enough_data", "undefined")
+    counts = {name: dict.fromkeys(keys, 0) for name in METRICS}
+    started = time.perf_counter()
+    for _ in range(job.draws):
+        for name, m in metrics(pop, rng, decisions, cut).items():
+            target = true[name] * decisions if name == "value" else true[name]
+            c = counts[name]
+            if m.status == "not_enough_data":
+                c["not_enough_data"] += 1
+            elif m.status == "undefined" or math.isnan(m.low):
+                c["undefined"] += 1
+            elif m.low > target:
+                c["above"] += 1  # the interval lies above the truth
+            elif m.high < target:
+                c["below"] += 1
+            else:
+                c["covered"] += 1
+    seconds = time.perf_counter() - started
+    return [{"setting": job.setting, "group": SETTINGS[job.setting][0], "positives": job.positives,
+             "decisions": decisions, "prevalence": pop.prevalence, "threshold": cut, "population_auc":
+             true["roc_auc"], "metric": name, "truth": true[name], "draws": job.draws, "seed": job.seed,
+             "seconds": seconds, **counts[name]} for name in METRICS]
+
+
+def rate(r: dict[str, Any]) -> tuple[float, float, int]:
+    """Coverage, its binomial standard error and the windows with an interval."""
+    k = r["covered"] + r["above"] + r["below"]
+    if not k:
+        return math.nan, math.nan, 0
+    c = r["covered"] / k
+    return c, math.sqrt(c * (1 - c) / k), k
+
+
+def _cell(r: dict[str, Any]) -> str:
+    c, se, k = rate(r)
+    if not k:
+        return "n.e.d." if r["not_enough_data"] else "—"
+    flag = "" if LOW <= c <= HIGH else "**"
+    return f"{flag}{100 * c:.1f} ±{100 * se:.1f}{flag}"
+
+
+def _latest(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    found = latest_runs(records)
+    return found if found else []
+
+
+def table_coverage(records: list[dict[str, Any]]) -> str:
+    """Coverage (%) ± its standard error per setting and interval; bold outside 93.5-96.5%."""
+    rows = _latest(records)
+    if not rows:
+        return "(no records: run benchmarks/eval_coverage.py)\n"
+    run_info = rows[0]["run"]
+    by = {(r["setting"], r["positives"], r["metric"]): r for r in rows}
+    cases = list(dict.fromkeys((r["group"], r["setting"], r["positives"]) for r in rows))
+    short = {"roc_auc": "AUC", "calibration_intercept": "cal. int.", "calibration_slope": "cal. slope",
+             "precision": "precision", "recall": "recall", "false_positive_rate": "FPR",
+             "decision_rate": "decision rate", "brier_score": "Brier", "log_loss": "log loss",
+             "value": "value"}
+    out = [f"Run {run_info['id']} ({run_info['date']}, `{run_info['command']}`, git {run_info['git']}), "
+           f"{rows[0]['draws']} windows per setting. n.e.d.: every window `not_enough_data`.", "",
+           "| group | population | positives | " + " | ".join(short[m] for m in METRICS) + " |",
+           "|---|---|---:|" + "---:|" * len(METRICS)]
+    for group, setting, positives in cases:
+        cells = [_cell(by[(setting, positives, m)]) for m in METRICS]
+        out.append(f"| {group} | {setting} | {positives} | " + " | ".join(cells) + " |")
+    return "\n".join(out) + "\n"
+
+
+def table_summary(records: list[dict[str, Any]]) -> str:
+    """Per interval: the range of coverage over settings with an interval, misses by side, cells outside."""
+    rows = _latest(records)
+    if not rows:
+        return "(no records: run benchmarks/eval_coverage.py)\n"
+    out = ["| interval | settings with an interval | coverage, lowest–highest | interval above the truth "
+           "(median share) | below | settings outside 93.5–96.5% (coverage ± se) |",
+           "|---|---:|---|---:|---:|---|"]
+    for name in METRICS:
+        mine = [r for r in rows if r["metric"] == name and rate(r)[2] > 0]
+        if not mine:
+            continue
+        rates = [rate(r)[0] for r in mine]
+        above = np.median([r["above"] / rate(r)[2] for r in mine])
+        below = np.median([r["below"] / rate(r)[2] for r in mine])
+        outside = [f"{r['setting']}, {r['positives']}: {100 * rate(r)[0]:.1f} ±{100 * rate(r)[1]:.1f}"
+                   for r in mine if not LOW <= rate(r)[0] <= HIGH]
+        out.append(f"| {name} | {len(mine)} | {100 * min(rates):.1f}–{100 * max(rates):.1f}% | "
+                   f"{100 * above:.1f}% | {100 * below:.1f}% | {'; '.join(outside) or 'none'} |")
+    return "\n".join(out) + "\n"
+
+
+TABLES = {"coverage": table_coverage, "summary": table_summary}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0] if __doc__ else None)
-    parser.add_argument("--draws", type=int, default=2000, help="simulated windows per cohort size")
-    parser.add_argument("--sizes", default="5000,200", help="cohort sizes (decisions per window)")
-    parser.add_argument("--seed", type=int, default=20260101)
+    parser.add_argument("--draws", type=int, default=2000, help="windows per setting")
+    parser.add_argument("--positives", default=",".join(map(str, POSITIVES)),
+                        help="expected positives per window, comma-separated")
+    parser.add_argument("--only", choices=("choosing", "held-out"), help="one group of populations")
+    parser.add_argument("--jobs", type=int, default=1, help="worker processes")
+    parser.add_argument("--seed", type=int, default=20261205)
+    parser.add_argument("--no-record", action="store_true", help="print only; write no records")
     args = parser.parse_args()
-    sizes = [int(x) for x in args.sizes.split(",")]
-    started = time.perf_counter()
-    rows: list[tuple[str, list[Coverage]]] = []
-    main_results = {n: coverage(Scenario(n=n), draws=args.draws, seed=args.seed + n) for n in sizes}
-    rows += [(name, [main_results[n][name] for n in sizes]) for name in METRICS]
-    ece = ("expected_calibration_error",)
-    for label, shift in (("calibrated score", 0.0), ("score 0.3 log-odds too high", 0.3)):
-        truth = population(calibrated(sizes[0], shift=shift))["expected_calibration_error"]
-        results = [coverage(calibrated(n, shift=shift), draws=args.draws, seed=args.seed + n + 1,
-                            names=ece)[ece[0]] for n in sizes]
-        rows.append((f"expected_calibration_error, {label} (population {truth:.3f})", results))
-    auc = ("roc_auc",)
-    truth = population(Scenario(n=sizes[0], separation=3.0))["roc_auc"]
-    results = [coverage(Scenario(n=n, separation=3.0), draws=args.draws, seed=args.seed + n + 2,
-                        names=auc)[auc[0]] for n in sizes]
-    rows.append((f"roc_auc, latent separation 3.0 (population AUC {truth:.3f})", results))
-    sd = math.sqrt(0.95 * 0.05 / args.draws)
-    print(f"95% intervals, {args.draws} draws per cohort size; binomial sd of a coverage "
-          f"estimate at 95%: {100 * sd:.1f} points; {time.perf_counter() - started:.0f} s\n")
-    print("| metric | " + " | ".join(f"n = {n:,}" for n in sizes) + " |")
-    print("|---|" + "---:|" * len(sizes))
-    for name, cells in rows:
-        text = []
-        for c in cells:
-            undefined = c.draws - c.defined
-            text.append(f"{100 * c.rate:.1f}%" + (f" ({undefined} undefined)" if undefined else ""))
-        print(f"| {name} | " + " | ".join(text) + " |")
+    positives = [int(x) for x in args.positives.split(",")]
+    names = [n for n, (group, _) in SETTINGS.items() if args.only in (None, group)]
+    jobs = [Job(n, k, args.draws, args.seed + 1000 * i + k) for i, n in enumerate(names) for k in positives]
+    meta = new_run(BENCH)
+    began = time.perf_counter()
+    with ProcessPoolExecutor(max_workers=args.jobs) as pool:
+        for records in pool.map(run, jobs):
+            r0 = records[0]
+            print(f"{r0['setting']}, {r0['positives']} positives ({r0['decisions']} decisions, "
+                  f"{r0['seconds']:.0f} s): " + ", ".join(f"{r['metric']} {_cell(r)}" for r in records),
+                  flush=True)
+            if not args.no_record:
+                for r in records:
+                    append(BENCH, meta, r)
+    print(f"total {time.perf_counter() - began:.0f} s")
+    if not args.no_record:
+        print(table_summary(load(BENCH)))
 
 
 if __name__ == "__main__":
