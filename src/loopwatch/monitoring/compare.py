@@ -1,7 +1,10 @@
-"""A one-off drift comparison of two sets of decision files, without a store.
+"""A one-off drift comparison of two sets of decisions (files or tables), without a store.
 
-:func:`compare_files` reads the reference and current Parquet files with DuckDB, fits
-the bins on the reference, aggregates each side as one bucket of the global cohort
+:func:`compare_files` reads the reference and current files (CSV, Parquet or JSON
+Lines, through the readers and validator of ``ingest``:
+:mod:`~loopwatch.monitoring.compare_inputs`) into DuckDB, :func:`compare_tables` does
+the same with pandas, polars or Arrow tables; both fit the bins on the reference,
+aggregate each side as one bucket of the global cohort
 (:class:`~loopwatch.storage.window.WindowPlan`: only aggregates leave the engine, and
 memory does not grow with the rows), and decides for every feature whether it drifted
 (:func:`~loopwatch.monitoring.drift.drift_report`). It is what ``loopwatch compare``
@@ -11,24 +14,26 @@ profiles instead.
 
 from __future__ import annotations
 
-import glob
 import math
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from loopwatch.core.profile import ALL, Profile, utc_day_start
+from loopwatch.core.schema import TableSchema
 from loopwatch.core.spec import Spec
 from loopwatch.errors import InputError
+from loopwatch.monitoring.compare_inputs import Side, comparison_schema, read_files, read_table
 from loopwatch.monitoring.drift import FeatureDrift, drift_report
 from loopwatch.storage.duckdb_engine import DEFAULT_ENGINE_MEMORY, duckdb_connection
 from loopwatch.storage.fitting import fit_binning
 from loopwatch.storage.window import WindowPlan
 
-__all__ = ["Comparison", "compare_files"]
+__all__ = ["Comparison", "compare_files", "compare_tables"]
 
 
 @dataclass(frozen=True)
@@ -39,6 +44,8 @@ class Comparison:
     current: Profile
     features: tuple[FeatureDrift, ...]
     seconds: float
+    #: rows of each side skipped as invalid (what ``ingest`` would quarantine), by reason
+    skipped: Mapping[str, Counter[str]] = field(default_factory=dict)
 
     @property
     def drifted(self) -> list[str]:
@@ -64,6 +71,7 @@ class Comparison:
                           "significant": f.significant, "effect": number(f.effect),
                           "p_value": number(f.p_value), "psi": number(f.stats.psi),
                           "js": number(f.stats.js)} for f in self.features],
+            "skipped": {side: dict(reasons) for side, reasons in self.skipped.items()},
             "seconds": round(self.seconds, 3),
         }
 
@@ -78,7 +86,10 @@ def compare_files(spec: Spec, reference: Sequence[str | Path], current: Sequence
         The features to compare and the decision columns (decision id, timestamp, score,
         and the action, latency, error and threshold columns when the spec names them).
     reference, current
-        Parquet files, directories (every ``*.parquet`` below) or glob patterns.
+        CSV, Parquet or JSON Lines files, directories (every such file below) or glob
+        patterns. Values are read as ``loopwatch ingest`` reads them (integers as
+        numbers, timestamps from text); a row ``ingest`` would quarantine is skipped
+        and counted in :attr:`Comparison.skipped`.
     fdr
         False discovery rate across the features (Benjamini–Hochberg).
     engine_memory
@@ -87,35 +98,69 @@ def compare_files(spec: Spec, reference: Sequence[str | Path], current: Sequence
     Raises
     ------
     InputError
-        A side matches no file, lacks a column the spec needs, holds a column of the wrong
-        type, or holds no decision.
+        A side matches no file, a file cannot be read, no file of a side has a column
+        the spec needs, or a side holds no valid decision (the message names the side,
+        the file and the column).
     """
+    return _compare(spec, {
+        "reference": lambda con, schema: read_files(con, schema, "reference", reference),
+        "current": lambda con, schema: read_files(con, schema, "current", current),
+    }, fdr=fdr, engine_memory=engine_memory)
+
+
+def compare_tables(spec: Spec, reference: Any, current: Any, *, fdr: float = 0.05,
+                   engine_memory: str = DEFAULT_ENGINE_MEMORY) -> Comparison:
+    """Which of ``spec``'s features drifted between two tables of decisions held in memory.
+
+    ``reference`` and ``current`` are pandas or polars DataFrames, Arrow tables or
+    record batches, or lists of dicts (one a decision); otherwise as :func:`compare_files`.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from loopwatch.core.spec import spec_from_mapping
+    >>> spec = spec_from_mapping({"model": "m", "features": [{"name": "amount", "dtype": "numeric"}]})
+    >>> def frame(shift):
+    ...     return pd.DataFrame({"decision_id": [f"d{i}" for i in range(2000)],
+    ...                          "timestamp": "2026-03-01T12:00:00Z",
+    ...                          "amount": [(i % 100) + shift for i in range(2000)],
+    ...                          "score": 0.5})
+    >>> compare_tables(spec, frame(0), frame(0)).drifted
+    []
+    >>> compare_tables(spec, frame(0), frame(40)).drifted
+    ['amount']
+    """
+    return _compare(spec, {
+        "reference": lambda con, schema: read_table(con, schema, "reference", reference),
+        "current": lambda con, schema: read_table(con, schema, "current", current),
+    }, fdr=fdr, engine_memory=engine_memory)
+
+
+def _compare(spec: Spec, readers: Mapping[str, Callable[[Any, TableSchema], Side]], *, fdr: float,
+             engine_memory: str) -> Comparison:
     began = time.perf_counter()
     con = duckdb_connection(engine_memory)
+    schema = comparison_schema(spec)
     needed = _needed(spec)
     tables = {}
-    for side, paths in (("reference", reference), ("current", current)):
-        files = _files(paths, side)
-        # files of one side may differ in columns (one written before a feature was
-        # added): a column a file lacks reads as null there
-        table = con.read_parquet([str(f) for f in files], union_by_name=True)
-        where = f"{side} files ({files[0]}{' …' if len(files) > 1 else ''})"
-        schema = table.schema()
-        missing = [name for name in needed if name not in schema]
+    skipped: dict[str, Counter[str]] = {}
+    for side, read in readers.items():
+        got = read(con, schema)
+        # a column no input of the side has cannot be compared (files of one side may
+        # differ in columns: one written before a feature was added reads as null there)
+        missing = [name for name in _required(spec) if name not in got.columns]
         if missing:
-            raise InputError(f"{where} lack the column(s) {', '.join(map(repr, missing))} "
+            raise InputError(f"{got.where} lack the column(s) {', '.join(map(repr, missing))} "
                              f"that the spec {spec.model!r} needs")
-        wrong = [f"{name!r} is {schema[name]}, expected {kind}"
-                 for name, kind in _kinds(spec).items() if not _is(schema[name], kind)]
-        if wrong:
-            raise InputError(f"{where}: {'; '.join(wrong)}")
+        if got.table is None:
+            raise InputError(f"the {side} {_what(got)} hold no decision{_skipped_note(got)}")
+        table = got.table
         ts = table[spec.columns.timestamp]
-        span = table.aggregate(first=ts.min(), last=ts.max(), n=table.count()).to_pyarrow()
-        first, last, n = (span.column(name)[0].as_py() for name in ("first", "last", "n"))
-        if not n:
-            raise InputError(f"the {side} files hold no decision")
+        span = table.aggregate(first=ts.min(), last=ts.max()).to_pyarrow()
+        first, last = (span.column(name)[0].as_py() for name in ("first", "last"))
         tables[side] = (table.select(*needed), utc_day_start(first),
                         utc_day_start(last) + timedelta(days=1))
+        skipped[side] = got.skipped
     binning = fit_binning(tables["reference"][0], spec)
     profiles: dict[str, Profile] = {}
     # one plan for both sides: building and compiling it costs about 0.4 s
@@ -125,7 +170,19 @@ def compare_files(spec: Spec, reference: Sequence[str | Path], current: Sequence
             profiles[side] = parts.profiles(binning, start=start, end=end, cohorts=[ALL])[ALL]
     report = drift_report(profiles["reference"], profiles["current"], binning, fdr=fdr)
     return Comparison(profiles["reference"], profiles["current"], tuple(report),
-                      time.perf_counter() - began)
+                      time.perf_counter() - began, skipped)
+
+
+def _what(side: Side) -> str:
+    return "table" if side.where.startswith("the ") else "files"
+
+
+def _skipped_note(side: Side) -> str:
+    if not side.skipped:
+        return ""
+    first = side.first_skipped
+    example = "" if first is None else f"; the first, from {first.source}: {first.reason}"
+    return f": all {sum(side.skipped.values()):,} rows are invalid{example}"
 
 
 def _needed(spec: Spec) -> list[str]:
@@ -136,40 +193,7 @@ def _needed(spec: Spec) -> list[str]:
             *(f.name for f in spec.stored_features)]
 
 
-def _kinds(spec: Spec) -> dict[str, str]:
-    """The kind of value each typed column must hold (categorical columns take any)."""
+def _required(spec: Spec) -> list[str]:
+    """The columns some input of each side must have: the score and every compared feature."""
     c = spec.columns
-    kinds = {c.timestamp: "a timestamp", c.score: "numeric"}
-    kinds |= {name: "numeric" for name in (c.latency, c.threshold) if name}
-    for feature in spec.stored_features:
-        if feature.stored_dtype in ("numeric", "boolean"):
-            kinds[feature.name] = feature.stored_dtype
-    return kinds
-
-
-def _is(dtype: Any, kind: str) -> bool:
-    if dtype.is_null():  # a column of nulls only
-        return True
-    if kind == "a timestamp":
-        return bool(dtype.is_timestamp())
-    if kind == "boolean":
-        return bool(dtype.is_boolean())
-    return bool(dtype.is_numeric())
-
-
-def _files(paths: Sequence[str | Path], side: str) -> list[Path]:
-    """Parquet files named, below directories, or matching glob patterns (sorted)."""
-    found: list[Path] = []
-    for entry in paths:
-        path = Path(entry)
-        if path.is_dir():
-            found += sorted(path.rglob("*.parquet"))
-        elif path.is_file():
-            found.append(path)
-        else:
-            found += sorted(Path(p) for p in glob.glob(str(entry), recursive=True)
-                            if Path(p).is_file())
-    if not found:
-        raise InputError(f"no {side} file matches {', '.join(map(str, paths)) or '(nothing)'}")
-    return found
-
+    return [c.decision_id, c.timestamp, c.score, *(f.name for f in spec.stored_features)]

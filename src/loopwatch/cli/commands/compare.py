@@ -19,16 +19,20 @@ if TYPE_CHECKING:
 def compare(
     reference: Annotated[list[str], typer.Option(
         "--reference", metavar="PATH",
-        help="Reference Parquet files, directories or glob patterns (repeatable)")],
+        help="Reference CSV, Parquet or JSON Lines files, directories or glob patterns (repeatable)")],
     current: Annotated[list[str], typer.Option(
         "--current", metavar="PATH",
-        help="Current Parquet files, directories or glob patterns (repeatable)")],
+        help="Current CSV, Parquet or JSON Lines files, directories or glob patterns (repeatable)")],
     spec: SpecOption = None,
     fdr: Annotated[float, typer.Option(
         "--fdr", min=0.0, max=1.0, help="False discovery rate across the features")] = 0.05,
     fmt: FormatOption = Format.table,
 ) -> None:
-    """Which features drifted between two sets of decision files (no store needed); exit 1 when one did."""
+    """Which features drifted between two sets of decision files (no store needed); exit 1 when one did.
+
+    Files are read as ``ingest`` reads them (CSV, Parquet, JSON Lines; the same types
+    and checks); invalid rows are skipped and counted on standard error.
+    """
     from loopwatch.monitoring.compare import compare_files
 
     engine_memory = settings().engine_memory
@@ -36,6 +40,11 @@ def compare(
     with render.progress() as progress:
         progress.add_task("comparing", total=None)
         result = compare_files(spec_obj, reference, current, fdr=fdr, engine_memory=engine_memory)
+    for side, reasons in result.skipped.items():
+        if reasons:  # as ingest would quarantine them; said on stderr, the result stands
+            worst = ", ".join(f"{reason} ({count:,})" for reason, count in reasons.most_common(3))
+            render.err().print(f"warning: {sum(reasons.values()):,} {side} rows skipped as invalid: "
+                               f"{worst}", markup=False, soft_wrap=True)
     if fmt is Format.json:
         render.print_json(result.to_dict())
     else:
