@@ -1,0 +1,72 @@
+"""The alert replay: scoring alerts against ground truth, hysteresis reapplied, and a real replay."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from loopwatch.core.alerts import AlertDraft, fingerprint_of
+from loopwatch.core.findings import Finding, Severity
+from loopwatch.simulate.alert_replay import ReplayDay, reapply, replay_alerts, score
+from loopwatch.simulate.fraud import SimulationConfig, simulate
+
+DAY0 = datetime(2026, 2, 1, tzinfo=UTC)
+INCIDENT = {"kind": "dropped_category", "onset": "2026-02-04T00:00:00+00:00",
+            "end": "2026-02-07T00:00:00+00:00", "features": [], "cohorts": [],
+            "entities": [{"column": "merchant_category", "value": "crypto"}], "sources": [],
+            "harmful": True, "label_only": False}
+
+
+def t(n: int) -> datetime:
+    return DAY0 + timedelta(days=n)
+
+
+def draft(n: int, entity: str, severity: Severity = Severity.PAGE) -> AlertDraft:
+    f = Finding(kind="coverage", check="coverage", statistic="share", start=t(n - 1), end=t(n), value=1.0,
+                severity=severity, message="one score", entity=entity)
+    return AlertDraft(fingerprint=fingerprint_of(model="fraud", kind="coverage", entity=entity),
+                      model="fraud", kind="coverage", severity=severity, onset=t(n - 1),
+                      headline=f"{entity} unscored", findings=(f,), entity=entity)
+
+
+def days(seen: dict[int, list[AlertDraft]], runs: int) -> list[ReplayDay]:
+    return [ReplayDay(run_time=t(n), drafts=tuple(seen.get(n, [])), alert_ids=(), live=(), seconds=0.0)
+            for n in range(1, runs + 1)]
+
+
+def test_an_incident_missed_for_a_day_is_one_alert_with_resolve_after_2_and_two_with_1() -> None:
+    crypto = "merchant_category=crypto"
+    # active on runs 4, 5, 6 (data days 02-04..02-06); seen on runs 4 and 6; an unrelated page on run 9
+    seen = {4: [draft(4, crypto)], 6: [draft(6, crypto)], 9: [draft(9, "merchant_category=travel")]}
+    steady, plane = reapply(days(seen, 12), resolve_after=2, reopen_within=timedelta(0))
+    figures = score(steady, plane.alerts(include_resolved=True), [INCIDENT])
+    (one,) = figures["incidents"]
+    assert (one["page_alerts"], one["days_active"], one["days_open"]) == (1, 3, 3)
+    assert one["days_missing_after_raised"] == 0
+    assert one["days_to_raise"] == 1 and one["raised"] == t(4).isoformat()
+    assert one["resolved"] == t(8).isoformat() and one["resolved_days_after_end"] == 2
+    assert [u["days"] for u in figures["unrelated_page_alerts"]] == [["02-09"]]
+    assert figures["quiet_days_with_a_page"] == 1
+    jumpy, plane = reapply(days(seen, 12), resolve_after=1, reopen_within=timedelta(0))
+    (two,) = score(jumpy, plane.alerts(include_resolved=True), [INCIDENT])["incidents"]
+    # the first alert resolved the day the incident was missed: it is closed on runs 5 and 6
+    assert two["page_alerts"] == 2 and two["days_missing_after_raised"] == 2
+
+
+@pytest.mark.slow
+def test_a_replayed_new_unscored_category_opens_one_alert_that_stays_open(tmp_path: Path) -> None:
+    config = SimulationConfig(days=40, decisions_per_day=3000, incidents=("dropped_category",), seed=3)
+    result = simulate(config)
+    start = datetime.fromisoformat(result.ground_truth["incidents"][0]["onset"]) - timedelta(days=1)
+    replayed, plane = replay_alerts(result, tmp_path / "run", first=start.replace(hour=0))
+    figures = score(replayed, plane.alerts(include_resolved=True), result.ground_truth["incidents"])
+    (incident,) = figures["incidents"]
+    assert incident["page_alerts"] == 1, figures
+    assert incident["alert_kind"] == "coverage"
+    assert incident["days_to_raise"] is not None and incident["days_to_raise"] <= 2
+    assert incident["days_missing_after_raised"] == 0, figures
+    assert figures["unrelated_page_alerts"] == [], figures
+    # every run was applied once: the control plane's last run is the replay's last day
+    assert plane.last_run(result.spec.model) == replayed[-1].run_time
