@@ -86,8 +86,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def _latest(records: list[dict[str, Any]], scenario: str, record: str,
             generator: str = "fraud") -> list[dict[str, Any]]:
-    return _records.latest_runs(records, where={"generator": generator, "scenario": scenario,
-                                                "record": record})
+    # records written before the churn generator was added carry no "generator": they are fraud's
+    mine = [r for r in records if r.get("generator", "fraud") == generator]
+    return _records.latest_runs(mine, where={"scenario": scenario, "record": record})
 
 
 def _day(text: str | None) -> str:
@@ -145,7 +146,7 @@ def hysteresis_table(records: list[dict[str, Any]]) -> str:
     found = _latest(records, "all", "hysteresis") + _latest(records, "all", "hysteresis", "churn")
     if not found:
         return "(no run yet)"
-    quiet = {(q["generator"], q["resolve_after"], q["reopen_within_days"]): q
+    quiet = {(q.get("generator", "fraud"), q["resolve_after"], q["reopen_within_days"]): q
              for g in ("fraud", "churn") for q in _latest(records, "none", "hysteresis", g)}
     lines = ["| generator | resolve_after | reopen_within | alerts | harmful incidents with >1 page alert | "
              "days missing after raised (harmful incidents) | days after end to resolve (median) | "
@@ -154,9 +155,10 @@ def hysteresis_table(records: list[dict[str, Any]]) -> str:
     for r in found:
         harmful = [i for i in r["incidents"] if i["harmful"]]
         after = [i["resolved_days_after_end"] for i in harmful if i["resolved_days_after_end"] is not None]
-        q = quiet.get((r["generator"], r["resolve_after"], r["reopen_within_days"]))
+        q = quiet.get((r.get("generator", "fraud"), r["resolve_after"], r["reopen_within_days"]))
         lines.append(
-            f"| {r['generator']} | {r['resolve_after']} | {r['reopen_within_days']}d | {r['alerts']} | "
+            f"| {r.get('generator', 'fraud')} | {r['resolve_after']} | {r['reopen_within_days']}d | "
+            f"{r['alerts']} | "
             f"{sum(i['page_alerts'] > 1 for i in harmful)} | "
             f"{sum(i['days_missing_after_raised'] for i in harmful)} | "
             f"{_num(statistics.median(after) if after else None, 1)} | {len(r['unrelated_page_alerts'])} | "
