@@ -245,3 +245,17 @@ def test_an_open_alert_keeps_the_onset_of_its_cause() -> None:
     [again] = group_findings([missing("account_age_days", 11)], spec=SPEC, open_alerts=[live])
     assert again.onset == DAY - timedelta(days=5)
     assert "since 02-07" in again.headline
+
+
+def test_a_collapsed_slice_of_a_feature_is_the_cause_of_its_missing_values_and_drift() -> None:
+    slice_ = found("coverage", "slice_positive_rate", feature="velocity_ratio", value=0.0)
+    findings = [slice_, missing("velocity_ratio", None, severity=Severity.WARNING),
+                found("drift", "divergence", days=7, feature="velocity_ratio"),
+                found("drift", "divergence", days=7, feature="distance_km")]
+    drafts = group_findings(findings, spec=SPEC)
+    cause = next(d for d in drafts if d.kind == "coverage")
+    assert cause.fingerprint == "coverage|card-fraud|velocity_ratio|-|-|-|-"
+    assert len(cause.suppressed) == 2 and cause.headline == "slice_positive_rate"
+    assert [d.feature for d in drafts if d.kind == "drift"] == ["distance_km"]
+    new_value = found("coverage", "slice_positive_rate", cohort="region=MARS")
+    assert subject_of(new_value, spec=SPEC).cohort == "region=MARS"

@@ -78,6 +78,9 @@ def subject_of(finding: Finding, *, spec: Spec) -> Subject:
             return Subject(kind, source=owner, metric="missing_rate")
         return Subject(kind, feature=finding.feature)
     if kind == "coverage":
+        if finding.entity is None:  # a slice: a feature's missing or new values, a new cohort value
+            return Subject(kind, feature=finding.feature,
+                           cohort=finding.cohort if finding.feature is None else None)
         return Subject(kind, entity=finding.entity)
     if kind == "schema":
         if finding.feature is None:
@@ -144,10 +147,12 @@ def _feature_explains(cause: _Group, symptom: _Group, spec: Spec) -> bool:
 
 
 def _entity_explains(cause: _Group, symptom: _Group, spec: Spec) -> bool:
-    """An entity that is not being scored explains the drift, schema and health findings of
-    its own column (a new category seen as drift, an unseen value)."""
+    """An entity that is not being scored, or a slice of a feature whose decisions collapsed,
+    explains the drift, schema and health findings of that column or feature (a new category
+    seen as drift, an unseen value, the missing values of the slice)."""
     column = (cause.subject.entity or "").split("=", 1)[0]
-    return column in symptom.features and _overlap(cause, symptom)
+    explained = {column, *cause.features} - {""}
+    return bool(explained & symptom.features) and _overlap(cause, symptom)
 
 
 def _input_explains_performance(cause: _Group, symptom: _Group, spec: Spec) -> bool:
@@ -179,7 +184,8 @@ def _lost_traffic_explains_drift(cause: _Group, symptom: _Group, spec: Spec) -> 
 INHIBIT_RULES: tuple[InhibitRule, ...] = (
     InhibitRule("missing inputs → errors and latency", frozenset({"health"}),
                 frozenset({"system"}), _missing_explains_system),
-    InhibitRule("unscored entity → its column's drift, schema and health", frozenset({"coverage"}),
+    InhibitRule("unscored entity or slice → its feature's drift, schema and health",
+                frozenset({"coverage"}),
                 frozenset({"drift", "schema", "health"}), _entity_explains),
     InhibitRule("feature health → its drift and schema", frozenset({"health"}),
                 frozenset({"drift", "schema"}), _feature_explains),

@@ -69,6 +69,8 @@ def headline(kind: Kind, findings: Sequence[Finding], suppressed: Sequence[Findi
         return f"{_names(f.feature for f in shown)} drifted from the reference{where}{effect}{since_text}"
     if kind == "coverage":
         first = top[0]
+        if entity is None:  # a slice: its own sentence says what share and what happened
+            return first.message
         return (f"{entity} is not being scored: {1 - first.value:.0%} of its {first.n or 0:,} "
                 f"decisions get one and the same score{since_text}")
     if kind == "volume":
