@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from loopwatch.core.checks_spec import Checks
 from loopwatch.core.control import Control
+from loopwatch.core.inputs import Inputs
 from loopwatch.core.serving import Serving
 from loopwatch.errors import SpecError
 
@@ -264,6 +265,8 @@ class Spec(_Model):
     serving: Serving | None = None
     #: Where alert state lives and how alerts resolve (``core/control.py``).
     control: Control = Control()
+    #: What well-formed input looks like: score range, cadence, cohort values (``core/inputs.py``).
+    inputs: Inputs = Inputs()
 
     #: Directory the spec was loaded from; relative store paths resolve against it.
     base_dir: Path = Field(default=Path("."), exclude=True)
@@ -315,6 +318,10 @@ class Spec(_Model):
                     f"features[{i}].name: {feature.name!r} is already used by {seen[feature.name]}"
                 )
             seen[feature.name] = f"features[{i}]"
+        if self.columns.action and not self.positive_actions:
+            raise ValueError(
+                "positive_actions: expected at least one action that counts as a positive decision "
+                "(e.g. [block]); or set columns.action: null to decide by the score and threshold")
         for key in ("cohorts", "entities"):
             for i, name in enumerate(getattr(self, key)):
                 found = features.get(name)

@@ -49,7 +49,10 @@ def as_text(column: Any, dtype: str) -> Any:
 
 
 def without_nan(column: Any) -> Any:
-    """``column`` with NaN as null, which aggregates skip.
+    """``column`` with NaN and infinities as null, which aggregates skip.
+
+    Validation keeps both out of the store; this keeps a store written before it did
+    from cutting bins at infinity.
 
     One expression, which the engine computes once for all the aggregates over it: a
     ``FILTER (WHERE NOT isnan(x))`` on each aggregate made the fit's min and max 3× slower
@@ -57,7 +60,19 @@ def without_nan(column: Any) -> Any:
     """
     import ibis
 
-    return ibis.ifelse(column.isnan(), None, column)
+    return ibis.ifelse(column.isnan() | column.isinf(), None, column)
+
+
+def _valid_score(score: Any, spec: Spec) -> Any:
+    """Scores that are finite and within the spec's range, others null: one score of 250
+    (written before validation kept such rows out) cannot stretch the score bins."""
+    import ibis
+
+    bad = score.isnan() | score.isinf()
+    if spec.inputs.score_range is not None:
+        low, high = spec.inputs.score_range
+        bad = bad | (score < low) | (score > high)
+    return ibis.ifelse(bad, None, score)
 
 
 def fit_binning(table: Any, spec: Spec) -> Binning:
@@ -77,13 +92,14 @@ def fit_binning(table: Any, spec: Spec) -> Binning:
         column = without_nan(table[name])
         aggregates[f"lo{i}"] = column.min()
         aggregates[f"hi{i}"] = column.max()
-    score = table[c.score]
+    score = _valid_score(table[c.score], spec)
     aggregates["score_lo"] = score.min()
     aggregates["score_hi"] = score.max()
     aggregates["score_distinct"] = score.approx_nunique()
     row = table.aggregate(**aggregates).to_pyarrow().to_pylist()[0]
     quantiles: dict[str, Any] = {}
-    if numeric:
+    unbounded = spec.inputs.score_range is None
+    if numeric or unbounded:
         # the quantiles of a deterministic sample (every k-th decision by a hash of its id)
         # of about FIT_SAMPLE rows: the edges move by a fraction of a bin's width, and the
         # quantiles, which dominated a fit over every row, read k times fewer values. Exact
@@ -94,6 +110,8 @@ def fit_binning(table: Any, spec: Spec) -> Binning:
         sample = table if step == 1 else table.filter(table[c.decision_id].hash() % step == 0)
         for i, name in enumerate(numeric):
             quantiles[f"q{i}"] = without_nan(sample[name]).quantile(list(QUANTILES))
+        if unbounded:  # the score's own range is unknown: its outer 0.1% cannot stretch the bins
+            quantiles["score_q"] = _valid_score(sample[c.score], spec).quantile([0.001, 0.999])
         quantiles = sample.aggregate(**quantiles).to_pyarrow().to_pylist()[0]
     edges = {name: numeric_edges(quantiles[f"q{i}"] or [], row[f"lo{i}"], row[f"hi{i}"])
              for i, name in enumerate(numeric)}
@@ -115,6 +133,8 @@ def fit_binning(table: Any, spec: Spec) -> Binning:
             distinct = sorted(values.column("s").to_pylist())
     lo = row["score_lo"] if row["score_lo"] is not None else 0.0
     hi = row["score_hi"] if row["score_hi"] is not None else 1.0
+    if unbounded and quantiles.get("score_q") and None not in quantiles["score_q"]:
+        lo, hi = quantiles["score_q"]
     actions: tuple[str, ...] = ()
     if c.action:
         column = table[c.action]
