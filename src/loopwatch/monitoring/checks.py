@@ -68,6 +68,8 @@ class CheckContext:
     quarantined: Mapping[tuple[datetime, str], int] = field(default_factory=dict)
     #: subjects held by open alerts, whose baselines stop at the alert's onset
     incidents: OpenIncidents = field(default_factory=OpenIncidents)
+    #: time of the last decision before ``as_of`` (``None``: none at all)
+    last_decision: datetime | None = None
     _cache: dict[Window, dict[Cohort, Profile]] = field(default_factory=dict, repr=False)
     _signal: Signal | None = field(default=None, repr=False)
 

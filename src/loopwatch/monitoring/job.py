@@ -13,7 +13,7 @@ import difflib
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from loopwatch.core.alerts import Alert
@@ -30,6 +30,7 @@ from loopwatch.monitoring import (
     performance,
     schema,
     slices,
+    staleness,
     system,
     volume,
 )
@@ -42,7 +43,7 @@ from loopwatch.storage.profile_history import ProfileHistory
 __all__ = ["CheckRun", "build_checks", "run_checks"]
 
 # registered on import, in this order
-_BUILT_INS = (schema, health, drift_check, coverage, slices, volume, system, performance)
+_BUILT_INS = (schema, health, drift_check, coverage, slices, volume, staleness, system, performance)
 
 
 @dataclass(frozen=True)
@@ -130,10 +131,17 @@ def run_checks(spec: Spec, *, as_of: datetime, store: DecisionSource | None = No
     if end <= reference.start:
         raise InputError(f"--as-of {as_of:%Y-%m-%d} is before the reference window starts "
                          f"({reference.start:%Y-%m-%d}); nothing to compare")
+    if current.start < reference.end:
+        raise InputError(
+            f"the window checked ({current.start:%Y-%m-%d} to {end:%Y-%m-%d}) is inside the reference "
+            f"window ({reference.start:%Y-%m-%d} to {reference.end:%Y-%m-%d}), which the checks compare "
+            f"with; nothing to check before {reference.end + (current.end - current.start):%Y-%m-%d} "
+            "(give a later --as-of, or an earlier 'reference' in the spec)")
     context = CheckContext(
         spec=spec, binning=history.binning(), parts=history.parts(start=first, end=end),
         as_of=end, current=current, trend=trend, baseline=baseline, reference=reference,
         quarantined=store.quarantine_counts(between=(first, end)), incidents=incidents,
+        last_decision=_last_decision(store, end),
     )
     candidates: list[Finding] = []
     for check in instances:
@@ -214,6 +222,17 @@ def _quiet_ended(candidates: list[Finding], *, current: Window, trend: Window) -
                         message=f"{f.message} (not seen in the latest {current.days:g} day(s))")
         out.append(f)
     return out
+
+
+def _last_decision(store: DecisionSource, before: datetime) -> datetime | None:
+    """The time of the last decision before ``before``: one day's rows are read, the last one's."""
+    days = sorted(day for day in store.versions("decisions") if day < f"{before:%Y-%m-%d}")
+    if not days:
+        return None
+    start = datetime.fromisoformat(days[-1]).replace(tzinfo=UTC)
+    table = store.table("decisions", between=(start, start + timedelta(days=1)))
+    last = table[store.spec.columns.timestamp].max().to_pyarrow().as_py()
+    return last if isinstance(last, datetime) else None
 
 
 def _demote_echoes(findings: list[Finding]) -> list[Finding]:
