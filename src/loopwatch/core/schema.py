@@ -2,9 +2,10 @@
 
 The decision logger, file ingest and in-process ingest all hand their rows to
 :meth:`TableSchema.conform` (or :meth:`TableSchema.conform_rows`), which casts
-each column to its stored type, applies the PII rules, turns NaN into null and
-splits the input into rows that land and :class:`Rejection` s that go to
-quarantine with a reason. Valid rows are never held back by invalid ones.
+each column to its stored type, applies the PII rules, turns NaN into null, rejects
+infinite numbers and scores outside the spec's ``inputs.score_range``, and splits
+the input into rows that land and :class:`Rejection` s that go to quarantine with
+a reason. Valid rows are never held back by invalid ones.
 
 Stored types: numeric features, score, threshold, latency and cost are
 ``float64``; categorical features, cohorts, ids and actions are ``string``;
@@ -30,6 +31,7 @@ import pyarrow.compute as pc
 
 from loopwatch.core.serving import SERVING_DTYPES
 from loopwatch.core.spec import MODEL_COLUMN, Spec
+from loopwatch.errors import InputError
 
 __all__ = [
     "Conformed",
@@ -53,6 +55,8 @@ class Rejection:
     row: Mapping[str, Any]
     reason: str
     source: str
+    #: where in the source: ``line 17`` of a text file, ``row 4`` of a table (``None``: unknown)
+    position: str | None = None
 
     def row_json(self) -> str:
         return json.dumps(dict(self.row), default=str, sort_keys=True)
@@ -65,6 +69,10 @@ class Conformed:
     table: pa.Table
     rejected: tuple[Rejection, ...] = ()
     unknown_columns: tuple[str, ...] = ()
+    #: where the rows came from (a file, ``python``), for rows the store rejects in turn
+    source: str = ""
+    #: the columns the input held (``None``: not known)
+    present: tuple[str, ...] | None = None
 
 
 def _describe(value: Any) -> str:
@@ -133,6 +141,8 @@ class _Column:
     type: pa.DataType
     required: bool = False
     hash_key: bytes | None = field(default=None, repr=False)
+    #: the range a number must lie in (the score's, from the spec's ``inputs.score_range``)
+    bounds: tuple[float, float] | None = None
 
 
 @dataclass(frozen=True)
@@ -149,6 +159,11 @@ class TableSchema:
     dropped: frozenset[str] = frozenset()
     #: features with ``pii: hash`` that cannot be written because no key was given
     missing_key: tuple[str, ...] = ()
+    #: the score column (decisions only): a resent decision is compared on it
+    score: str | None = None
+    #: columns the spec declares that a table should hold (features, cohorts, action);
+    #: a table without one is stored with the column missing, and told so
+    expected: tuple[str, ...] = ()
     _hash_cache: dict[str, dict[str, str]] = field(default_factory=dict, compare=False)
 
     @property
@@ -182,15 +197,23 @@ class TableSchema:
     # --- validation ---------------------------------------------------------------------
 
     def require_key(self) -> None:
-        """Raise ``ValueError`` when rows cannot be written for want of the PII key."""
+        """Raise :class:`~loopwatch.errors.InputError` (a ``ValueError``) when rows cannot be
+        written for want of the PII key."""
         if self.missing_key:
-            raise ValueError(
-                f"features {list(self.missing_key)} have pii: hash, which needs a secret key "
-                "to write them; set LOOPWATCH_PII_KEY"
+            names = ", ".join(map(repr, self.missing_key))
+            raise InputError(
+                f"the spec's feature{'s' if len(self.missing_key) > 1 else ''} {names} "
+                f"{'have' if len(self.missing_key) > 1 else 'has'} pii: hash, which needs a "
+                "secret key to write: set LOOPWATCH_PII_KEY to a secret of your own (for example "
+                "the output of `openssl rand -hex 32`), or use pii: drop or pii: none in the spec"
             )
 
-    def conform(self, data: pa.Table, *, source: str) -> Conformed:
-        """Validate an Arrow table: cast, apply PII rules, split good rows from bad ones."""
+    def conform(self, data: pa.Table, *, source: str, first_row: int | None = None) -> Conformed:
+        """Validate an Arrow table: cast, apply PII rules, split good rows from bad ones.
+
+        ``first_row``: the number of the table's first row in its source (1 for a whole
+        file), so that each rejection says which row it was.
+        """
         self.require_key()
         known = {MODEL_COLUMN, *self.names, *self.dropped}
         unknown = tuple(name for name in data.column_names if name not in known)
@@ -201,10 +224,16 @@ class TableSchema:
         # which polars hands over)
         return self._conform(arrays, data.num_rows, source, unknown,
                              lambda rows: [data.slice(i, 1).to_pylist()[0]
-                                           for i in rows.to_pylist()])
+                                           for i in rows.to_pylist()],
+                             _positions(first_row, None))
 
-    def conform_rows(self, rows: Sequence[Mapping[str, Any]], *, source: str) -> Conformed:
-        """Validate rows given as mappings (the decision logger's path)."""
+    def conform_rows(self, rows: Sequence[Mapping[str, Any]], *, source: str,
+                     first_row: int | None = None, lines: Sequence[int] | None = None) -> Conformed:
+        """Validate rows given as mappings (the decision logger's path).
+
+        ``first_row`` numbers the rows in their source, or ``lines`` gives each row's line
+        number (JSON Lines), for the position of each rejection.
+        """
         self.require_key()
         known = {MODEL_COLUMN, *self.names, *self.dropped}
         keys: set[str] = set()
@@ -215,7 +244,8 @@ class TableSchema:
             name: [row.get(name) for row in rows] for name in keys & known
         }
         return self._conform(arrays, len(rows), source, unknown,
-                             lambda idx: [dict(rows[i]) for i in idx.to_pylist()])
+                             lambda idx: [dict(rows[i]) for i in idx.to_pylist()],
+                             _positions(first_row, lines))
 
     def conform_columns(self, columns: Mapping[str, list[Any]], n: int, *, source: str) -> Conformed:
         """Validate rows given as columns of ``n`` values each (the logger's batch path)."""
@@ -235,9 +265,11 @@ class TableSchema:
         source: str,
         unknown: tuple[str, ...],
         originals: Callable[[pa.Array], list[dict[str, Any]]],
+        position: Callable[[int], str | None],
     ) -> Conformed:
         reasons: dict[int, str] = {}
         out: dict[str, pa.Array] = {}
+        present = (*arrays, *unknown)
         model_values = arrays.get(MODEL_COLUMN)
         if model_values is not None:
             model_arr, bad = _coerce(model_values, pa.string(), self.zone)
@@ -254,6 +286,8 @@ class TableSchema:
             else:
                 arr, bad = _coerce(values, column.type, self.zone)
                 _note(reasons, {i: f"{column.name}: {why}" for i, why in bad.items()})
+                if pa.types.is_floating(column.type):
+                    _note(reasons, _out_of_bounds(column, arr))
             if column.required and arr.null_count:
                 missing = pc.indices_nonzero(pc.is_null(arr)).to_pylist()
                 _note(reasons, {i: f"{column.name}: required value is missing" for i in missing})
@@ -262,14 +296,14 @@ class TableSchema:
             out[column.name] = arr
         table = pa.table(out)
         if not reasons:
-            return Conformed(table.cast(self.arrow), (), unknown)
+            return Conformed(table.cast(self.arrow), (), unknown, source, present)
         bad_rows = pa.array(sorted(reasons), pa.int64())
         keep = pc.invert(pc.is_in(pa.array(range(n), pa.int64()), value_set=bad_rows))
         rejected = tuple(
-            Rejection(self._scrub(row), reasons[i], source)
+            Rejection(self._scrub(row), reasons[i], source, position(i))
             for i, row in zip(bad_rows.to_pylist(), originals(bad_rows), strict=True)
         )
-        return Conformed(table.filter(keep).cast(self.arrow), rejected, unknown)
+        return Conformed(table.filter(keep).cast(self.arrow), rejected, unknown, source, present)
 
     def _hash(self, column: _Column, arr: pa.Array) -> pa.Array:
         assert column.hash_key is not None
@@ -299,6 +333,41 @@ class TableSchema:
                 value = hmac.new(column.hash_key, str(value).encode(), hashlib.sha256).hexdigest()
             clean[str(name)] = value
         return clean
+
+
+def _positions(first_row: int | None, lines: Sequence[int] | None) -> Callable[[int], str | None]:
+    """The position in its source of the ``i``-th row of a batch, for a rejection."""
+    if lines is not None:
+        return lambda i: f"line {lines[i]}"
+    if first_row is not None:
+        return lambda i: f"row {first_row + i}"
+    return lambda i: None
+
+
+def _out_of_bounds(column: _Column, arr: pa.Array) -> dict[int, str]:
+    """Rows whose number is not finite or lies outside the column's bounds, with the reason.
+
+    An infinite number would reach bin edges and moments (a mean of ``inf``, edges that
+    cannot be cut); a score outside its declared range would stretch the score bins.
+    """
+    bad = pc.invert(pc.is_finite(arr))
+    if column.bounds is not None:
+        low, high = column.bounds
+        bad = pc.or_(bad, pc.or_(pc.less(arr, low), pc.greater(arr, high)))
+    bad = pc.fill_null(bad, False)
+    if not pc.any(bad).as_py():
+        return {}
+    out: dict[int, str] = {}
+    for i in pc.indices_nonzero(bad).to_pylist():
+        value = arr[i].as_py()
+        if not math.isfinite(value):
+            out[i] = f"{column.name}: expected a finite number; got {value}"
+        else:
+            assert column.bounds is not None
+            low, high = column.bounds
+            out[i] = (f"{column.name}: {value!r} is outside the score range [{low:g}, {high:g}] "
+                      "(the spec's inputs.score_range)")
+    return out
 
 
 def _note(reasons: dict[int, str], bad: Mapping[int, str]) -> None:
@@ -441,7 +510,7 @@ def decision_schema(spec: Spec, *, pii_key: bytes | None = None) -> TableSchema:
         columns.append(_Column(feature.name, _ARROW[feature.stored_dtype],
                                hash_key=pii_key if feature.pii == "hash" else None))
     columns += [_Column(name, pa.string()) for name in spec.cohort_only_columns]
-    columns.append(_Column(c.score, pa.float64(), required=True))
+    columns.append(_Column(c.score, pa.float64(), required=True, bounds=spec.inputs.score_range))
     for name, kind in ((c.action, pa.string()), (c.threshold, pa.float64()),
                        (c.latency, pa.float64()), (c.cost, pa.float64()),
                        (c.error, pa.string()), (c.source, pa.string())):
@@ -452,8 +521,10 @@ def decision_schema(spec: Spec, *, pii_key: bytes | None = None) -> TableSchema:
         columns += [_Column(name, _ARROW[SERVING_DTYPES[role]])
                     for role, name in spec.serving.column_roles().items()]
     dropped = frozenset(f.name for f in spec.features if f.pii == "drop")
+    expected = (*(f.name for f in spec.stored_features), *spec.cohort_only_columns,
+                *([c.action] if c.action else []))
     return TableSchema("decisions", spec.model, spec.tz, tuple(columns), dropped,
-                       missing_key=() if pii_key else hashed)
+                       missing_key=() if pii_key else hashed, score=c.score, expected=expected)
 
 
 def outcome_schema(spec: Spec) -> TableSchema:

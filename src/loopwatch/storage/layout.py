@@ -35,6 +35,8 @@ QUARANTINE_SCHEMA = pa.schema([
     pa.field("reason", pa.string()),
     pa.field("row", pa.string()),
     pa.field("received_at", pa.timestamp("us", tz="UTC")),
+    # where in its source the row was (``line 17``, ``row 4``); null in files written before
+    pa.field("position", pa.string()),
 ])
 LOCK_FILES = {"writers": ".lock", "compaction": ".compacting", "readers": ".readers"}
 #: A committed data file (the store names its own ``part-<uuid>.parquet``); a temporary

@@ -43,19 +43,27 @@ def _key_columns(kind: Kind, schema: TableSchema) -> list[str]:
 
 
 class KeyCache:
-    """Keys already stored, per partition directory, and the files they were read from."""
+    """Keys already stored, per partition directory, and the files they were read from.
+
+    A decision's key maps to its stored score, so that a resent decision whose score
+    differs is caught (an outcome's key maps to ``None``).
+    """
 
     def __init__(self) -> None:
-        self._keys: dict[Path, tuple[set[str], set[str]]] = {}
+        self._keys: dict[Path, tuple[dict[str, float | None], set[str]]] = {}
 
-    def stored(self, kind: Kind, schema: TableSchema, directory: Path) -> set[str]:
-        """The keys stored in ``directory``, reading only files not read before."""
-        keys, seen = self._keys.setdefault(directory, (set(), set()))
+    def stored(self, kind: Kind, schema: TableSchema, directory: Path) -> dict[str, float | None]:
+        """The keys stored in ``directory`` (with their scores), reading only files not read before."""
+        keys, seen = self._keys.setdefault(directory, ({}, set()))
         if directory.exists():
+            score = schema.score if kind == "decisions" else None
             for path in data_files(directory):
                 if path.name not in seen:
-                    table = pq.read_table(path, columns=_key_columns(kind, schema))
-                    keys.update(row_keys(kind, table, schema).to_pylist())
+                    columns = _key_columns(kind, schema) + ([score] if score else [])
+                    table = pq.read_table(path, columns=columns)
+                    values = (table.column(score).to_pylist() if score
+                              else [None] * table.num_rows)
+                    keys.update(zip(row_keys(kind, table, schema).to_pylist(), values, strict=True))
                     seen.add(path.name)
         return keys
 
@@ -72,6 +80,8 @@ def write_rows(layout: StoreLayout, kind: Kind, schema: TableSchema, conformed: 
     """Write the good rows of ``conformed`` not stored yet, and quarantine its rejections."""
     table = conformed.table
     written = duplicates = 0
+    resent: list[Rejection] = []
+    score = schema.score if kind == "decisions" else None
     with writing(layout):
         complete_pending(layout)  # a compaction a crash (or a reader) left half done
         if table.num_rows:
@@ -82,35 +92,63 @@ def write_rows(layout: StoreLayout, kind: Kind, schema: TableSchema, conformed: 
             for day in pc.unique(days).to_pylist():
                 mask = pc.equal(days, pa.scalar(day, pa.date32()))
                 part_keys = keys.filter(mask).to_pylist()
+                scores = (table.column(score).filter(mask).to_pylist() if score
+                          else [None] * len(part_keys))
                 directory = layout.partition(kind, day)
                 stored = cache.stored(kind, schema, directory)
                 keep: list[bool] = []
                 fresh: list[str] = []
-                for key in part_keys:
+                differ: list[int] = []
+                for i, (key, value) in enumerate(zip(part_keys, scores, strict=True)):
                     new = key not in stored
                     keep.append(new)
                     if new:
-                        stored.add(key)
+                        stored[key] = value
                         fresh.append(key)
-                duplicates += len(part_keys) - len(fresh)
+                    elif stored[key] != value:
+                        differ.append(i)
+                duplicates += len(part_keys) - len(fresh) - len(differ)
+                if differ:
+                    resent += _resent(table.filter(mask), differ, stored, schema, conformed.source)
                 if fresh:
                     part = table.filter(mask).filter(pa.array(keep))
                     try:
                         path = write_atomic(part, directory)
                     except StoreError:
-                        stored.difference_update(fresh)
+                        for key in fresh:
+                            stored.pop(key, None)
                         raise
                     cache.written(path)
                     written += part.num_rows
-        if conformed.rejected:
-            _quarantine(layout, kind, conformed.rejected)
+        rejected = conformed.rejected + tuple(resent)
+        if rejected:
+            _quarantine(layout, kind, rejected)
     return WriteResult(
         written=written,
         duplicates=duplicates,
-        quarantined=len(conformed.rejected),
-        reasons=Counter(reason_kind(r.reason) for r in conformed.rejected),
+        quarantined=len(rejected),
+        reasons=Counter(reason_kind(r.reason) for r in rejected),
         unknown_columns=conformed.unknown_columns,
     )
+
+
+def _resent(part: pa.Table, rows: list[int], stored: dict[str, float | None], schema: TableSchema,
+            source: str) -> list[Rejection]:
+    """A decision resent with another score than the one stored: kept out, with both scores.
+
+    The stored decision stays (the first write wins, so a retry never changes history);
+    the resend goes to quarantine rather than being ignored as an exact resend is.
+    """
+    out = []
+    for i in rows:
+        row = part.slice(i, 1).to_pylist()[0]
+        before = stored[str(row[schema.key])]
+        out.append(Rejection(
+            {k: v for k, v in row.items() if v is not None},
+            f"{schema.score}: a resent decision differs from the one stored under its id; "
+            f"stored {before!r}, resent {row[schema.score]!r} (the stored decision is kept)",
+            source))
+    return out
 
 
 def _quarantine(layout: StoreLayout, kind: Kind, rejected: tuple[Rejection, ...]) -> None:
@@ -121,6 +159,7 @@ def _quarantine(layout: StoreLayout, kind: Kind, rejected: tuple[Rejection, ...]
         "reason": [r.reason for r in rejected],
         "row": [r.row_json() for r in rejected],
         "received_at": pa.array([now] * len(rejected), pa.timestamp("us", tz="UTC")),
+        "position": [r.position for r in rejected],
     }, schema=QUARANTINE_SCHEMA)
     write_atomic(table, layout.partition("quarantine", now))
 

@@ -22,7 +22,7 @@ class TableKind(StrEnum):
     outcomes = "outcomes"
 
 
-@command(act="rows were quarantined")
+@command(act="rows were quarantined or a declared column is missing")
 def ingest(
     kind: Annotated[TableKind, typer.Argument(
         metavar="KIND", help="What the files hold: decisions or outcomes")],
@@ -33,9 +33,10 @@ def ingest(
 ) -> None:
     """Load decisions or outcomes from files. Bad rows go to quarantine with a reason.
 
-    Exits 1 when some rows were quarantined, so a pipeline notices.
+    Exits 1 when some rows were quarantined, or a file lacks a column the spec declares
+    (a feature, a cohort, the action), so a pipeline notices.
     """
-    from loopwatch.storage.ingest import ingest_file
+    from loopwatch.storage.ingest import ingest_file, orphan_outcomes
 
     _, target = open_store(spec, store)
     reports = []
@@ -48,15 +49,23 @@ def ingest(
 
             reports.append(ingest_file(target, "decisions" if kind is TableKind.decisions else "outcomes",
                                        path, on_progress=advance))
+    orphans = orphan_outcomes(target) if kind is TableKind.outcomes else None
     if fmt is Format.json:
         render.print_json({"files": [{
             "file": r.source, "rows_read": r.rows_read, "written": r.result.written,
             "duplicates": r.result.duplicates, "quarantined": r.result.quarantined,
             "reasons": dict(r.result.reasons), "unknown_columns": list(r.result.unknown_columns),
-        } for r in reports]})
+            "missing_columns": list(r.missing_columns),
+        } for r in reports], **({"outcomes_without_decision": orphans.count,
+                                 "examples": list(orphans.examples)} if orphans else {})})
     else:
         _show(reports)
-    if any(r.result.quarantined for r in reports):
+        if orphans and orphans.count:
+            render.err().print(
+                f"warning: {render.count(orphans.count)} stored outcomes name a decision id with no "
+                f"stored decision (e.g. {', '.join(map(repr, orphans.examples))}); they join when "
+                "their decision arrives", markup=False)
+    if any(r.result.quarantined or r.missing_columns for r in reports):
         raise typer.Exit(ExitCode.ACT)
 
 
@@ -73,6 +82,9 @@ def _show(reports: list[IngestReport]) -> None:
         hidden = len(r.result.reasons) - 10
         if hidden > 0:
             out.print(f"  {r.source}: {hidden:,} more reasons (--format json lists every one)", markup=False)
+        if r.missing_columns:
+            render.err().print(f"warning: {r.source}: no column {', '.join(map(repr, r.missing_columns))}, "
+                               "which the spec declares; stored as missing in every row", markup=False)
         if r.result.unknown_columns:
             out.print(f"  {r.source}: ignored columns not in the spec: {', '.join(r.result.unknown_columns)}",
                       markup=False)
