@@ -20,8 +20,9 @@ from loopwatch.cli.commands import compare
 from loopwatch.cli.commands import evaluate
 from loopwatch.cli.commands import serve
 from loopwatch.cli.commands import tail
+from loopwatch.cli.commands import quarantine
 # isort: on
 
 __all__ = ["alerts", "audit", "check",
-           "compact", "compare", "evaluate", "ingest", "init", "profile", "serve", "simulate",
-           "summary", "tail", "watch"]
+           "compact", "compare", "evaluate", "ingest", "init", "profile", "quarantine", "serve",
+           "simulate", "summary", "tail", "watch"]
