@@ -26,15 +26,17 @@ def _text(result: Any) -> str:
     return " ".join((result.stdout + result.stderr).split())
 
 
-def test_a_file_without_declared_columns_lands_with_a_warning_naming_them_and_exit_1(
+def test_a_file_without_declared_columns_lands_with_a_warning_naming_them(
         project: Any, churn: Any) -> None:
     rows = churn.decisions(days=2)
     path = _csv(project.root / "d.csv", rows, drop=("action", "plan", "region"))
     result = project.run("ingest", "decisions", str(path))
-    assert result.exit_code == 1, _text(result)
+    # a warning, not an error: the rows are good, and the check's schema findings page on a
+    # feature that stopped arriving
+    assert result.exit_code == 0, _text(result)
     assert "Traceback" not in _text(result)
-    assert ("no column 'plan', 'region', 'action', which the spec declares; stored as missing "
-            "in every row") in _text(result)
+    assert (f"warning: {path}: no column 'plan', 'region', 'action', which the spec declares; "
+            "stored as missing in every row") in _text(result)
     store = ParquetStore(project.store, spec=spec_from_mapping(churn.spec))
     assert store.count("decisions") == len(rows)  # the rows land
     as_json = project.run("ingest", "decisions", str(path), "--format", "json")

@@ -52,7 +52,7 @@ def test_a_hashed_feature_without_the_key_is_a_clear_error_and_writes_nothing(
     path.write_text("".join(json.dumps({**r, "email": "a@b.c"}) + "\n"
                             for r in churn.decisions(seed=3, days=1)))
     result = stored.run("ingest", "decisions", str(path), env={"LOOPWATCH_PII_KEY": ""})
-    _assert_clean_error(result, "'email' has pii: hash", "set LOOPWATCH_PII_KEY")
+    _assert_clean_error(result, "features ['email'] have pii: hash", "set LOOPWATCH_PII_KEY")
     assert _files(stored.store) == before
 
 

@@ -116,9 +116,10 @@ def test_the_spec_refuses_a_score_range_that_is_not_one(churn: Any) -> None:
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.lists(st.one_of(st.floats(allow_nan=True, allow_infinity=True),
-                          st.sampled_from(["inf", "-inf", "Infinity", "nan", "1e400", "0.5", "2"])),
-                min_size=1, max_size=20))
+@given(scores=st.lists(st.one_of(st.floats(allow_nan=True, allow_infinity=True),
+                                 st.sampled_from(["inf", "-inf", "Infinity", "nan", "1e400", "0.5",
+                                                  "2"])),
+                       min_size=1, max_size=20))
 def test_no_stored_score_is_out_of_range_or_infinite(scores: list[Any], churn: Any) -> None:
     spec = spec_from_mapping(churn.spec)
     base = churn.decisions(days=1)[0]

@@ -41,7 +41,9 @@ good_number = st.one_of(
     st.just((math.nan, None)),
     st.just((None, None)),
 )
-good_score = st.one_of(finite.map(lambda x: (x, x)), finite.map(lambda x: (str(x), x)))
+# a score is a probability: the spec's default score range is [0, 1]
+unit = st.floats(0, 1)
+good_score = st.one_of(unit.map(lambda x: (x, x)), unit.map(lambda x: (str(x), x)))
 good_text = st.one_of(
     st.text(max_size=8).map(lambda s: (s, s)),
     st.just(("NA", "NA")),
@@ -69,7 +71,9 @@ junk = st.one_of(
 )
 BAD = {
     "amount": st.one_of(junk, st.sampled_from(["abc", "1,5", "", "12 apples", "--1"])),
-    "score": st.one_of(junk, st.sampled_from(["high", "", "nan", None, math.nan])),
+    "score": st.one_of(junk, st.sampled_from(["high", "", "nan", None, math.nan, "inf", -math.inf]),
+                       st.floats(min_value=1, exclude_min=True), st.floats(max_value=0, exclude_max=True)),
+    "amount_infinite": st.sampled_from([math.inf, -math.inf, "inf", "-Infinity", "1e400"]),
     "new_user": st.one_of(junk, st.sampled_from(["maybe", "2", 2, -1, 0.5, "yes please"])),
     "timestamp": st.one_of(junk, st.sampled_from(
         ["yesterday", "2026-13-45T00:00:00Z", "", None, 1772323200, 1.5, math.nan])),
@@ -103,7 +107,7 @@ def bad_row(draw: Any, i: int) -> dict[str, Any]:
     row, _ = draw(good_row(i))
     broken = draw(st.lists(st.sampled_from(sorted(BAD)), min_size=1, max_size=3, unique=True))
     for name in broken:
-        row[name] = draw(BAD[name])
+        row[name.removesuffix("_infinite")] = draw(BAD[name])
     if draw(st.integers(0, 4)) == 0:
         del row[draw(st.sampled_from(["decision_id", "timestamp", "score"]))]
     return row

@@ -200,12 +200,10 @@ class TableSchema:
         """Raise :class:`~loopwatch.errors.InputError` (a ``ValueError``) when rows cannot be
         written for want of the PII key."""
         if self.missing_key:
-            names = ", ".join(map(repr, self.missing_key))
             raise InputError(
-                f"the spec's feature{'s' if len(self.missing_key) > 1 else ''} {names} "
-                f"{'have' if len(self.missing_key) > 1 else 'has'} pii: hash, which needs a "
-                "secret key to write: set LOOPWATCH_PII_KEY to a secret of your own (for example "
-                "the output of `openssl rand -hex 32`), or use pii: drop or pii: none in the spec"
+                f"features {list(self.missing_key)} have pii: hash, which needs a secret key to "
+                "write them: set LOOPWATCH_PII_KEY to a secret of your own (for example the "
+                "output of `openssl rand -hex 32`), or use pii: drop or pii: none in the spec"
             )
 
     def conform(self, data: pa.Table, *, source: str, first_row: int | None = None) -> Conformed:

@@ -22,7 +22,7 @@ class TableKind(StrEnum):
     outcomes = "outcomes"
 
 
-@command(act="rows were quarantined or a declared column is missing")
+@command(act="rows were quarantined")
 def ingest(
     kind: Annotated[TableKind, typer.Argument(
         metavar="KIND", help="What the files hold: decisions or outcomes")],
@@ -33,8 +33,8 @@ def ingest(
 ) -> None:
     """Load decisions or outcomes from files. Bad rows go to quarantine with a reason.
 
-    Exits 1 when some rows were quarantined, or a file lacks a column the spec declares
-    (a feature, a cohort, the action), so a pipeline notices.
+    Exits 1 when some rows were quarantined, so a pipeline notices. A file without a
+    column the spec declares (a feature, a cohort, the action) is a warning naming it.
     """
     from loopwatch.storage.ingest import ingest_file, orphan_outcomes
 
@@ -65,7 +65,7 @@ def ingest(
                 f"warning: {render.count(orphans.count)} stored outcomes name a decision id with no "
                 f"stored decision (e.g. {', '.join(map(repr, orphans.examples))}); they join when "
                 "their decision arrives", markup=False)
-    if any(r.result.quarantined or r.missing_columns for r in reports):
+    if any(r.result.quarantined for r in reports):
         raise typer.Exit(ExitCode.ACT)
 
 
