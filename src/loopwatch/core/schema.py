@@ -254,7 +254,8 @@ class TableSchema:
             name: values for name, values in columns.items() if name in known}
         return self._conform(arrays, n, source, unknown,
                              lambda idx: [{k: v[i] for k, v in columns.items()}
-                                          for i in idx.to_pylist()])
+                                          for i in idx.to_pylist()],
+                             _positions(None, None))
 
     def _conform(
         self,
