@@ -4,6 +4,7 @@ that cannot be checked is an error, never "healthy: nothing to report" with exit
 from __future__ import annotations
 
 import json
+import math
 from datetime import UTC, datetime
 from typing import Any
 
@@ -59,6 +60,8 @@ def test_a_shorter_cadence_pages_sooner(filled: Any, churn: Any) -> None:
     run = _run(filled, spec, 2026, 4, 10)
     [found] = _staleness(run)  # 7 hours since 17:00
     assert "every 6h (inputs.cadence)" in found.message
+    # 35 decisions a day for the 30 days before: 7 silent hours have probability exp(-35/24 * 7)
+    assert found.evidence["p_value"] == pytest.approx(math.exp(-35 / 24 * 7))
 
 
 @pytest.mark.parametrize("as_of", [None, "2026-04-25", "2031-01-01"])
