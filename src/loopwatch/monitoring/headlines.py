@@ -75,6 +75,9 @@ def headline(kind: Kind, findings: Sequence[Finding], suppressed: Sequence[Findi
                 f"decisions get one and the same score{since_text}")
     if kind == "volume":
         first = top[0]
+        stale = [f for f in shown if f.check == "staleness"]
+        if stale:  # no decision at all: the staleness check's sentence says since when
+            return stale[0].message
         ratio = first.value / first.threshold if first.threshold else float("nan")
         subject = f"decisions from source {source}" if source else (
             f"decisions of {cohort}" if cohort else "decisions")
