@@ -80,9 +80,6 @@ def test_a_replayed_new_unscored_category_opens_one_page_alert_naming_it(
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="the coverage check's trailing baseline absorbs the incident after "
-                   "its first day, so the alert resolves while the category is still unscored (issue 14: "
-                   "baselines that exclude days inside open alerts)")
 def test_the_alert_of_an_unscored_category_stays_open_while_it_lasts(
         unscored_category: dict[str, Any]) -> None:
     (incident,) = unscored_category["incidents"]

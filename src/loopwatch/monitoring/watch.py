@@ -1,7 +1,9 @@
 """The monitoring loop with memory: checks, the alert policy and the control plane, run by run.
 
 One run (:func:`watch_once`) profiles the new days, runs the checks for the day
-ending at ``as_of``, groups the findings into one draft per cause
+ending at ``as_of`` (the subjects of live alerts compare with baselines that end at
+the alert's onset, so an incident is not absorbed into its own baseline), groups
+the findings into one draft per cause
 (:func:`~loopwatch.monitoring.alert_policy.group_findings`) and applies them to
 the model's alerts in the control plane. A scheduler (:func:`watch_due`, and
 ``loopwatch watch --every``) runs every day that is due: after downtime it
@@ -23,7 +25,7 @@ from typing import Any
 from loopwatch.core.alerts import AlertDraft, AlertState
 from loopwatch.core.findings import KINDS, Kind, Severity
 from loopwatch.core.profile import utc_day_start
-from loopwatch.core.spec import Spec
+from loopwatch.core.spec import Spec, parse_duration
 from loopwatch.core.store import DecisionSource
 from loopwatch.monitoring.alert_policy import group_findings
 from loopwatch.monitoring.job import CheckRun, run_checks
@@ -76,8 +78,14 @@ def watch_once(spec: Spec, *, as_of: datetime, plane: ControlPlane, store: Decis
         result = ApplyResult(model=spec.model, run_time=run_time, applied=False,
                              alerts=tuple(plane.open_alerts(spec.model)))
         return WatchRun(run_time=run_time, check=None, drafts=(), result=result)
-    check = run_checks(spec, as_of=run_time, store=store, checks=checks, on_progress=on_progress)
-    drafts = tuple(group_findings(check.findings, spec=spec))
+    live = plane.open_alerts(spec.model)
+    check = run_checks(spec, as_of=run_time, store=store, checks=checks, on_progress=on_progress,
+                       open_alerts=live)
+    # live alerts and those resolved within the baseline window: a performance change whose labels
+    # cover the days of an incident already raised is that incident's echo
+    since = run_time - parse_duration(spec.monitoring.baseline)
+    recent = plane.alerts(model=spec.model, resolved_since=since)
+    drafts = tuple(group_findings(check.findings, spec=spec, open_alerts=recent))
     kinds: list[Kind] | None = None if checks is None else [k for k in KINDS if k in set(checks)]
     result = plane.apply(model=spec.model, run_time=check.as_of, drafts=drafts, kinds=kinds, actor=actor)
     return WatchRun(run_time=check.as_of, check=check, drafts=drafts, result=result)

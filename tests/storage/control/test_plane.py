@@ -205,7 +205,7 @@ def test_work_done_within_the_transaction_rolls_back_with_it(database: str, make
         with pytest.raises(RuntimeError, match="outbox"):
             plane.apply(model="fraud", run_time=day(0), drafts=[make_draft()], within=outbox)
         assert [t.action for t in seen[0]] == ["opened"]
-        assert plane.alerts(include_resolved=True) == [] and plane.audit() == []
+        assert list(plane.alerts(include_resolved=True)) == [] and plane.audit() == []
         assert plane.last_run("fraud") is None
         assert plane.apply(model="fraud", run_time=day(0), drafts=[make_draft()]).applied
 

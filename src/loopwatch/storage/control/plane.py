@@ -28,7 +28,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, insert, select, update
+from sqlalchemy import Connection, Engine, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from loopwatch.core.alerts import Alert, AlertDraft, AlertState
@@ -232,22 +232,29 @@ class ControlPlane:
     # -- reading -----------------------------------------------------------------------------
 
     def open_alerts(self, model: str) -> list[Alert]:
-        """The live alerts of ``model`` (open, acknowledged or snoozed), oldest first."""
+        """The live alerts of ``model`` (open, acknowledged or snoozed), oldest first, each with the
+        findings of the latest run that saw it (what the checks need to keep its subjects' baselines
+        clear of the incident)."""
         with self.engine.connect() as con:
             return self._live(con, model)
 
     def _live(self, con: Connection, model: str) -> list[Alert]:
         rows = con.execute(select(alerts).where(alerts.c.model == model, alerts.c.state.in_(_LIVE))
-                           .order_by(alerts.c.id)).mappings()
-        return [alert_from_row(r) for r in rows]
+                           .order_by(alerts.c.id)).mappings().all()
+        latest = _latest_findings(con, [r["id"] for r in rows])
+        return [alert_from_row(r, latest.get(r["id"], ())) for r in rows]
 
     def alerts(self, *, model: str | None = None, include_resolved: bool = False,
-               raised_from: datetime | None = None, raised_to: datetime | None = None) -> AlertList:
-        """Alerts, most severe and newest first; live ones only unless ``include_resolved``."""
+               raised_from: datetime | None = None, raised_to: datetime | None = None,
+               resolved_since: datetime | None = None) -> AlertList:
+        """Alerts, most severe and newest first; live ones only unless ``include_resolved``
+        (all resolved ones, or those resolved at or after ``resolved_since``)."""
         query = select(alerts)
         if model is not None:
             query = query.where(alerts.c.model == model)
-        if not include_resolved:
+        if resolved_since is not None:
+            query = query.where(or_(alerts.c.state.in_(_LIVE), alerts.c.resolved_at >= resolved_since))
+        elif not include_resolved:
             query = query.where(alerts.c.state.in_(_LIVE))
         if raised_from is not None:
             query = query.where(alerts.c.raised_at >= raised_from)
