@@ -227,17 +227,18 @@ class Replay:
 
     def mature_window(self, as_of: datetime) -> tuple[datetime, datetime] | None:
         """The window the performance check compares as of ``as_of`` (after ``check``)."""
-        from loopwatch.monitoring.checks import CheckContext, Window
+        from loopwatch.core.window import Window
+        from loopwatch.monitoring.checks import CheckContext
         from loopwatch.monitoring.performance import PerformanceCheck
         from loopwatch.storage.profile_history import ProfileHistory
 
         history = ProfileHistory(self.store)
-        start, end = history.reference_window()
         day = timedelta(days=1)
         context = CheckContext(spec=self.spec, binning=history.binning(), parts=history.parts(),
                                as_of=as_of, current=Window(as_of - day, as_of),
                                trend=Window(as_of - 7 * day, as_of),
-                               baseline=Window(as_of - 31 * day, as_of - day), reference=Window(start, end))
+                               baseline=Window(as_of - 31 * day, as_of - day),
+                               reference=history.reference_window())
         found = PerformanceCheck().mature_window(context)
         return None if found is None else (found[0].start, found[0].end)
 

@@ -71,8 +71,9 @@ def test_evaluate_fits_80_columns_and_shows_every_metric_with_its_interval(sim: 
     assert shown in lines[row + 1]
     assert ("immature" in lines[row + 1]) == (not everything.maturity.mature)
     assert report.compared is not None
-    assert (f"labels have matured for {report.compared[0]:%Y-%m-%d} → {report.compared[1]:%Y-%m-%d}, "
-            f"compared with the reference ({report.reference[0]:%Y-%m-%d} → {report.reference[1]:%Y-%m-%d})"
+    compared, reference = report.compared, report.reference
+    assert (f"labels have matured for {compared.start:%Y-%m-%d} → {compared.end:%Y-%m-%d}, "
+            f"compared with the reference ({reference.start:%Y-%m-%d} → {reference.end:%Y-%m-%d})"
             ) in words(result.stdout)
     assert "none mature yet" not in result.stdout
     for header in ("ROC AUC", "precision", "recall", "false pos. rate", "decision rate", "base rate"):

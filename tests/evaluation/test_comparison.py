@@ -19,6 +19,7 @@ from scipy import special
 from loopwatch.core.findings import Severity
 from loopwatch.core.profile import ALL, Binning, Cohort, Profile, ScoreStats, score_bin, score_edges
 from loopwatch.core.spec import Spec, spec_from_mapping
+from loopwatch.core.window import Window
 from loopwatch.evaluation.comparison import (
     DEFAULT_MIN_EFFECTS,
     MinimumEffect,
@@ -70,7 +71,7 @@ def confusion(tp: int, fn: int, fp: int, tn: int, unlabelled: tuple[int, int] = 
 
 def test_identical_windows_give_no_finding() -> None:
     window = {ALL: profile(confusion(400, 300, 100, 90_000))}
-    assert compare(window, window, TWO_BINS, make_spec(), window=window[ALL]) == []
+    assert compare(window, window, TWO_BINS, make_spec(), window=window[ALL].window) == []
 
 
 def test_healthy_periods_drawn_from_one_population_rarely_raise_any_finding(simulation: ModuleType) -> None:
@@ -148,7 +149,7 @@ def test_a_window_whose_chargebacks_are_pending_is_immature_and_never_a_finding(
     comparisons = compare_metrics({ALL: reference}, {ALL: pending}, TWO_BINS, make_spec())
     assert {c.status for c in comparisons} == {"immature"}
     assert comparisons[0].maturity.coverage > 0.9 * comparisons[0].maturity.reference_coverage
-    assert compare({ALL: reference}, {ALL: pending}, TWO_BINS, make_spec(), window=pending) == []
+    assert compare({ALL: reference}, {ALL: pending}, TWO_BINS, make_spec(), window=pending.window) == []
 
 
 def test_a_cohort_with_a_handful_of_positives_is_not_alarmed_on() -> None:
@@ -161,7 +162,7 @@ def test_a_cohort_with_a_handful_of_positives_is_not_alarmed_on() -> None:
     recall = next(c for c in comparisons if c.cohort == small and c.metric == "recall")
     assert recall.status == "compared" and recall.current.value == 0.0
     assert recall.p_value > 0.05
-    assert compare(reference, current, TWO_BINS, make_spec(), window=current[ALL]) == []
+    assert compare(reference, current, TWO_BINS, make_spec(), window=current[ALL].window) == []
 
 
 def test_cohorts_with_fewer_labelled_decisions_than_min_decisions_are_not_tested() -> None:
@@ -177,7 +178,7 @@ def test_cohorts_with_fewer_labelled_decisions_than_min_decisions_are_not_tested
 def test_worse_recall_pages_and_a_higher_false_positive_rate_warns() -> None:
     reference = {ALL: profile(confusion(6_000, 4_000, 1_000, 900_000))}
     current = {ALL: profile(confusion(4_000, 6_000, 2_000, 900_000))}
-    found = compare(reference, current, TWO_BINS, make_spec(), window=current[ALL])
+    found = compare(reference, current, TWO_BINS, make_spec(), window=current[ALL].window)
     findings = {f.statistic: f for f in found}
     assert findings["recall"].severity == Severity.PAGE
     assert findings["precision"].severity == Severity.PAGE
@@ -191,7 +192,7 @@ def test_a_base_rate_shift_warns_in_either_direction() -> None:
         positives = round(1000 * scale)
         caught = int(0.6 * positives)
         current = {ALL: profile(confusion(caught, positives - caught, 100, 90_000))}
-        found = compare(reference, current, TWO_BINS, make_spec(), window=current[ALL])
+        found = compare(reference, current, TWO_BINS, make_spec(), window=current[ALL].window)
         assert [(f.statistic, f.severity) for f in found if f.statistic == "base_rate"] == [
             ("base_rate", Severity.WARNING)]
 
@@ -202,7 +203,7 @@ def test_a_drop_in_value_per_decision_pages() -> None:
     # caught fraud is worth $100 on average in the reference and $50 now (values per cell)
     ref = profile(ref_counts, value_sum=[[0, 0], [4e5, 6e5], [0, 0]], value_sq=[[0, 0], [4e7, 1.2e8], [0, 0]])
     cur = profile(cur_counts, value_sum=[[0, 0], [4e5, 3e5], [0, 0]], value_sq=[[0, 0], [4e7, 3e7], [0, 0]])
-    found = {f.statistic: f for f in compare({ALL: ref}, {ALL: cur}, TWO_BINS, spec, window=cur)}
+    found = {f.statistic: f for f in compare({ALL: ref}, {ALL: cur}, TWO_BINS, spec, window=cur.window)}
     assert found["value_per_decision"].severity == Severity.PAGE
     assert found["value_per_decision"].value == pytest.approx((3e5 - 10 * 1_000 - 4e5) / 101_000)
 
@@ -227,7 +228,7 @@ def test_findings_carry_the_current_interval_the_reference_and_json_safe_evidenc
                  small: profile(confusion(600, 400, 100, 90_000), cohort=small)}
     current = {ALL: profile(confusion(6_000, 4_000, 1_000, 900_000)),
                small: profile(confusion(300, 700, 100, 90_000), cohort=small)}
-    (finding,) = [f for f in compare(reference, current, TWO_BINS, make_spec(), window=current[ALL])
+    (finding,) = [f for f in compare(reference, current, TWO_BINS, make_spec(), window=current[ALL].window)
                   if f.statistic == "recall"]
     assert (finding.kind, finding.check, finding.cohort) == ("performance", "performance", "region=EU")
     assert finding.value == pytest.approx(0.3) and finding.threshold == pytest.approx(0.6)
@@ -267,9 +268,4 @@ def test_profiles_of_another_binning_are_refused() -> None:
         MinimumEffect(1.5, relative=True)
 
 
-class _Span:
-    start = DAY
-    end = DAY
-
-
-DAY_SPAN = _Span()
+DAY_SPAN = Window(DAY, DAY)

@@ -13,6 +13,7 @@ from scipy import special
 
 from loopwatch.core.profile import ALL, Cohort
 from loopwatch.core.spec import Spec, spec_from_mapping
+from loopwatch.core.window import Window
 from loopwatch.errors import InputError
 from loopwatch.evaluation.profile_metrics import evaluate_profile
 from loopwatch.evaluation.report import EvaluationReport, evaluate
@@ -69,7 +70,7 @@ def test_the_default_window_runs_from_the_reference_end_to_the_last_stored_day(
         report: tuple[EvaluationReport, ParquetStore]) -> None:
     result, _ = report
     assert (result.start, result.end) == (T0 + timedelta(days=20), T0 + timedelta(days=DAYS))
-    assert result.reference == (T0, T0 + timedelta(days=20))
+    assert result.reference == Window(T0, T0 + timedelta(days=20))
     assert [d.start for d in result.days] == [T0 + timedelta(days=20 + k) for k in range(DAYS - 20)]
 
 
@@ -85,9 +86,9 @@ def test_recent_days_are_immature_and_still_have_label_free_estimates(
     last = result.days[-1]
     assert last.maturity.coverage < 0.2 and math.isfinite(last.estimates["precision"].value)
     assert result.compared is not None
-    assert result.compared[0] == result.start
+    assert result.compared.start == result.start
     # the compared stretch is mature as a whole: older days' labels carry a few younger ones
-    assert result.compared[1] <= result.end - timedelta(days=7)
+    assert result.compared.end <= result.end - timedelta(days=7)
 
 
 def test_the_hidden_fraud_in_the_small_region_is_a_finding_of_the_compared_window(
@@ -96,7 +97,7 @@ def test_the_hidden_fraud_in_the_small_region_is_a_finding_of_the_compared_windo
     cohorts = {f.cohort for f in result.findings}
     assert "region=AFR" in cohorts
     assert {f.statistic for f in result.findings if f.cohort == "region=AFR"} & {"recall", "roc_auc"}
-    assert all((f.start, f.end) == result.compared for f in result.findings)
+    assert all(Window(f.start, f.end) == result.compared for f in result.findings)
 
 
 def test_cohort_metrics_equal_those_of_a_profile_of_the_window(

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from loopwatch.core.profile import latency_edges
-from loopwatch.monitoring.checks import Window
+from loopwatch.core.window import Window
 from loopwatch.monitoring.significance import two_means, two_proportions
 from loopwatch.monitoring.system import latency_quantile
 from loopwatch.monitoring.volume import VolumeCheck, expected_count

@@ -101,7 +101,7 @@ def test_a_drop_in_the_two_percent_region_pages_within_three_days_of_its_labels_
     reference = history.profiles(start=start + timedelta(days=14), end=start + timedelta(days=30))
     current = history.profiles(start=window_start, end=window_end)
     assert compare({ALL: reference[ALL]}, {ALL: current[ALL]}, history.binning(), run.spec,
-                   window=current[ALL]) == []
+                   window=current[ALL].window) == []
 
 
 @pytest.mark.slow

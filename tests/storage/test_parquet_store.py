@@ -13,6 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from loopwatch.core.spec import Spec, spec_from_mapping
+from loopwatch.core.window import Window
 from loopwatch.errors import StoreError
 from loopwatch.storage import atomic
 from loopwatch.storage.parquet_store import ParquetStore
@@ -113,22 +114,22 @@ def test_a_table_between_two_times_holds_their_rows_and_opens_only_their_days_fi
     (store.files("decisions")[-1].parent / "part-broken.parquet").write_bytes(b"not parquet")
     start, end = datetime(2026, 3, 2, 13, tzinfo=UTC), datetime(2026, 3, 5, tzinfo=UTC)
     con = store.connect()
-    table = store.table("decisions", con=con, between=(start, end))
+    table = store.table("decisions", con=con, between=Window(start, end))
     got = sorted(table.to_pyarrow().column("decision_id").to_pylist())
     assert got == ["d2", "d3", "late"]  # d1 is before 13:00 of day 1, d4 is on day 4
     # a range of days without files: an empty table with the stored columns, twice over
     for _ in range(2):
-        empty = store.table("decisions", con=con, between=(later(10), later(11)))
+        empty = store.table("decisions", con=con, between=Window(later(10), later(11)))
         assert empty.count().to_pyarrow().as_py() == 0
         assert set(store.schema("decisions").arrow.names) <= set(empty.columns)
     # quarantine rows are selected by the time they were rejected
     write(store, "decisions", [decision("bad", amount="lots")])
     now = datetime.now(UTC)
-    recent = store.table("quarantine", con=con, between=(now - timedelta(hours=1),
-                                                        now + timedelta(hours=1)))
+    recent = store.table("quarantine", con=con, between=Window(now - timedelta(hours=1),
+                                                              now + timedelta(hours=1)))
     assert recent.to_pyarrow().column("reason").to_pylist() == [
         "amount: expected a number; got 'lots'"]
-    assert store.table("quarantine", con=con, between=(start, end)).count().to_pyarrow().as_py() == 0
+    assert store.table("quarantine", con=con, between=Window(start, end)).count().to_pyarrow().as_py() == 0
 
 
 # --- outcomes and the join -----------------------------------------------------------

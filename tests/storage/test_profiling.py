@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from loopwatch.core.profile import ALL, DAY_OF_WEEK, HOUR_OF_DAY, Cohort, Profile, score_bin
 from loopwatch.core.profile_parts import ProfileParts
 from loopwatch.core.spec import Spec, spec_from_mapping
+from loopwatch.core.window import Window
 from loopwatch.storage.fitting import fit_binning
 from loopwatch.storage.parquet_store import ParquetStore
 from loopwatch.storage.profiling import iter_profile_parts, profile_parts
@@ -239,7 +240,7 @@ def test_chunks_cover_the_window_and_give_the_same_profiles(
     # each chunk read from its own days' files gives the same parts
     scanned = list(iter_profile_parts(
         decisions, store.spec, binning, start=T0, end=end, con=con,
-        scan=lambda first, last: store.table("decisions", con=con, between=(first, last))))
+        scan=lambda first, last: store.table("decisions", con=con, between=Window(first, last))))
     assert [(c.start, c.end) for c in scanned] == [(c.start, c.end) for c in chunks]
     for got, want in zip(scanned, chunks, strict=True):
         assert got.parts.profiles(binning, start=got.start, end=got.end) == \
@@ -266,7 +267,7 @@ def test_days_whose_files_lack_a_later_column_profile_it_as_missing(tmp_path: Pa
 
     def without_y(first: datetime, last: datetime) -> Any:
         # as files written before `y` was added to the spec read
-        return store.table("decisions", con=con, between=(first, last)).drop("y")
+        return store.table("decisions", con=con, between=Window(first, last)).drop("y")
 
     got = profile_parts(decisions, store.spec, binning, start=T0, end=end, con=con,
                         scan=without_y)

@@ -29,6 +29,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from loopwatch.core.window import Window
+
 __all__ = [
     "ALL",
     "HLL_REGISTERS",
@@ -481,6 +483,11 @@ class Profile:
     binned: bool = True
     #: per feature, score and decisions by bin (global and day-of-week profiles; else empty)
     by_bin: Mapping[str, BinScores] = field(default_factory=dict)
+
+    @property
+    def window(self) -> Window:
+        """``[start, end)`` as a :class:`~loopwatch.core.window.Window`."""
+        return Window(self.start, self.end)
 
     def merge(self, other: Profile) -> Profile:
         """The profile of both windows' rows (same cohort and binning required)."""

@@ -24,6 +24,7 @@ from typing import Any, Literal, Protocol, cast, get_args
 
 from loopwatch.core.schema import Conformed, TableSchema
 from loopwatch.core.spec import Spec
+from loopwatch.core.window import Window
 from loopwatch.errors import InputError
 
 __all__ = ["KINDS", "TABLES", "DecisionSource", "Kind", "RowSink", "TableName", "WriteResult",
@@ -101,7 +102,7 @@ class DecisionSource(Protocol):
     """Where the loops read decisions and outcomes from; never written through.
 
     Tables are Ibis expressions on the source's engine, so that every aggregate runs
-    where the rows are. ``between=(start, end)`` keeps the rows whose time (decision
+    where the rows are. ``between=Window(start, end)`` keeps the rows whose time (decision
     time, observed time, or the time a row was rejected) is in ``[start, end)``, and
     should read no more than those days. A source that does not exist is a
     :class:`~loopwatch.errors.StoreError` naming where it was looked for; one that
@@ -128,7 +129,7 @@ class DecisionSource(Protocol):
         ...
 
     def table(self, kind: TableName, *, con: Any = None,
-              between: tuple[datetime, datetime] | None = None) -> Any:
+              between: Window | None = None) -> Any:
         """``kind`` as an Ibis table (an empty table with the stored columns if none)."""
         ...
 
@@ -149,7 +150,7 @@ class DecisionSource(Protocol):
         changes whenever that day's rows change (and only then, as far as it can tell)."""
         ...
 
-    def quarantine_counts(self, *, between: tuple[datetime, datetime]
+    def quarantine_counts(self, *, between: Window
                           ) -> dict[tuple[datetime, str], int]:
         """Rows rejected in ``[start, end)``: per UTC day they arrived, and per subject of
         the reason (the text before its first ``:``: a column, or ``line N``)."""

@@ -38,8 +38,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
 import numpy as np
 from scipy import stats
@@ -48,6 +47,7 @@ from loopwatch.core.findings import Finding, Severity
 from loopwatch.core.intervals import benjamini_hochberg
 from loopwatch.core.profile import ALL, Binning, Cohort, Profile
 from loopwatch.core.spec import Spec
+from loopwatch.core.window import Window
 from loopwatch.evaluation.bins import ScoreBins
 from loopwatch.evaluation.maturity import DEFAULT_MATURITY, LabelMaturity, label_maturity
 from loopwatch.evaluation.metrics import (
@@ -67,7 +67,6 @@ __all__ = [
     "DEFAULT_MIN_EFFECTS",
     "MetricComparison",
     "MinimumEffect",
-    "TimeSpan",
     "compare",
     "compare_metrics",
     "value_per_decision",
@@ -75,16 +74,6 @@ __all__ = [
 
 Direction = Literal["down", "up", "either"]
 Status = Literal["compared", "immature", "too_few"]
-
-
-class TimeSpan(Protocol):
-    """Anything with a ``start`` and an ``end`` (a :class:`~loopwatch.monitoring.checks.Window`)."""
-
-    @property
-    def start(self) -> datetime: ...
-
-    @property
-    def end(self) -> datetime: ...
 
 
 @dataclass(frozen=True)
@@ -441,7 +430,7 @@ def _message(c: MetricComparison) -> str:
             f"n={c.current.n}, label coverage {c.maturity.coverage:.0%})")
 
 
-def _finding(c: MetricComparison, window: TimeSpan) -> Finding:
+def _finding(c: MetricComparison, window: Window) -> Finding:
     _, severity = COMPARED_METRICS[c.metric]
     ref_interval = [_number(c.reference.low), _number(c.reference.high)]
     return Finding(
@@ -459,7 +448,7 @@ def _finding(c: MetricComparison, window: TimeSpan) -> Finding:
 
 
 def compare(reference: Mapping[Cohort, Profile], current: Mapping[Cohort, Profile], binning: Binning,
-            spec: Spec, *, window: TimeSpan, threshold: float | None = None,
+            spec: Spec, *, window: Window, threshold: float | None = None,
             min_effects: Mapping[str, MinimumEffect] | None = None, maturity: float = DEFAULT_MATURITY,
             fdr: float | None = None, confidence: float = 0.95) -> list[Finding]:
     """Performance findings of ``current`` against ``reference``: the significant changes beyond the
@@ -502,9 +491,10 @@ def compare(reference: Mapping[Cohort, Profile], current: Mapping[Cohort, Profil
     ...     return {ALL: replace(binning.empty(day, day), n=int(counts.sum()), score=stats)}
     >>> before = profile([[9000, 100], [200, 700], [0, 0]])
     >>> after = profile([[9000, 100], [500, 400], [0, 0]])   # recall 78% -> 44%, precision 88% -> 80%
-    >>> [(f.statistic, str(f.severity)) for f in compare(before, after, binning, spec, window=after[ALL])]
+    >>> found = compare(before, after, binning, spec, window=after[ALL].window)
+    >>> [(f.statistic, str(f.severity)) for f in found]
     [('roc_auc', 'page'), ('recall', 'page')]
-    >>> compare(before, before, binning, spec, window=before[ALL])
+    >>> compare(before, before, binning, spec, window=before[ALL].window)
     []
     """
     comparisons = compare_metrics(reference, current, binning, spec, threshold=threshold,

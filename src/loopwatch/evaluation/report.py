@@ -22,6 +22,7 @@ from loopwatch.core.findings import Finding, exit_code
 from loopwatch.core.profile import ALL, Binning, Cohort, Profile, utc_day_start
 from loopwatch.core.spec import Spec
 from loopwatch.core.store import DecisionSource
+from loopwatch.core.window import Window
 from loopwatch.errors import InputError
 from loopwatch.evaluation.bins import ScoreBins
 from loopwatch.evaluation.comparison import MinimumEffect, compare, value_per_decision
@@ -97,8 +98,8 @@ class EvaluationReport:
     model: str
     start: datetime
     end: datetime
-    reference: tuple[datetime, datetime]
-    compared: tuple[datetime, datetime] | None
+    reference: Window
+    compared: Window | None
     threshold: float
     cohorts: tuple[CohortEvaluation, ...]
     days: tuple[DayEvaluation, ...]
@@ -115,9 +116,9 @@ class EvaluationReport:
         return {
             "model": self.model,
             "window": {"start": _iso(self.start), "end": _iso(self.end)},
-            "reference": {"start": _iso(self.reference[0]), "end": _iso(self.reference[1])},
-            "compared": None if self.compared is None else {"start": _iso(self.compared[0]),
-                                                            "end": _iso(self.compared[1])},
+            "reference": {"start": _iso(self.reference.start), "end": _iso(self.reference.end)},
+            "compared": None if self.compared is None else {"start": _iso(self.compared.start),
+                                                            "end": _iso(self.compared.end)},
             "threshold": self.threshold,
             "cohorts": [c.to_dict() for c in self.cohorts],
             "days": [d.to_dict() for d in self.days],
@@ -242,7 +243,8 @@ def evaluate(spec: Spec, *, start: datetime | None = None, end: datetime | None 
     if update:
         history.update()
     binning = history.binning()
-    ref_start, ref_end = history.reference_window()
+    ref_window = history.reference_window()
+    ref_start, ref_end = ref_window.start, ref_window.end
     parts = history.parts()
     days_stored = parts.moments.column("day")
     if len(days_stored) == 0:
@@ -294,22 +296,16 @@ def evaluate(spec: Spec, *, start: datetime | None = None, end: datetime | None 
                                         estimates=estimator.estimate(cohort, profile)))
 
     findings: list[Finding] = []
-    compared: tuple[datetime, datetime] | None = None
+    compared: Window | None = None
     measured = current
     if mature_until is not None:
-        compared = (first, mature_until)
+        compared = Window(first, mature_until)
         if mature_until != final:
             measured = parts.profiles(binning, start=first, end=mature_until)
-        findings = compare(reference, measured, binning, spec, window=_Span(first, mature_until),
+        findings = compare(reference, measured, binning, spec, window=compared,
                            threshold=chosen, min_effects=min_effects, maturity=maturity,
                            confidence=confidence)
     gaps = fairness_gaps(measured, binning, spec, threshold=chosen, confidence=confidence)
-    return EvaluationReport(model=spec.model, start=first, end=final, reference=(ref_start, ref_end),
+    return EvaluationReport(model=spec.model, start=first, end=final, reference=ref_window,
                             compared=compared, threshold=chosen, cohorts=tuple(cohorts), days=tuple(days),
                             fairness=tuple(gaps), findings=tuple(findings))
-
-
-@dataclass(frozen=True)
-class _Span:
-    start: datetime
-    end: datetime

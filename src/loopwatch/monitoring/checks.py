@@ -4,14 +4,15 @@ A check is any object with a ``name`` and ``run(context) -> list[Finding]``.
 Built-ins register with :func:`register_check` exactly as plugins do (or
 through the ``loopwatch.checks`` entry-point group). A check reports every
 candidate with the p-value of its test in ``evidence["p_value"]``; the job
-controls the false discovery rate across all checks of a run together.
+controls the false discovery rate across all checks of a run together. Its
+windows are :class:`loopwatch.core.window.Window`, re-exported here.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Protocol, TypeVar, cast, runtime_checkable
 
 import numpy as np
@@ -23,6 +24,7 @@ from loopwatch.core.findings import Finding
 from loopwatch.core.profile import ALL, DAY_OF_WEEK, Binning, Cohort, Profile
 from loopwatch.core.profile_parts import ProfileParts
 from loopwatch.core.spec import Spec
+from loopwatch.core.window import Window
 from loopwatch.monitoring.baselines import OpenIncidents
 from loopwatch.monitoring.impact import Signal
 from loopwatch.plugins import Registry
@@ -30,21 +32,6 @@ from loopwatch.plugins import Registry
 __all__ = ["CHECKS", "Check", "CheckContext", "Window", "register_check"]
 
 C = TypeVar("C")
-
-
-@dataclass(frozen=True, order=True)
-class Window:
-    """A half-open time range ``[start, end)``."""
-
-    start: datetime
-    end: datetime
-
-    def __str__(self) -> str:
-        return f"{self.start:%Y-%m-%d %H:%M} to {self.end:%Y-%m-%d %H:%M}"
-
-    @property
-    def days(self) -> float:
-        return (self.end - self.start) / timedelta(days=1)
 
 
 @dataclass
@@ -91,7 +78,7 @@ class CheckContext:
 
     def before(self, window: Window) -> Window:
         """The baseline of ``window``: as long as :attr:`baseline`, ending where ``window`` starts."""
-        return Window(window.start - (self.baseline.end - self.baseline.start), window.start)
+        return window.before(self.baseline.length)
 
     def baseline_for(self, window: Window, kind: str, key: str | None) -> Window:
         """The baseline of ``window`` for one subject of family ``kind``: :meth:`before`, or,
@@ -100,7 +87,7 @@ class CheckContext:
         onset = self.incidents.onset(kind, key)
         if onset is None or onset >= window.start:
             return self.before(window)
-        return Window(onset - (self.baseline.end - self.baseline.start), onset)
+        return Window.ending(onset, self.baseline.length)
 
     def profiles(self, window: Window) -> dict[Cohort, Profile]:
         """Profiles of every cohort present in ``window``."""

@@ -15,7 +15,8 @@ import numpy as np
 
 from loopwatch.core.findings import Finding
 from loopwatch.core.profile import ALL, BinScores, Cohort, Profile
-from loopwatch.monitoring.checks import CheckContext, Window, register_check
+from loopwatch.core.window import Window
+from loopwatch.monitoring.checks import CheckContext, register_check
 from loopwatch.monitoring.drift import MIN_EFFECT, FeatureDrift, drift_report
 from loopwatch.monitoring.impact import decision_shift, grade, importance_shares, slot_shares
 

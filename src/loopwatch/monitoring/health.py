@@ -19,7 +19,8 @@ from loopwatch.core.profile import (
     NumericStats,
     Profile,
 )
-from loopwatch.monitoring.checks import CheckContext, Window, register_check
+from loopwatch.core.window import Window
+from loopwatch.monitoring.checks import CheckContext, register_check
 from loopwatch.monitoring.impact import decision_shift, grade, importance_shares
 from loopwatch.monitoring.significance import two_means, two_proportions
 

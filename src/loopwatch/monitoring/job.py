@@ -22,6 +22,7 @@ from loopwatch.core.intervals import benjamini_hochberg
 from loopwatch.core.profile import utc_day_start
 from loopwatch.core.spec import Spec, parse_duration
 from loopwatch.core.store import DecisionSource
+from loopwatch.core.window import Window
 from loopwatch.errors import InputError, SpecError
 from loopwatch.monitoring import (
     coverage,
@@ -35,7 +36,7 @@ from loopwatch.monitoring import (
     volume,
 )
 from loopwatch.monitoring.baselines import OpenIncidents
-from loopwatch.monitoring.checks import CHECKS, Check, CheckContext, Window
+from loopwatch.monitoring.checks import CHECKS, Check, CheckContext
 from loopwatch.monitoring.evidence import require_evidence
 from loopwatch.storage.parquet_store import ParquetStore
 from loopwatch.storage.profile_history import ProfileHistory
@@ -116,11 +117,10 @@ def run_checks(spec: Spec, *, as_of: datetime, store: DecisionSource | None = No
     history = ProfileHistory(store)
     end = utc_day_start(as_of)
     m = spec.monitoring
-    current = Window(end - parse_duration(m.current), end)
-    trend = Window(end - max(parse_duration(m.trend), parse_duration(m.current)), end)
-    baseline = Window(current.start - parse_duration(m.baseline), current.start)
-    ref_start, ref_end = history.reference_window()
-    reference = Window(ref_start, ref_end)
+    current = Window.ending(end, m.current)
+    trend = Window.ending(end, max(parse_duration(m.trend), current.length))
+    baseline = current.before(m.baseline)
+    reference = history.reference_window()
     incidents = OpenIncidents.from_alerts([a for a in open_alerts if a.model == spec.model],
                                           spec=spec)
     first = min(reference.start, trend.start - parse_duration(m.baseline))
@@ -140,7 +140,7 @@ def run_checks(spec: Spec, *, as_of: datetime, store: DecisionSource | None = No
     context = CheckContext(
         spec=spec, binning=history.binning(), parts=history.parts(start=first, end=end),
         as_of=end, current=current, trend=trend, baseline=baseline, reference=reference,
-        quarantined=store.quarantine_counts(between=(first, end)), incidents=incidents,
+        quarantined=store.quarantine_counts(between=Window(first, end)), incidents=incidents,
         last_decision=_last_decision(store, end),
     )
     candidates: list[Finding] = []

@@ -19,11 +19,12 @@ from datetime import timedelta
 from loopwatch.core.findings import Finding, Severity
 from loopwatch.core.profile import ALL
 from loopwatch.core.spec import parse_duration
+from loopwatch.core.window import Window
 from loopwatch.evaluation.bins import ScoreBins
 from loopwatch.evaluation.comparison import COMPARED_METRICS, MinimumEffect, compare
 from loopwatch.evaluation.maturity import DEFAULT_MATURITY, LabelMaturity, label_maturity
 from loopwatch.evaluation.profile_metrics import DEFAULT_THRESHOLD
-from loopwatch.monitoring.checks import CheckContext, Window, register_check
+from loopwatch.monitoring.checks import CheckContext, register_check
 
 __all__ = ["PerformanceCheck"]
 
@@ -86,7 +87,7 @@ class PerformanceCheck:
         lag = timedelta(0)
         while lag <= self.max_lag:
             end = context.as_of - lag
-            window = Window(end - self.length, end)
+            window = Window.ending(end, self.length)
             if window.start < context.reference.end:
                 return None
             found = context.parts.profiles(context.binning, start=window.start, end=window.end,

@@ -16,7 +16,8 @@ from scipy import stats
 
 from loopwatch.core.findings import Finding, Severity
 from loopwatch.core.profile import CategoricalStats, NumericStats
-from loopwatch.monitoring.checks import CheckContext, Window, register_check
+from loopwatch.core.window import Window
+from loopwatch.monitoring.checks import CheckContext, register_check
 from loopwatch.monitoring.impact import grade, importance_shares
 from loopwatch.monitoring.significance import two_proportions
 

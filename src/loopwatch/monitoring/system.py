@@ -10,7 +10,8 @@ import numpy as np
 from loopwatch.core.findings import Finding, Severity
 from loopwatch.core.intervals import wilson
 from loopwatch.core.profile import ALL, Cohort, Profile
-from loopwatch.monitoring.checks import CheckContext, Window, register_check
+from loopwatch.core.window import Window
+from loopwatch.monitoring.checks import CheckContext, register_check
 from loopwatch.monitoring.significance import two_proportions
 
 __all__ = ["SystemCheck", "latency_quantile"]

@@ -17,7 +17,8 @@ from scipy import stats
 
 from loopwatch.core.findings import Finding, Severity
 from loopwatch.core.profile import ALL, DAY_OF_WEEK, Cohort
-from loopwatch.monitoring.checks import CheckContext, Window, register_check
+from loopwatch.core.window import Window
+from loopwatch.monitoring.checks import CheckContext, register_check
 
 __all__ = ["VolumeCheck", "expected_count"]
 

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from loopwatch.core.spec import Spec
+from loopwatch.core.window import Window
 from loopwatch.errors import InputError
 from loopwatch.prediction.cost import CostRow, cost_report
 from loopwatch.prediction.loop import DecisionLoop
@@ -57,7 +58,7 @@ def serving_report(spec: Spec, store: Any, *, start: datetime | None = None, end
         start = start or end - DEFAULT_WINDOW
     if start >= end:
         raise InputError(f"--from ({start.isoformat()}) must be before --to ({end.isoformat()})")
-    table = store.table("decisions", between=(start, end))
+    table = store.table("decisions", between=Window(start, end))
     wanted = [spec.columns.latency, spec.columns.cost, spec.columns.model_version,
               *spec.cohorts, *(f.name for f in spec.features)]
     if spec.serving is not None:

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import functools
 import os
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Final, NamedTuple
@@ -43,6 +42,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from loopwatch.core.spec import Spec, spec_from_mapping
+from loopwatch.core.window import Window
 
 __all__ = [
     "CATEGORICAL_CARDINALITIES",
@@ -127,16 +127,10 @@ COLUMN_TYPES: Final[dict[str, pa.DataType]] = {
 _SCHEMA: Final = pa.schema(list(COLUMN_TYPES.items()))
 
 
-@dataclass(frozen=True)
-class _Window:
-    start: datetime
-    length: timedelta
-
-
 #: Time window of the reference rows (``shifted=False``).
-REFERENCE_WINDOW: Final = _Window(datetime(2025, 1, 1, tzinfo=UTC), timedelta(days=28))
+REFERENCE_WINDOW: Final = Window.starting(datetime(2025, 1, 1, tzinfo=UTC), timedelta(days=28))
 #: Time window of the current rows (``shifted=True``), right after the reference.
-CURRENT_WINDOW: Final = _Window(datetime(2025, 1, 29, tzinfo=UTC), timedelta(days=7))
+CURRENT_WINDOW: Final = Window.starting(datetime(2025, 1, 29, tzinfo=UTC), timedelta(days=7))
 
 # Zipf exponent of each categorical: steeper for few values, flatter for many,
 # so that most of the 10,000 values of cat_10000 occur in a million rows.
@@ -242,7 +236,7 @@ def _score(rng: np.random.Generator, numeric: dict[str, FloatArray]) -> FloatArr
     return score
 
 
-def _timestamps(rng: np.random.Generator, offset: int, n: int, n_rows: int, window: _Window) -> pa.Array[Any]:
+def _timestamps(rng: np.random.Generator, offset: int, n: int, n_rows: int, window: Window) -> pa.Array[Any]:
     # Row i falls in [i, i + 1) / n_rows of the window: in order, evenly spread.
     start_us = int(window.start.timestamp() * 1_000_000)
     length_us = window.length // timedelta(microseconds=1)

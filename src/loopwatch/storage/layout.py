@@ -18,7 +18,7 @@ This module names paths and lists partitions; it opens no file.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Literal
 
@@ -26,6 +26,7 @@ import pyarrow as pa
 
 from loopwatch.core.spec import MODEL_COLUMN
 from loopwatch.core.store import TABLES, TableName
+from loopwatch.core.window import Window
 
 __all__ = ["QUARANTINE_SCHEMA", "StoreLayout", "data_files", "partition_day"]
 
@@ -71,13 +72,13 @@ class StoreLayout:
         return self.table_dir(kind) / f"date={day:%Y-%m-%d}"
 
     def partitions(self, kind: TableName,
-                   between: tuple[datetime, datetime] | None = None) -> list[Path]:
-        """The day directories of ``kind``, sorted; with ``between=(start, end)`` only
+                   between: Window | None = None) -> list[Path]:
+        """The day directories of ``kind``, sorted; with ``between=Window(start, end)`` only
         those of the UTC days that ``[start, end)`` touches (no other is listed)."""
         found = sorted(d for d in self.table_dir(kind).glob("date=*") if d.is_dir())
         if between is None:
             return found
-        start, end = (t.astimezone(UTC) for t in between)
+        start, end = between.start, between.end
         first = f"date={start:%Y-%m-%d}"
         last = f"date={end - timedelta(microseconds=1):%Y-%m-%d}"
         return [d for d in found if first <= d.name <= last]

@@ -25,6 +25,7 @@ import pyarrow.parquet as pq
 from loopwatch.core.schema import TableSchema, decision_schema, outcome_schema
 from loopwatch.core.spec import Spec
 from loopwatch.core.store import Kind, TableName, kind_of, table_of
+from loopwatch.core.window import Window
 from loopwatch.errors import StoreError
 from loopwatch.storage.duckdb_engine import DEFAULT_ENGINE_MEMORY, duckdb_connection, memory_size
 from loopwatch.storage.journal import superseded
@@ -101,17 +102,17 @@ class ParquetSource:
                              "or point to another store with --store or LOOPWATCH_STORE")
         self._found = True
 
-    def _list(self, kind: TableName, between: tuple[datetime, datetime] | None) -> list[Path]:
+    def _list(self, kind: TableName, between: Window | None) -> list[Path]:
         """The visible files of ``kind`` (the caller holds a reader lease)."""
         hidden = superseded(self.layout)
         return [f for d in self.layout.partitions(kind, between) for f in data_files(d)
                 if f not in hidden]
 
     def files(self, kind: TableName, *,
-              between: tuple[datetime, datetime] | None = None) -> list[Path]:
+              between: Window | None = None) -> list[Path]:
         """The committed Parquet files of ``kind`` (never a temporary or superseded one).
 
-        ``between=(start, end)``: only the files of the UTC days that ``[start, end)``
+        ``between=Window(start, end)``: only the files of the UTC days that ``[start, end)``
         touches (a row's file is in the partition of its time's UTC day). A later
         compaction may replace them: read through :meth:`table` (whose connection keeps
         them) rather than by path when compaction may run meanwhile.
@@ -148,10 +149,10 @@ class ParquetSource:
         return duckdb_connection(self.engine_memory)
 
     def table(self, kind: TableName, *, con: Any = None,
-              between: tuple[datetime, datetime] | None = None) -> Any:
+              between: Window | None = None) -> Any:
         """``kind`` as an Ibis table over the store's files (an empty table if none).
 
-        ``between=(start, end)`` keeps the rows whose time (of the decision, of the
+        ``between=Window(start, end)`` keeps the rows whose time (of the decision, of the
         observation, or of the rejection) is in ``[start, end)``, read from the files
         of those UTC days only: a query over a few days of a long log then opens a few
         files, not every file's footer. The files stay in place for as long as ``con``
@@ -175,7 +176,7 @@ class ParquetSource:
         import ibis
 
         time = table["received_at" if kind == "quarantine" else self.schema(kind).time]
-        start, end = between
+        start, end = between.start, between.end
         return table.filter((time >= ibis.literal(start)) & (time < ibis.literal(end)))
 
     def _hold(self, con: Any) -> None:
@@ -211,11 +212,11 @@ class ParquetSource:
         return {day: hashlib.sha256("\n".join(sorted(found)).encode()).hexdigest()[:16]
                 for day, found in names.items()}
 
-    def quarantine_counts(self, *, between: tuple[datetime, datetime]
+    def quarantine_counts(self, *, between: Window
                           ) -> dict[tuple[datetime, str], int]:
         """Rows rejected in ``[start, end)`` (whole UTC days of arrival), per day and subject
         of the reason (the text before its first ``:``: a column, or ``line N``)."""
-        start, end = between
+        start, end = between.start, between.end
         out: dict[tuple[datetime, str], int] = {}
         self.require()
         with reading(self.layout):

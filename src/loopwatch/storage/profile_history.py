@@ -28,8 +28,9 @@ import pyarrow.parquet as pq
 
 from loopwatch.core.profile import ALL, Binning, Cohort, Profile, utc_day_start
 from loopwatch.core.profile_parts import ProfileParts
-from loopwatch.core.spec import MODEL_COLUMN, parse_duration
+from loopwatch.core.spec import MODEL_COLUMN
 from loopwatch.core.store import DecisionSource
+from loopwatch.core.window import Window
 from loopwatch.errors import InputError, StoreError
 from loopwatch.storage.atomic import replace_text, write_atomic
 from loopwatch.storage.fitting import fit_binning
@@ -92,16 +93,15 @@ class ProfileHistory:
 
     # --- reference and binning --------------------------------------------------------
 
-    def reference_window(self) -> tuple[datetime, datetime]:
+    def reference_window(self) -> Window:
         """The reference window: fixed, or the first ``trailing`` of the data."""
         ref = self.spec.reference
         if ref.start is not None and ref.end is not None:
-            return _aware(ref.start), _aware(ref.end)
+            return Window.of(ref.start, ref.end)
         days = self._stored_days()
         if not days:
             raise self._no_decisions()
-        start = _day(days[0])
-        return start, start + parse_duration(ref.trailing or "30d")
+        return Window.starting(_day(days[0]), ref.trailing or "30d")
 
     def binning(self, *, refit: bool = False) -> Binning:
         """The reference's bins: read from the history, or fitted once and kept."""
@@ -113,22 +113,24 @@ class ProfileHistory:
             path = self._base() / f"binning={fingerprint}" / "binning.json"
             self._binning = Binning.from_json(path.read_text())
             return self._binning
-        start, end = self.reference_window()
+        window = self.reference_window()
         if not self._stored_days():
             raise self._no_decisions()
         con = self.store.connect()
         # the reference days' files only
-        reference = self.store.table("decisions", con=con, between=(start, end))
+        reference = self.store.table("decisions", con=con, between=window)
         if reference.count().to_pyarrow().as_py() == 0:
             raise InputError(
-                f"the reference window {start:%Y-%m-%d} to {end:%Y-%m-%d} holds no decisions; "
+                f"the reference window {window.start:%Y-%m-%d} to {window.end:%Y-%m-%d} holds no "
+                "decisions; "
                 "fix 'reference' in the spec"
             )
         binning = fit_binning(reference, self.spec)
         directory = self._base() / f"binning={binning.fingerprint}"
         replace_text(directory / "binning.json", binning.to_json())
         replace_text(current, json.dumps({"binning": binning.fingerprint,
-                                           "reference": [start.isoformat(), end.isoformat()]}))
+                                           "reference": [window.start.isoformat(),
+                                                         window.end.isoformat()]}))
         self._binning = binning
         return binning
 
@@ -163,7 +165,7 @@ class ProfileHistory:
 
         def scan(first: datetime, last: datetime) -> Any:
             # a chunk's decisions from its days' files only
-            return self.store.table("decisions", con=con, between=(first, last))
+            return self.store.table("decisions", con=con, between=Window(first, last))
 
         # each chunk of a run is stored, and recorded in the manifest, before the next one
         # is computed: memory holds one chunk's aggregates, and an interrupted update keeps
@@ -306,7 +308,3 @@ def _runs(days: list[str]) -> list[list[str]]:
         else:
             runs.append([d])
     return runs
-
-
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)

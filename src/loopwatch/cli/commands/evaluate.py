@@ -119,11 +119,11 @@ def _show(report: EvaluationReport, chosen: Rows) -> None:
     from loopwatch.core.findings import Severity
 
     out = render.out()
-    compared = (f"labels have matured for {report.compared[0]:%Y-%m-%d} → {report.compared[1]:%Y-%m-%d}, "
-                f"compared with the reference ({report.reference[0]:%Y-%m-%d} → "
-                f"{report.reference[1]:%Y-%m-%d})" if report.compared else
+    compared = (f"labels have matured for {report.compared.start:%Y-%m-%d} → {report.compared.end:%Y-%m-%d}, "
+                f"compared with the reference ({report.reference.start:%Y-%m-%d} → "
+                f"{report.reference.end:%Y-%m-%d})" if report.compared else
                 "labels have not matured for any part of the window yet: nothing is compared with the "
-                f"reference ({report.reference[0]:%Y-%m-%d} → {report.reference[1]:%Y-%m-%d})")
+                f"reference ({report.reference.start:%Y-%m-%d} → {report.reference.end:%Y-%m-%d})")
     out.print(f"{report.model} · {report.start:%Y-%m-%d} → {report.end:%Y-%m-%d} · threshold "
               f"{render.number(report.threshold)}", markup=False, style="bold")
     out.print(f"{compared}. Below each value, its 95% interval.", markup=False)
