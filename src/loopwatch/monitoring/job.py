@@ -230,7 +230,7 @@ def _last_decision(store: DecisionSource, before: datetime) -> datetime | None:
     if not days:
         return None
     start = datetime.fromisoformat(days[-1]).replace(tzinfo=UTC)
-    table = store.table("decisions", between=(start, start + timedelta(days=1)))
+    table = store.table("decisions", between=Window.starting(start, timedelta(days=1)))
     last = table[store.spec.columns.timestamp].max().to_pyarrow().as_py()
     return last if isinstance(last, datetime) else None
 

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from loopwatch.core.store import DecisionSource
+from loopwatch.core.window import Window
 
 __all__ = ["Quarantined", "QuarantinedRow", "quarantined"]
 
@@ -65,7 +66,7 @@ def quarantined(store: DecisionSource, *, start: datetime | None = None, end: da
     import ibis
 
     if start is not None and end is not None:
-        table = store.table("quarantine", between=(start, end))
+        table = store.table("quarantine", between=Window(start, end))
     else:
         table = store.table("quarantine")
         if start is not None:
