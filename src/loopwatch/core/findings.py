@@ -12,9 +12,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import IntEnum
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-__all__ = ["KINDS", "Finding", "Kind", "Severity", "exit_code"]
+from loopwatch.core.window import Window
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["KINDS", "Finding", "Kind", "Severity", "exit_code", "findings_frame"]
 
 Kind = Literal["schema", "health", "drift", "coverage", "volume", "system", "performance"]
 KINDS: tuple[Kind, ...] = ("schema", "health", "drift", "coverage", "volume", "system", "performance")
@@ -58,6 +63,8 @@ class Finding:
     ...             severity=Severity.PAGE, message="amount is missing in 20% of decisions")
     >>> f.to_dict()["severity"], f.to_dict()["cohort"]
     ('page', None)
+    >>> f
+    <Finding page health:missing_rate amount 2026-03-01..2026-03-08: 0.2>
     """
 
     kind: Kind
@@ -76,6 +83,25 @@ class Finding:
     n: int | None = None
     impact: float | None = None
     evidence: dict[str, Any] = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        subject = " ".join(s for s in (self.feature, self.cohort and f"[{self.cohort}]", self.entity) if s)
+        return (f"<Finding {self.severity} {self.kind}:{self.statistic}{' ' + subject if subject else ''} "
+                f"{self.start:%Y-%m-%d}..{self.end:%Y-%m-%d}: {self.value:.4g}>")
+
+    @property
+    def window(self) -> Window:
+        """``[start, end)`` as a :class:`~loopwatch.core.window.Window`."""
+        return Window(self.start, self.end)
+
+    def to_row(self) -> dict[str, Any]:
+        """One flat row: the fields, the interval as ``low`` and ``high``, evidence as a dict."""
+        low, high = self.interval if self.interval is not None else (None, None)
+        return {"severity": str(self.severity), "kind": self.kind, "check": self.check,
+                "statistic": self.statistic, "feature": self.feature, "cohort": self.cohort,
+                "entity": self.entity, "start": self.start, "end": self.end, "value": self.value,
+                "low": low, "high": high, "threshold": self.threshold, "n": self.n,
+                "impact": self.impact, "message": self.message, "evidence": dict(self.evidence)}
 
     def to_dict(self) -> dict[str, Any]:
         """Stable JSON keys; times in ISO 8601; non-finite numbers as null."""
@@ -110,6 +136,29 @@ def exit_code(findings: Iterable[Finding]) -> int:
     (0, 0, 1)
     """
     return 1 if any(f.severity == Severity.PAGE for f in findings) else 0
+
+
+def findings_frame(findings: Iterable[Finding]) -> pd.DataFrame:
+    """Findings as a pandas DataFrame, one row each (:meth:`Finding.to_row`), in their order.
+
+    Examples
+    --------
+    >>> from datetime import UTC, datetime
+    >>> day = datetime(2026, 3, 1, tzinfo=UTC)
+    >>> f = Finding(kind="volume", check="volume", statistic="decisions", start=day, end=day,
+    ...             value=10.0, severity=Severity.WARNING, message="fewer decisions")
+    >>> findings_frame([f])[["severity", "check", "value"]].to_dict("records")
+    [{'severity': 'warning', 'check': 'volume', 'value': 10.0}]
+    >>> list(findings_frame([]).columns)[:3]
+    ['severity', 'kind', 'check']
+    """
+    import pandas as pd
+
+    return pd.DataFrame([f.to_row() for f in findings], columns=list(_ROW_COLUMNS))
+
+
+_ROW_COLUMNS = ("severity", "kind", "check", "statistic", "feature", "cohort", "entity", "start", "end",
+                "value", "low", "high", "threshold", "n", "impact", "message", "evidence")
 
 
 def _json_number(value: float | None) -> float | None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow.compute as pc
 
@@ -33,6 +33,9 @@ from loopwatch.evaluation.metrics import Metric
 from loopwatch.evaluation.profile_metrics import DEFAULT_THRESHOLD, evaluate_profile
 from loopwatch.storage.parquet_store import ParquetStore
 from loopwatch.storage.profile_history import ProfileHistory
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["CohortEvaluation", "DayEvaluation", "EvaluationReport", "evaluate"]
 
@@ -110,6 +113,16 @@ class EvaluationReport:
     def exit_code(self) -> int:
         """0, or 1 when a regression pages (for cron and CI)."""
         return exit_code(self.findings)
+
+    def __repr__(self) -> str:
+        return (f"<EvaluationReport {self.model} {self.start:%Y-%m-%d}..{self.end:%Y-%m-%d}: "
+                f"{len(self.cohorts)} cohorts, {len(self.findings)} findings>")
+
+    def to_frame(self) -> pd.DataFrame:
+        """:meth:`rows` as a pandas DataFrame: one row per cohort, metric and basis."""
+        import pandas as pd
+
+        return pd.DataFrame(self.rows())
 
     def to_dict(self) -> dict[str, Any]:
         """Stable JSON keys, ISO 8601 times, non-finite numbers as null."""

@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from loopwatch.core.profile import ALL, Profile, utc_day_start
 from loopwatch.core.schema import TableSchema
@@ -32,6 +32,9 @@ from loopwatch.monitoring.drift import FeatureDrift, drift_report
 from loopwatch.storage.duckdb_engine import DEFAULT_ENGINE_MEMORY, duckdb_connection
 from loopwatch.storage.fitting import fit_binning
 from loopwatch.storage.window import WindowPlan
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["Comparison", "compare_files", "compare_tables"]
 
@@ -46,6 +49,16 @@ class Comparison:
     seconds: float
     #: rows of each side skipped as invalid (what ``ingest`` would quarantine), by reason
     skipped: Mapping[str, Counter[str]] = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        return (f"<Comparison {self.reference.n} vs {self.current.n} rows: "
+                f"{len(self.drifted)} of {len(self.features)} features drifted>")
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per feature: its drift decision and statistics (the JSON's ``features``)."""
+        import pandas as pd
+
+        return pd.DataFrame(self.to_dict()["features"])
 
     @property
     def drifted(self) -> list[str]:

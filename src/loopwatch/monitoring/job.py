@@ -14,10 +14,10 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from loopwatch.core.alerts import Alert
-from loopwatch.core.findings import Finding, Severity, exit_code
+from loopwatch.core.findings import Finding, Severity, exit_code, findings_frame
 from loopwatch.core.intervals import benjamini_hochberg
 from loopwatch.core.profile import utc_day_start
 from loopwatch.core.spec import Spec, parse_duration
@@ -41,6 +41,9 @@ from loopwatch.monitoring.evidence import require_evidence
 from loopwatch.storage.parquet_store import ParquetStore
 from loopwatch.storage.profile_history import ProfileHistory
 
+if TYPE_CHECKING:
+    import pandas as pd
+
 __all__ = ["CheckRun", "build_checks", "run_checks"]
 
 # registered on import, in this order
@@ -59,6 +62,16 @@ class CheckRun:
     findings: tuple[Finding, ...]
     tests: int
     seconds: float
+
+    def __repr__(self) -> str:
+        counts = ", ".join(f"{sum(f.severity == s for f in self.findings)} {s}"
+                           for s in sorted(Severity, reverse=True))
+        return (f"<CheckRun as of {self.as_of:%Y-%m-%d}: {len(self.findings)} findings ({counts}) "
+                f"from {len(self.checks)} checks>")
+
+    def to_frame(self) -> pd.DataFrame:
+        """The findings as a pandas DataFrame, one row each (see :func:`findings_frame`)."""
+        return findings_frame(self.findings)
 
     @property
     def pages(self) -> list[Finding]:
