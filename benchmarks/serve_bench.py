@@ -11,8 +11,11 @@ behind ``loopwatch serve`` (uvicorn, one process), loaded by Debian's ``wrk`` fr
 another process at a fixed concurrency (one thread, ``--connections`` connections,
 each sending ``POST /v1/decide`` with one decision drawn from 2,000 simulated
 transactions). Three servers a round, in turn: batched (``--batch-rows 64``, 2 ms
-wait budget) with logging, batch size 1 with logging, batched without logging;
-each server is warmed up before it is measured. Ratios are taken within a round
+wait budget) with logging, batched without logging, batch size 1 with logging (the
+order reversed every other round, logging on and off always next to each other);
+each server is warmed up before it is measured. The server counts the CPU time it
+spends logging (the batch thread's building and enqueuing, the writer thread's
+validating and writing), which the machine's other load does not move. Ratios are taken within a round
 (the machine's load drifts between rounds) and quoted as the median of the rounds
 with their spread. The last line is machine-readable.
 
@@ -142,11 +145,11 @@ def metric(port: int, name: str) -> float:
     return float("nan")
 
 
-def logging_cpu(port: int) -> float:
-    """CPU seconds the server spent logging: the batch thread's building and enqueuing of logged
-    batches, and the logger's writer thread (validating and writing), both counted in-process."""
-    return (metric(port, "loopwatch_logging_batch_cpu_seconds_total")
-            + metric(port, "loopwatch_logger_writer_cpu_seconds_total"))
+def logging_cpu(port: int) -> tuple[float, float]:
+    """CPU seconds the server spent logging, counted in-process: the batch thread's building and
+    enqueuing of logged batches, and the logger's writer thread (validating and writing)."""
+    return (metric(port, "loopwatch_logging_batch_cpu_seconds_total"),
+            metric(port, "loopwatch_logger_writer_cpu_seconds_total"))
 
 
 def run_wrk(wrk: str, port: int, script: Path, *, seconds: float, connections: int) -> dict[str, Any]:
@@ -176,11 +179,14 @@ def serve_once(config: str, *, wrk: str, work: Path, script: Path, seconds: floa
         run_wrk(wrk, port, script, seconds=min(3.0, seconds), connections=connections)  # warm-up
         load_before = os.getloadavg()[0]
         cpu = [psutil.Process(server.pid), *psutil.Process(server.pid).children(recursive=True)]
-        log_cpu_before = logging_cpu(port) if log else 0.0
+        log_cpu_before = logging_cpu(port) if log else (0.0, 0.0)
         cpu_before = sum(sum(p.cpu_times()[:2]) for p in cpu)
         measured = run_wrk(wrk, port, script, seconds=seconds, connections=connections)
         cpu_used = sum(sum(p.cpu_times()[:2]) for p in cpu) - cpu_before
-        log_cpu = (logging_cpu(port) - log_cpu_before) if log else 0.0
+        batch_cpu, writer_cpu = ((after - before for after, before in zip(logging_cpu(port), log_cpu_before,
+                                                                          strict=True))
+                                 if log else (0.0, 0.0))
+        log_cpu = batch_cpu + writer_cpu
         rows_sum = metric(port, "loopwatch_batch_rows_sum")
         rows_count = metric(port, "loopwatch_batch_rows_count")
         dropped = metric(port, "loopwatch_logger_dropped") if log else 0.0
@@ -200,6 +206,8 @@ def serve_once(config: str, *, wrk: str, work: Path, script: Path, seconds: floa
               "mean_batch_rows": round(rows_sum / rows_count, 2) if rows_count else None,
               "logger_dropped": dropped,
               "logging_cpu_share_pct": round(100 * log_cpu / cpu_used, 2) if cpu_used else None,
+              "logging_batch_thread_pct": round(100 * batch_cpu / cpu_used, 2) if cpu_used else None,
+              "logging_writer_pct": round(100 * writer_cpu / cpu_used, 2) if cpu_used else None,
               "load_before": round(load_before, 2),
               "load_after": round(os.getloadavg()[0], 2), "server_exit": server.returncode}
     _records.append(BENCH, run, record)
@@ -207,7 +215,9 @@ def serve_once(config: str, *, wrk: str, work: Path, script: Path, seconds: floa
           f"{record['p50_ms']:6.2f} ms  p99 {record['p99_ms']:7.2f} ms  CPU "
           f"{record['server_cpu_ms_per_decision']:.3f} ms/decision  mean batch "
           f"{record['mean_batch_rows']}  non-2xx {record['non2xx']}  logging "
-          f"{record['logging_cpu_share_pct'] or 0:.1f}% of CPU  load {record['load_before']}",
+          f"{record['logging_cpu_share_pct'] or 0:.1f}% of CPU (batch thread "
+          f"{record['logging_batch_thread_pct'] or 0:.1f}%, writer {record['logging_writer_pct'] or 0:.1f}%)"
+          f"  load {record['load_before']}",
           flush=True)
     return record
 
@@ -232,9 +242,12 @@ def bench_serving(args: argparse.Namespace, run: dict[str, Any], work: Path) -> 
     wrk = ensure_wrk()
     rounds: list[dict[str, dict[str, Any]]] = []
     for r in range(args.rounds):
+        # logging on and off run next to each other, and the order turns every round, so that
+        # the machine's load drifting within a round falls on both sides alike
+        order = ["batched", "batched, no logging", "single"]
         rounds.append({c: serve_once(c, wrk=wrk, work=work, script=work / "load.lua", seconds=args.seconds,
                                      connections=args.connections, run=run, round_=r)
-                       for c in CONFIGS})
+                       for c in (order if r % 2 == 0 else order[::-1])})
     ratios = [round_ratios(x) for x in rounds]
     print("logging's CPU per decision: "
           f"{_records.fmt_spread([r['logging_cpu'] for r in ratios], 1, '%')} more than without logging; "
