@@ -145,6 +145,19 @@ def metric(port: int, name: str) -> float:
     return float("nan")
 
 
+def own_store(work: Path, name: str) -> Path:
+    """A copy of the spec whose store is new: a server that starts on a store holding other
+    servers' decisions first reads their ids (to skip resent ones), a cost of the restart that a
+    long-running service pays once a day, not in every measured second."""
+    text = (work / "loopwatch.yaml").read_text(encoding="utf-8")
+    old = f"store: {work / 'store'}"
+    if old not in text:
+        raise SystemExit(f"the spec has no line {old!r}")
+    path = work / f"loopwatch-{name}.yaml"
+    path.write_text(text.replace(old, f"store: {work / ('store-' + name)}"), encoding="utf-8")
+    return path
+
+
 def logging_cpu(port: int) -> tuple[float, float]:
     """CPU seconds the server spent logging, counted in-process: the batch thread's building and
     enqueuing of logged batches, and the logger's writer thread (validating and writing)."""
@@ -171,7 +184,8 @@ def serve_once(config: str, *, wrk: str, work: Path, script: Path, seconds: floa
     env = {**os.environ, MODELS_ENV: str(work / "models.pkl"),
            "PYTHONPATH": os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")])}
     command = [str(Path(sys.executable).with_name("loopwatch")), "serve", "--spec",
-               str(work / "loopwatch.yaml"), "--loop", "serve_bench:build_loop", "--port", str(port),
+               str(own_store(work, f"r{round_}-{list(CONFIGS).index(config)}")), "--loop",
+               "serve_bench:build_loop", "--port", str(port),
                "--batch-rows", str(rows), "--batch-wait-ms", str(wait), "--log" if log else "--no-log"]
     server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
