@@ -200,3 +200,25 @@ def test_compare_tables_refuses_what_is_not_a_table() -> None:
     with pytest.raises(InputError, match="cannot read a set as a table"):
         compare_tables(spec(), {1, 2}, {3})
 
+
+
+def test_typed_parquet_read_in_place_compares_as_validated_rows_do(
+    frames: dict[str, pd.DataFrame], parquet: Comparison, tmp_path: Path
+) -> None:
+    # timestamps as timestamps (with a zone) and integers as integers: DuckDB reads these
+    # files in place; the fixture's text timestamps went through the validator
+    paths = {}
+    for side, df in frames.items():
+        typed = df.assign(timestamp=pd.to_datetime(df["timestamp"], utc=True))
+        table = pa.Table.from_pandas(typed, preserve_index=False)
+        assert pa.types.is_integer(table.schema.field("tenure_days").type)
+        paths[side] = tmp_path / f"{side}.parquet"
+        pq.write_table(table, paths[side])
+    from loopwatch.monitoring.compare import _needed
+    from loopwatch.monitoring.compare_inputs import _typed_parquet, comparison_schema
+
+    schema = comparison_schema(spec())
+    assert _typed_parquet([paths["current"]], schema, _needed(spec())) is not None  # in place
+    got = compare_files(spec(), [paths["reference"]], [paths["current"]])
+    assert (got.reference, got.current) == (parquet.reference, parquet.current)
+    assert got.drifted == parquet.drifted

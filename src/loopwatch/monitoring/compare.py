@@ -116,8 +116,9 @@ def compare_files(spec: Spec, reference: Sequence[str | Path], current: Sequence
         the file and the column).
     """
     return _compare(spec, {
-        "reference": lambda con, schema: read_files(con, schema, "reference", reference),
-        "current": lambda con, schema: read_files(con, schema, "current", current),
+        "reference": lambda con, schema: read_files(con, schema, "reference", reference,
+                                                    _needed(spec)),
+        "current": lambda con, schema: read_files(con, schema, "current", current, _needed(spec)),
     }, fdr=fdr, engine_memory=engine_memory)
 
 
