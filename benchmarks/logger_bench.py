@@ -243,7 +243,7 @@ def _burst_table(records: list[dict[str, Any]]) -> str:
              f"load average at start {run['load_average'][0]}; before = commit "
              f"`{run.get('before_commit')}`.", "",
              "| logger | calls a burst | median µs | p99 µs | p99.9 µs | longest call ms "
-             "| dropped | lost silently | burst to all written, s |",
+             "| dropped | lost silently, all runs | burst to all written, s |",
              "|---|--:|--:|--:|--:|--:|--:|--:|--:|"]
     fmt = _records.fmt_spread
     for (config,), rs in _records.group_by(latest, "config").items():
