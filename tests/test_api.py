@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -49,6 +50,16 @@ def test_a_check_run_has_a_short_repr_and_a_frame_of_its_findings(sim: Path) -> 
     assert list(frame["value"]) == [f.value for f in run.findings]
     assert frame.equals(findings_frame(run.findings))
     assert all(len(repr(f)) < 160 for f in run.findings)
+
+
+def test_each_tested_finding_reports_its_q_value_within_the_fdr(sim: Path) -> None:
+    spec = loopwatch.load_spec(sim)
+    run = loopwatch.run_checks(spec, as_of="2026-02-10", update=False)
+    tested = [f for f in run.findings if f.evidence.get("p_value") is not None
+              and not math.isnan(f.evidence["p_value"])]
+    assert tested
+    for f in tested:
+        assert f.evidence["p_value"] <= f.evidence["q_value"] <= spec.monitoring.fdr
 
 
 def test_evaluate_takes_strings_or_a_window(sim: Path) -> None:

@@ -1,8 +1,10 @@
 """Findings: what a check or an evaluation concludes about one subject in one window.
 
-A finding is plain data. Checks return them; the alert policy groups them; the
-CLI renders them as a table or JSON. Severity follows impact on decisions and
-persistence, never a raw p-value alone.
+A finding is plain data. Checks return them; the alert policy
+(:mod:`loopwatch.monitoring.alert_policy`) groups them; the CLI renders them as a
+table or JSON. Severity follows impact on decisions, and a page needs evidence
+that persists or is decisive at once (:mod:`loopwatch.monitoring.evidence`),
+never a raw p-value alone.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import numpy as np
 from scipy import stats
 
-__all__ = ["benjamini_hochberg", "wilson"]
+__all__ = ["adjusted_p_values", "benjamini_hochberg", "wilson"]
 
 
 def wilson(successes: float, trials: float, *, confidence: float = 0.95) -> tuple[float, float]:
@@ -30,6 +30,26 @@ def wilson(successes: float, trials: float, *, confidence: float = 0.95) -> tupl
     return max(0.0, centre - half), min(1.0, centre + half)
 
 
+def adjusted_p_values(p_values: Sequence[float]) -> list[float]:
+    """Benjamini–Hochberg adjusted p-values (q-values), by :func:`scipy.stats.false_discovery_control`.
+
+    A hypothesis is rejected at false discovery rate ``fdr`` exactly when its
+    q-value is at most ``fdr``. NaN p-values (no test possible) stay NaN and do
+    not count as tests.
+
+    Examples
+    --------
+    >>> [round(q, 4) for q in adjusted_p_values([0.001, 0.02, 0.04, 0.5, float("nan")])]
+    [0.004, 0.04, 0.0533, 0.5, nan]
+    """
+    p = np.asarray(p_values, dtype=np.float64)
+    out = np.full(p.shape, np.nan)
+    valid = ~np.isnan(p)
+    if valid.any():
+        out[valid] = stats.false_discovery_control(p[valid], method="bh")
+    return [float(q) for q in out]
+
+
 def benjamini_hochberg(p_values: Sequence[float], *, fdr: float = 0.05) -> list[bool]:
     """Which hypotheses are rejected at false discovery rate ``fdr`` (Benjamini & Hochberg 1995).
 
@@ -42,16 +62,4 @@ def benjamini_hochberg(p_values: Sequence[float], *, fdr: float = 0.05) -> list[
     """
     if not 0 < fdr < 1:
         raise ValueError(f"fdr must be in (0, 1); got {fdr}")
-    p = np.asarray(p_values, dtype=np.float64)
-    valid = np.flatnonzero(~np.isnan(p))
-    out = [False] * len(p)
-    if valid.size == 0:
-        return out
-    order = valid[np.argsort(p[valid], kind="stable")]
-    m = valid.size
-    passed = p[order] <= fdr * np.arange(1, m + 1) / m
-    if passed.any():
-        last = int(np.flatnonzero(passed)[-1])
-        for i in order[: last + 1]:
-            out[int(i)] = True
-    return out
+    return [q <= fdr for q in adjusted_p_values(p_values)]  # NaN compares False

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from loopwatch.core.alerts import Alert
 from loopwatch.core.findings import Finding, Severity, exit_code, findings_frame
-from loopwatch.core.intervals import benjamini_hochberg
+from loopwatch.core.intervals import adjusted_p_values
 from loopwatch.core.profile import utc_day_start
 from loopwatch.core.spec import Spec, parse_duration
 from loopwatch.core.store import DecisionSource
@@ -162,9 +162,12 @@ def run_checks(spec: Spec, *, as_of: datetime, store: DecisionSource | None = No
     candidates = _quiet_ended(candidates, current=current, trend=trend)
     p_values = [f.evidence.get("p_value", float("nan")) for f in candidates]
     tested = [p is not None and p == p for p in p_values]
-    keep = benjamini_hochberg([p if p is not None else float("nan") for p in p_values], fdr=m.fdr)
-    findings = _demote_echoes([f for f, t, k in zip(candidates, tested, keep, strict=True)
-                               if k or not t])
+    q_values = adjusted_p_values([p if p is not None else float("nan") for p in p_values])
+    # a tested candidate survives when its Benjamini–Hochberg q-value is within the FDR; it
+    # carries the q-value (its p-value adjusted for every test of the run) in its evidence
+    findings = _demote_echoes([replace(f, evidence={**f.evidence, "q_value": q}) if t else f
+                               for f, t, q in zip(candidates, tested, q_values, strict=True)
+                               if not t or q <= m.fdr])
 
     def prior(length: timedelta, which: Sequence[str]) -> Sequence[Finding]:
         if end - length <= reference.start:
