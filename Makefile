@@ -50,6 +50,9 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/eval_false_alarms.py --draws 20; \
 	$(BIN)/python benchmarks/label_free.py --draws 30; \
 	$(BIN)/python benchmarks/store_readers.py --runs 1 --days 4; \
+	$(BIN)/python benchmarks/eval_thin_alarms.py --periods 100; \
+	$(BIN)/python benchmarks/alerts_replay.py --days 45 --per-day 5000; \
+	$(BIN)/python benchmarks/baselines_replay.py --days 45 --per-day 5000; \
 	$(BIN)/python benchmarks/serve_bench.py --rounds 1 --seconds 3
 
 bench-full: $(STAMP)
@@ -67,6 +70,13 @@ bench-full: $(STAMP)
 	$(BIN)/python benchmarks/eval_coverage.py --draws 2000
 	$(BIN)/python benchmarks/eval_false_alarms.py --draws 200 --simulator 29
 	$(BIN)/python benchmarks/label_free.py --draws 300
+	$(BIN)/python benchmarks/eval_thin_alarms.py
+	$(BIN)/python benchmarks/alerts_replay.py
+	$(BIN)/python benchmarks/alerts_replay.py --generator churn
+	$(BIN)/python benchmarks/baselines_replay.py --variant open
+	$(BIN)/python benchmarks/baselines_replay.py --variant none
+	$(BIN)/python benchmarks/baselines_replay.py --generator churn --variant open
+	$(BIN)/python benchmarks/baselines_replay.py --generator churn --variant none
 	$(BIN)/python benchmarks/store_readers.py --runs 3
 	$(BIN)/python benchmarks/serve_bench.py --rounds 5 --seconds 8
 	$(BIN)/python benchmarks/tables.py
