@@ -279,7 +279,9 @@ def round_ratios(servers: dict[str, dict[str, Any]]) -> dict[str, float]:
             "logging": 100 * (1 - batched["throughput"] / quiet["throughput"]),
             "logging_cpu": 100 * (batched[cpu] / quiet[cpu] - 1),
             # counted in-process, so the other load on the machine does not move it
-            "logging_share": batched.get("logging_cpu_share_pct") or float("nan")}
+            "logging_share": batched.get("logging_cpu_share_pct") or float("nan"),
+            "logging_batch": batched.get("logging_batch_thread_pct") or float("nan"),
+            "logging_writer": batched.get("logging_writer_pct") or float("nan")}
 
 
 def bench_cascade(run: dict[str, Any], serving: Any) -> None:
@@ -385,7 +387,11 @@ def _serving_table(records: list[dict[str, Any]]) -> str:
                                    ("logging", "throughput lost to logging, %", 1),
                                    ("logging_cpu", "server CPU per decision added by logging, %", 1),
                                    ("logging_share", "share of the batched server's CPU spent logging "
-                                    "(counted in-process), %", 1)):
+                                    "(counted in-process), %", 1),
+                                   ("logging_batch", "… of which the batch thread building and enqueuing "
+                                    "logged batches, %", 1),
+                                   ("logging_writer", "… of which the logger's writer thread validating "
+                                    "and writing, %", 1)):
             if any(math.isnan(x[key]) for x in complete):
                 continue  # a run from before the server counted it
             lines.append(f"| {label} | {_records.fmt_spread([x[key] for x in complete], digits)} |")
