@@ -247,15 +247,27 @@ def test_an_open_alert_keeps_the_onset_of_its_cause() -> None:
     assert "since 02-07" in again.headline
 
 
-def test_a_collapsed_slice_of_a_feature_is_the_cause_of_its_missing_values_and_drift() -> None:
-    slice_ = found("coverage", "slice_positive_rate", feature="velocity_ratio", value=0.0)
-    findings = [slice_, missing("velocity_ratio", None, severity=Severity.WARNING),
-                found("drift", "divergence", days=7, feature="velocity_ratio"),
-                found("drift", "divergence", days=7, feature="distance_km")]
-    drafts = group_findings(findings, spec=SPEC)
-    cause = next(d for d in drafts if d.kind == "coverage")
-    assert cause.fingerprint == "coverage|card-fraud|velocity_ratio|-|-|-|-"
-    assert len(cause.suppressed) == 2 and cause.headline == "slice_positive_rate"
-    assert [d.feature for d in drafts if d.kind == "drift"] == ["distance_km"]
+def test_a_slice_of_a_features_values_is_that_features_health_alert() -> None:
+    def slice_(feature: str, label: str) -> Finding:
+        f = found("coverage", "slice_positive_rate", feature=feature, value=0.0)
+        return Finding(**{**f.__dict__, "check": "slice", "evidence": {"slice": label}})
+
+    missing_only = group_findings([slice_("failed_logins_7d", "failed_logins_7d missing")],
+                                  spec=SPEC)[0]
+    both = group_findings([slice_("failed_logins_7d", "failed_logins_7d missing"),
+                           missing("account_age_days", 12)], spec=SPEC)
+    assert [d.fingerprint for d in both] == [missing_only.fingerprint]
+    assert missing_only.fingerprint == "health|card-fraud|-|-|-|customer-profile|missing_rate"
+    assert missing_only.headline == "slice_positive_rate"  # the slice's own sentence
+    ranged = group_findings([slice_("amount", "amount above the reference range (>= 1e+04)"),
+                             found("drift", "divergence", days=7, feature="amount")], spec=SPEC)
+    assert [d.fingerprint for d in ranged] == ["health|card-fraud|amount|-|-|-|-"]
+    assert len(ranged[0].suppressed) == 1
+    entity = "merchant_category=crypto_exchange"
+    unseen = group_findings([slice_("merchant_category", "merchant_category not among the "
+                                                         "reference's categories"),
+                             found("coverage", "coverage", entity=entity, cohort=entity)],
+                            spec=SPEC)
+    assert [d.entity for d in unseen] == [entity] and len(unseen[0].suppressed) == 1
     new_value = found("coverage", "slice_positive_rate", cohort="region=MARS")
     assert subject_of(new_value, spec=SPEC).cohort == "region=MARS"

@@ -33,7 +33,7 @@ Examples
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 from loopwatch.core.alerts import Alert, AlertDraft, AlertState, fingerprint_of
@@ -77,8 +77,17 @@ def subject_of(finding: Finding, *, spec: Spec) -> Subject:
         if finding.statistic == "missing_rate" and owner is not None:
             return Subject(kind, source=owner, metric="missing_rate")
         return Subject(kind, feature=finding.feature)
+    if kind == "coverage" and finding.check == "slice" and finding.feature is not None:
+        # a slice of a feature's values whose decisions moved is that feature's health
+        # problem seen from the decisions: the same subject, so the alert keeps one
+        # fingerprint whichever of the two a day shows
+        label = str(finding.evidence.get("slice", ""))
+        if label.endswith(" missing"):
+            return subject_of(replace(finding, kind="health", statistic="missing_rate"), spec=spec)
+        if "reference range" in label:
+            return Subject("health", feature=finding.feature)
     if kind == "coverage":
-        if finding.entity is None:  # a slice: a feature's missing or new values, a new cohort value
+        if finding.entity is None:  # a slice: a category the reference never saw, a new cohort value
             return Subject(kind, feature=finding.feature,
                            cohort=finding.cohort if finding.feature is None else None)
         return Subject(kind, entity=finding.entity)
@@ -150,6 +159,9 @@ def _entity_explains(cause: _Group, symptom: _Group, spec: Spec) -> bool:
     """An entity that is not being scored, or a slice of a feature whose decisions collapsed,
     explains the drift, schema and health findings of that column or feature (a new category
     seen as drift, an unseen value, the missing values of the slice)."""
+    if symptom.subject.kind == "coverage" and (symptom.subject.entity is not None
+                                               or cause.subject.entity is None):
+        return False  # an entity explains a slice of its column, not another entity
     column = (cause.subject.entity or "").split("=", 1)[0]
     explained = {column, *cause.features} - {""}
     return bool(explained & symptom.features) and _overlap(cause, symptom)
@@ -184,9 +196,9 @@ def _lost_traffic_explains_drift(cause: _Group, symptom: _Group, spec: Spec) -> 
 INHIBIT_RULES: tuple[InhibitRule, ...] = (
     InhibitRule("missing inputs → errors and latency", frozenset({"health"}),
                 frozenset({"system"}), _missing_explains_system),
-    InhibitRule("unscored entity or slice → its feature's drift, schema and health",
+    InhibitRule("unscored entity or slice → its feature's drift, schema, health and slices",
                 frozenset({"coverage"}),
-                frozenset({"drift", "schema", "health"}), _entity_explains),
+                frozenset({"drift", "schema", "health", "coverage"}), _entity_explains),
     InhibitRule("feature health → its drift and schema", frozenset({"health"}),
                 frozenset({"drift", "schema"}), _feature_explains),
     InhibitRule("lost traffic → drift of the mix", frozenset({"volume"}), frozenset({"drift"}),

@@ -48,14 +48,16 @@ def headline(kind: Kind, findings: Sequence[Finding], suppressed: Sequence[Findi
     since_text = f" since {began:%m-%d}"
     where = _where([f.cohort for f in shown])
     if kind == "health":
-        statistics_ = {f.statistic for f in shown}
         names = _names(f.feature for f in shown)
-        if "missing_rate" in statistics_:
-            peak = max(f.value for f in top if f.statistic == "missing_rate")
+        missing = [f.value for f in top if f.statistic == "missing_rate"] or [
+            f.value for f in shown if f.statistic == "missing_rate"]
+        if missing:
             subject = f"{source} inputs {names}" if source else names
-            return (f"{subject} missing in up to {peak:.0%} of decisions{where}{since_text}"
-                    + _errors_there(suppressed))
+            return (f"{subject} missing in up to {max(missing):.0%} of decisions{where}"
+                    f"{since_text}" + _errors_there(suppressed))
         first = top[0]
+        if first.check == "slice":  # the slice's own sentence says what share and what happened
+            return first.message + _errors_there(suppressed)
         if first.statistic == "out_of_range":
             return (f"{names}: {first.value:.0%} of values outside the reference range{where}"
                     f"{since_text}")
