@@ -99,3 +99,14 @@ def spec() -> Spec:
         ],
         "cohorts": ["region"],
     })
+
+
+@pytest.fixture(autouse=True)
+def _no_check_leaks_out_of_a_test() -> Iterator[None]:
+    """A test that registers a check must remove it: the registry is global."""
+    from loopwatch.monitoring.checks import CHECKS
+    from loopwatch.monitoring.job import build_checks  # noqa: F401  (registers the built-ins)
+
+    before = CHECKS.names()
+    yield
+    assert CHECKS.names() == before, "a test left a check registered; unregister it in a fixture"

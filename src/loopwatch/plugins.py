@@ -48,6 +48,12 @@ class Registry(Generic[T]):
             return item
         return decorate
 
+    def unregister(self, name: str) -> None:
+        """Remove ``name`` (a test's temporary registration); a ``KeyError`` if it is not there."""
+        if name not in self._items:
+            raise KeyError(f"no {self.kind} named {name!r} is registered")
+        del self._items[name]
+
     def get(self, name: str) -> T:
         """The item registered as ``name``; a ``ValueError`` naming the known ones otherwise."""
         self._load()

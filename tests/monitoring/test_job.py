@@ -4,6 +4,7 @@ healthy days stay quiet; the CLI speaks JSON and exit codes."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -123,7 +124,9 @@ def test_built_in_checks_register_like_plugins() -> None:
         assert check.name == name and callable(check.run)
 
 
-def test_a_plugin_check_runs_in_the_job(incidents: tuple[Spec, dict[str, Any]]) -> None:
+@pytest.fixture
+def always() -> Iterator[str]:
+    """A plugin check registered for one test, and removed after it."""
     from loopwatch.core.findings import Finding
     from loopwatch.monitoring.checks import CheckContext, register_check
 
@@ -136,9 +139,14 @@ def test_a_plugin_check_runs_in_the_job(incidents: tuple[Spec, dict[str, Any]]) 
                             start=context.current.start, end=context.current.end, value=1.0,
                             severity=Severity.WARNING, message="always")]
 
+    yield Always.name
+    CHECKS.unregister(Always.name)
+
+
+def test_a_plugin_check_runs_in_the_job(incidents: tuple[Spec, dict[str, Any]], always: str) -> None:
     spec, truth = incidents
     run = run_checks(spec, as_of=datetime.fromisoformat(truth["reference"]["end"]) + timedelta(days=2),
-                     checks=["test-always"], update=False)
+                     checks=[always], update=False)
     assert [f.message for f in run.findings] == ["always"]
 
 
