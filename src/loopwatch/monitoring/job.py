@@ -212,7 +212,7 @@ def build_checks(spec: Spec, names: Sequence[str]) -> list[Check]:
 
 
 #: the checks that compare both the current and the trend window (``CheckContext.windows``)
-_TREND_CHECKS = frozenset({"health", "drift"})
+_TREND_CHECKS = frozenset({"health", "drift", "slice"})
 
 
 def _quiet_ended(candidates: list[Finding], *, current: Window, trend: Window) -> list[Finding]:
@@ -230,10 +230,13 @@ def _quiet_ended(candidates: list[Finding], *, current: Window, trend: Window) -
         return (f.check, f.statistic, f.feature, f.cohort, f.entity)
 
     now = {key(f) for f in candidates if (f.start, f.end) == (current.start, current.end)}
+    # the checks that compared the current window too (any that reported on it in this run)
+    both = _TREND_CHECKS | {f.check for f in candidates
+                            if (f.start, f.end) == (current.start, current.end)}
     out = []
     for f in candidates:
         if ((f.start, f.end) == (trend.start, trend.end) and f.severity > Severity.INFO
-                and f.check in _TREND_CHECKS and key(f) not in now):
+                and f.check in both and key(f) not in now):
             f = replace(f, severity=Severity.INFO, evidence={**f.evidence, "ended": True},
                         message=f"{f.message} (not seen in the latest {current.days:g} day(s))")
         out.append(f)
