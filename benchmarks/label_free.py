@@ -149,16 +149,71 @@ def _show(metric: Metric) -> str:
     return f"{metric.value:.4f} [{metric.low:.4f}, {metric.high:.4f}]"
 
 
+BENCH = "label_free"
+_NAMES = ("roc_auc", "precision", "recall", "base_rate")
+
+
+def table_synthetic(records: list[dict[str, Any]]) -> str:
+    """Coverage, error and response to a covariate shift of the synthetic label-free estimates."""
+    from _records import latest_runs  # benchmarks/ is on the path when run or tabled; tests import this file
+
+    rows = {r["case"]: r for r in latest_runs(records, where={"kind": "synthetic"})}
+    if {"calibration holds", "latent +0.5"} - set(rows):
+        return "(no records: run benchmarks/label_free.py)\n"
+    same, moved = rows["calibration holds"], rows["latent +0.5"]
+    run = same["run"]
+    out = [f"Run {run['id']} ({run['date']}, `{run['command']}`), {same['draws']} windows "
+           f"({moved['draws']} shifted).", "",
+           "| | " + " | ".join(_NAMES) + " |", "|---|" + "---:|" * len(_NAMES),
+           "| 95% interval covers the realized value | "
+           + " | ".join(f"{100 * same['coverage'][n]:.1f}%" for n in _NAMES) + " |",
+           "| mean absolute error | " + " | ".join(f"{same['mae'][n]:.4f}" for n in _NAMES) + " |",
+           "| latent +0.5 for everyone (covariate shift): mean change of the estimate | "
+           + " | ".join(f"{moved['estimate_change'][n]:+.4f}" for n in _NAMES) + " |",
+           "| same: mean change of the realized value | "
+           + " | ".join(f"{moved['realized_change'][n]:+.4f}" for n in _NAMES) + " |"]
+    return "\n".join(out) + "\n"
+
+
+def table_simulator(records: list[dict[str, Any]]) -> str:
+    """Daily label-free estimates on a healthy simulated run against the realized values."""
+    from _records import latest_runs
+
+    rows = latest_runs(records, where={"kind": "simulator_healthy"})
+    if not rows:
+        return "(no records: run benchmarks/label_free.py without --no-simulator)\n"
+    run = rows[0]["run"]
+    out = [f"Run {run['id']} ({run['date']}, `{run['command']}`).", "",
+           "| | mean realized | MAE of the estimate | interval coverage |", "|---|---:|---:|---:|"]
+    out += [f"| {r['metric']} | {r['mean_realized']:.3f} | {r['mae']:.3f} | "
+            f"{100 * r['coverage']:.1f}% ({r['days']} days) |" for r in rows]
+    return "\n".join(out) + "\n"
+
+
+TABLES = {"synthetic": table_synthetic, "simulator": table_simulator}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0] if __doc__ else None)
     parser.add_argument("--draws", type=int, default=300)
     parser.add_argument("--no-simulator", action="store_true")
+    parser.add_argument("--no-record", action="store_true", help="print only; write no records")
     args = parser.parse_args()
+    from _records import append, new_run
+
+    meta = new_run(BENCH)
+
+    def record(row: dict[str, Any]) -> None:
+        if not args.no_record:
+            append(BENCH, meta, row)
+
     began = time.perf_counter()
     same = synthetic(args.draws, seed=1)
+    record({"kind": "synthetic", "case": "calibration holds", "draws": args.draws, **same})
     print("synthetic, calibration holds: coverage", {k: f"{v:.1%}" for k, v in same["coverage"].items()},
           "MAE", {k: f"{v:.4f}" for k, v in same["mae"].items()})
     moved = synthetic(max(args.draws // 3, 20), seed=2, shift=0.5)
+    record({"kind": "synthetic", "case": "latent +0.5", "draws": max(args.draws // 3, 20), **moved})
     print("synthetic, latent +0.5 (covariate shift): coverage",
           {k: f"{v:.1%}" for k, v in moved["coverage"].items()},
           "\n  mean change of the estimate", {k: f"{v:+.4f}" for k, v in moved["estimate_change"].items()},
@@ -167,6 +222,7 @@ def main() -> None:
         healthy = healthy_days()
         print("simulator, healthy days 30-65, daily windows:")
         for name, row in healthy.items():
+            record({"kind": "simulator_healthy", "metric": name, **row})
             print(f"  {name}: MAE {row['mae']:.4f} (mean realized {row['mean_realized']:.4f}), "
                   f"interval coverage {row['coverage']:.1%} over {row['days']} days")
         print("simulator, gradual_drift from day 62 (estimate vs realized, daily):")
