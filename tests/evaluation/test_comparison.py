@@ -269,3 +269,15 @@ def test_profiles_of_another_binning_are_refused() -> None:
 
 
 DAY_SPAN = Window(DAY, DAY)
+
+
+def test_value_per_decision_of_a_cohort_below_the_floor_is_not_enough_data_and_never_tested() -> None:
+    spec = make_spec(value={"false_positive": 10.0, "false_negative": 50.0})
+    ref = profile(confusion(2_000, 8_000, 1_000, 489_000), value_sum=[[0, 0], [8e5, 2e5], [0, 0]],
+                  value_sq=[[0, 0], [1.6e8, 4e7], [0, 0]])
+    thin = profile(confusion(3, 9, 40, 4_000), value_sum=[[0, 0], [5e3, 100], [0, 0]],
+                   value_sq=[[0, 0], [3e6, 4e3], [0, 0]])
+    (value,) = [c for c in compare_metrics({ALL: ref}, {ALL: thin}, TWO_BINS, spec)
+                if c.metric == "value_per_decision"]
+    assert value.current.status == "not_enough_data" and "12 labelled positives" in value.current.reason
+    assert value.status == "compared" and math.isnan(value.p_value)

@@ -217,6 +217,8 @@ def value_per_decision(profile: Profile, bins: ScoreBins, spec: Spec, *, thresho
     if n == 0:
         return Metric.undefined("value_per_decision", n=0), math.nan
     mean = net.value / n
+    if net.status == "not_enough_data":  # too few positives for the value's interval: never tested
+        return Metric.not_enough_data("value_per_decision", mean, n=n, reason=net.reason), math.nan
     if not math.isfinite(net.low):
         return Metric("value_per_decision", mean, math.nan, math.nan, n), math.nan
     se = (net.high - net.low) / (2 * z) / n
