@@ -267,24 +267,35 @@ def table_coverage(records: list[dict[str, Any]]) -> str:
 
 
 def table_summary(records: list[dict[str, Any]]) -> str:
-    """Per interval: the range of coverage over settings with an interval, misses by side, cells outside."""
+    """Per interval: coverage pooled over the settings with an interval, its range, misses by side, and
+    the settings outside 93.5-96.5% (beyond 2 standard errors in bold)."""
     rows = _latest(records)
     if not rows:
         return "(no records: run benchmarks/eval_coverage.py)\n"
-    out = ["| interval | settings with an interval | coverage, lowest–highest | interval above the truth "
-           "(median share) | below | settings outside 93.5–96.5% (coverage ± se) |",
-           "|---|---:|---|---:|---:|---|"]
+    out = ["| interval | settings with an interval | pooled coverage ± se | lowest–highest | interval above "
+           "the truth (pooled) | below | settings outside 93.5–96.5% (coverage ± se) |",
+           "|---|---:|---:|---|---:|---:|---|"]
     for name in METRICS:
         mine = [r for r in rows if r["metric"] == name and rate(r)[2] > 0]
         if not mine:
             continue
+        k = sum(rate(r)[2] for r in mine)
+        pooled = sum(r["covered"] for r in mine) / k
         rates = [rate(r)[0] for r in mine]
-        above = np.median([r["above"] / rate(r)[2] for r in mine])
-        below = np.median([r["below"] / rate(r)[2] for r in mine])
-        outside = [f"{r['setting']}, {r['positives']}: {100 * rate(r)[0]:.1f} ±{100 * rate(r)[1]:.1f}"
-                   for r in mine if not LOW <= rate(r)[0] <= HIGH]
-        out.append(f"| {name} | {len(mine)} | {100 * min(rates):.1f}–{100 * max(rates):.1f}% | "
-                   f"{100 * above:.1f}% | {100 * below:.1f}% | {'; '.join(outside) or 'none'} |")
+        above = sum(r["above"] for r in mine) / k
+        below = sum(r["below"] for r in mine) / k
+
+        def outside(r: dict[str, Any]) -> str:
+            c, se, _ = rate(r)
+            far = c < LOW - 2 * se or c > HIGH + 2 * se
+            text = f"{r['setting']}, {r['positives']}: {100 * c:.1f} ±{100 * se:.1f}"
+            return f"**{text}**" if far else text
+
+        shown = [outside(r) for r in mine if not LOW <= rate(r)[0] <= HIGH]
+        se = math.sqrt(pooled * (1 - pooled) / k)
+        out.append(f"| {name} | {len(mine)} | {100 * pooled:.1f} ±{100 * se:.1f} | "
+                   f"{100 * min(rates):.1f}–{100 * max(rates):.1f}% | {100 * above:.1f}% | "
+                   f"{100 * below:.1f}% | {'; '.join(shown) or 'none'} |")
     return "\n".join(out) + "\n"
 
 
