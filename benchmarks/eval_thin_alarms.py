@@ -89,7 +89,7 @@ def run(job: Job) -> dict[str, Any]:
         ref = profile(pop, rng, decisions=reference_n, cut=cut, start=START, days=REFERENCE_DAYS)
         cur_start = START + timedelta(days=REFERENCE_DAYS)
         cur = profile(pop, rng, decisions=current_n, cut=cut, start=cur_start, days=CURRENT_DAYS)
-        found = compare({ALL: ref}, {ALL: cur}, BINNING, spec, window=cur)
+        found = compare({ALL: ref}, {ALL: cur}, BINNING, spec, window=cur.window)
         any_finding += bool(found)
         pages += any(f.severity == Severity.PAGE for f in found)
         by_metric.update({f.statistic for f in found})

@@ -213,12 +213,12 @@ def test_a_net_loss_per_decision_that_did_not_change_never_pages_and_a_larger_lo
     spec = make_spec(value={"false_positive": 10.0, "false_negative": 50.0})
     counts = confusion(2_000, 8_000, 1_000, 489_000)
     ref = profile(counts, value_sum=[[0, 0], [8e5, 2e5], [0, 0]], value_sq=[[0, 0], [1.6e8, 4e7], [0, 0]])
-    same = compare({ALL: ref}, {ALL: ref}, TWO_BINS, spec, window=ref)
+    same = compare({ALL: ref}, {ALL: ref}, TWO_BINS, spec, window=ref.window)
     assert [f.statistic for f in same if f.statistic == "value_per_decision"] == []
     # 30% more lost per missed positive: the loss per decision grows by more than the 10% minimum effect
     worse = profile(counts, value_sum=[[0, 0], [1.04e6, 2e5], [0, 0]],
                     value_sq=[[0, 0], [2.7e8, 4e7], [0, 0]])
-    found = {f.statistic: f for f in compare({ALL: ref}, {ALL: worse}, TWO_BINS, spec, window=worse)}
+    found = {f.statistic: f for f in compare({ALL: ref}, {ALL: worse}, TWO_BINS, spec, window=worse.window)}
     assert found["value_per_decision"].severity == Severity.PAGE and found["value_per_decision"].impact < 0
 
 
