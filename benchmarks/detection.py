@@ -36,7 +36,7 @@ from loopwatch.monitoring.job import run_checks
 from loopwatch.simulate.churn import ChurnConfig, simulate_churn
 from loopwatch.simulate.fraud import SimulationConfig, SimulationResult, simulate, write_simulation
 from loopwatch.simulate.replay import replay
-from loopwatch.simulate.scoring import matches
+from loopwatch.simulate.scoring import score_alarms, score_incidents
 from loopwatch.storage.parquet_store import ParquetStore
 
 HERE = Path(__file__).resolve().parent
@@ -46,11 +46,6 @@ import _records  # noqa: E402
 BENCH = "detection"
 DAY = timedelta(days=1)
 PER_DAY = {"fraud": 20_000, "churn": 5_000}
-_ALARMS = (Severity.PAGE, Severity.WARNING)
-
-
-def _key(finding: Finding) -> tuple[object, ...]:
-    return (finding.kind, finding.statistic, finding.feature, finding.cohort, finding.entity)
 
 
 def _simulate(generator: str, *, days: int, per_day: int, incidents: str, seed: int) -> SimulationResult:
@@ -59,72 +54,6 @@ def _simulate(generator: str, *, days: int, per_day: int, incidents: str, seed: 
         return simulate_churn(ChurnConfig(days=days, decisions_per_day=per_day, incidents=kinds,
                                           seed=seed))
     return simulate(SimulationConfig(days=days, decisions_per_day=per_day, incidents=kinds, seed=seed))
-
-
-def _bounds(incident: dict[str, Any]) -> tuple[datetime, datetime | None]:
-    end = incident["end"]
-    return datetime.fromisoformat(incident["onset"]), None if end is None else datetime.fromisoformat(end)
-
-
-def _active(incident: dict[str, Any], as_of: datetime) -> bool:
-    """Is the incident active in the day a check run as of ``as_of`` looks at?"""
-    onset, end = _bounds(incident)
-    return onset < as_of and (end is None or end > as_of - DAY)
-
-
-def _ended(incident: dict[str, Any], as_of: datetime) -> bool:
-    end = _bounds(incident)[1]
-    return end is not None and end <= as_of - DAY
-
-
-def score_incidents(runs: list[tuple[datetime, list[Finding]]],
-                    incidents: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One record per incident: first page, silent active days, days reported after its end."""
-    out = []
-    for incident in incidents:
-        onset, _ = _bounds(incident)
-        # an incident only labels reveal must bring a new page: one that was not already
-        # paging on the day of its onset (for another incident still degrading the model)
-        before = {_key(f) for d, findings in runs if d == onset for f in findings
-                  if f.severity == Severity.PAGE} if incident["label_only"] else set()
-        found = next(((d, f) for d, findings in runs if d > onset for f in findings
-                      if f.severity == Severity.PAGE and matches(f, incident)
-                      and _key(f) not in before), None)
-        reported = {d for d, findings in runs
-                    if any(f.severity in _ALARMS and matches(f, incident) for f in findings)}
-        active = [d for d, _ in runs if _active(incident, d)]
-        after = [d for d, _ in runs if _ended(incident, d)]
-        out.append({
-            "incident": incident["kind"], "harmful": incident["harmful"],
-            "label_only": incident["label_only"], "onset": incident["onset"], "end": incident["end"],
-            "detected": found is not None,
-            "days_to_detect": None if found is None else (found[0] - onset) / DAY,
-            "finding": None if found is None else f"{found[1].kind}: {found[1].message}",
-            "active_days": len(active),
-            "silent_days": sum(d not in reported for d in active),
-            "after_end_days": None if incident["end"] is None else sum(d in reported for d in after),
-        })
-    return out
-
-
-def score_alarms(runs: list[tuple[datetime, list[Finding]]],
-                 incidents: list[dict[str, Any]]) -> dict[str, Any]:
-    """Pages and warnings that name no incident active that day nor one that ended."""
-    counts = {f"{s}_{w}": 0 for s in ("pages", "warnings") for w in ("unmatched", "unmatched_quiet")}
-    examples: list[str] = []
-    for d, findings in runs:
-        quiet = not any(i["harmful"] and _active(i, d) for i in incidents)
-        for f in findings:
-            if f.severity not in _ALARMS:
-                continue
-            if any(matches(f, i) and (_active(i, d) or _ended(i, d)) for i in incidents):
-                continue
-            name = "pages" if f.severity == Severity.PAGE else "warnings"
-            counts[f"{name}_unmatched"] += 1
-            counts[f"{name}_unmatched_quiet"] += quiet
-            if len(examples) < 20:
-                examples.append(f"{d - DAY:%m-%d} {f.severity} {f.kind}: {f.message}")
-    return {**counts, "check_days": len(runs), "examples": examples}
 
 
 def run_one(generator: str, *, days: int, per_day: int, incidents: str, seed: int,
