@@ -25,6 +25,7 @@ from loopwatch.core.checks_spec import Checks
 from loopwatch.core.control import Control
 from loopwatch.core.inputs import Inputs
 from loopwatch.core.serving import Serving
+from loopwatch.core.sinks import AlertSinks
 from loopwatch.errors import SpecError
 
 __all__ = [
@@ -265,6 +266,8 @@ class Spec(_Model):
     serving: Serving | None = None
     #: Where alert state lives and how alerts resolve (``core/control.py``).
     control: Control = Control()
+    #: Where alert notifications go: sinks and retries (``core/sinks.py``).
+    alerts: AlertSinks = AlertSinks()
     #: What well-formed input looks like: score range, cadence, cohort values (``core/inputs.py``).
     inputs: Inputs = Inputs()
 

@@ -35,17 +35,20 @@ class Action(StrEnum):
     resolve = "resolve"
     snooze = "snooze"
     stats = "stats"
+    deliveries = "deliveries"
 
 
 @command(act="an alert pages and is not acknowledged")
 def alerts(
     action: Annotated[Action, typer.Argument(
-        help="list (live alerts), show ID, ack ID, resolve ID, snooze ID --until, stats")] = Action.list,
+        help="list (live alerts), show ID, ack ID, resolve ID, snooze ID --until, stats, "
+             "deliveries")] = Action.list,
     alert_id: Annotated[str | None, typer.Argument(
         metavar="[ID]", help="The alert of show, ack, resolve and snooze", show_default=False)] = None,
     spec: SpecOption = None,
     store: StoreOption = None,
-    show_all: Annotated[bool, typer.Option("--all", help="list: include resolved alerts")] = False,
+    show_all: Annotated[bool, typer.Option(
+        "--all", help="list: include resolved alerts; deliveries: include delivered ones")] = False,
     by: Annotated[str | None, typer.Option(
         "--by", metavar="NAME", help="Who acts, for the audit log \\[default: the current user]")] = None,
     reason: Annotated[str, typer.Option("--reason", metavar="TEXT",
@@ -59,8 +62,9 @@ def alerts(
         "--to", metavar="TIME", help="stats: alerts raised before this time \\[default: now]")] = None,
     fmt: FormatOption = Format.table,
 ) -> None:
-    """List, show, acknowledge, resolve or snooze alerts, or their MTTD and MTTR per kind; exit 1 while a
-    page-level alert is open and not acknowledged."""
+    """List, show, acknowledge, resolve or snooze alerts, their MTTD and MTTR per kind, or their
+    notifications (deliveries); exit 1 while a page-level alert is open and not acknowledged (deliveries:
+    while a notification is dead-lettered)."""
     needs_id = action in (Action.show, Action.ack, Action.resolve, Action.snooze)
     if needs_id and alert_id is None:
         usage_error("ID", f"alerts {action} needs the id of an alert (see `loopwatch alerts list`)")
@@ -73,6 +77,8 @@ def alerts(
         if action is Action.stats:
             _stats(plane, spec_obj.model, start, end, fmt)
             return
+        if action is Action.deliveries:
+            raise typer.Exit(_deliveries(plane, spec_obj.model, show_all, fmt))
         if action is Action.list:
             found = plane.alerts(model=spec_obj.model, include_resolved=show_all)
             _print(found, fmt, title=f"{spec_obj.model} · {len(found)} alert(s)"
@@ -166,3 +172,32 @@ def _stats(plane: ControlPlane, model: str, start: str | None, end: str | None, 
         render.out().print(f"{title}: none", markup=False)
         return
     render.print_tables(render.table(columns, cells), title=title)
+
+
+def _deliveries(plane: ControlPlane, model: str, show_all: bool, fmt: Format) -> int:
+    """The outbox: pending and dead notifications (all with --all), newest first; 1 if any is dead."""
+    from loopwatch.storage.control.outbox import Outbox
+
+    box = Outbox(plane.engine)
+    rows = box.deliveries(model=model, states=None if show_all else ("pending", "dead"))
+    counts = box.counts(model)
+    dead = sum(n for (_, state), n in counts.items() if state == "dead")
+    if fmt is Format.json:
+        render.print_json({"model": model, "deliveries": [d.to_dict() for d in rows],
+                           "counts": [{"sink": k[0], "state": k[1], "n": n}
+                                      for k, n in sorted(counts.items())]})
+        return ExitCode.ACT if dead else ExitCode.OK
+    out = render.out()
+    summary = ", ".join(f"{sink} {state} {n}" for (sink, state), n in sorted(counts.items())) or "none"
+    out.print(f"{model} · notifications per sink: {summary}", markup=False, style="bold")
+    if not rows:
+        out.print("nothing pending or dead" if not show_all else "no notifications", markup=False)
+        return ExitCode.ACT if dead else ExitCode.OK
+    columns = [render.Column("id", key=True), render.Column("sink", "left"), render.Column("alert"),
+               render.Column("event", "left"), render.Column("state", "left"), render.Column("attempts"),
+               render.Column("next attempt", "left"), render.Column("last error", "left", wrap=True)]
+    cells = [[str(d.id), d.sink, f"#{d.alert_id}", f"{d.event} ({d.action})", d.state, str(d.attempts),
+              f"{d.next_attempt_at:%Y-%m-%d %H:%M:%S}" if d.state == "pending" else "-",
+              (d.last_error or "")[:120]] for d in rows]
+    render.print_tables(render.table(columns, cells), title=None)
+    return ExitCode.ACT if dead else ExitCode.OK

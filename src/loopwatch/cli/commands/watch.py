@@ -20,7 +20,9 @@ from loopwatch.cli.app import (
 )
 
 if TYPE_CHECKING:
+    from loopwatch.core.spec import Spec
     from loopwatch.monitoring.watch import WatchRun
+    from loopwatch.storage.control import ControlPlane
 
 
 @command(act="an alert pages and is not acknowledged")
@@ -65,11 +67,14 @@ def watch(
     spec_obj, plane = control.open_control(spec, store)
     with plane:
         _, target = open_store(spec, store)
+        _missing_secrets(spec_obj)
         if period is None:
             run = watch_once(spec_obj, as_of=when, plane=plane, store=target, checks=names)
             _show(spec_obj.model, run, fmt)
+            _flush(spec_obj, plane)
             raise typer.Exit(run.exit_code)
         render.err().print(f"watching {spec_obj.model} every {every}; Ctrl-C stops", markup=False)
+        _worker(spec_obj, plane)
         watch_every(spec_obj, plane=plane, every=period, store=target, checks=names,
                     clock=lambda: datetime.now(UTC), on_run=lambda r: _show(spec_obj.model, r, fmt))
 
@@ -93,3 +98,44 @@ def _show(model: str, run: WatchRun, fmt: Format) -> None:
     out.print(f"{len(live)} live alert(s)" + (":" if live else ""), markup=False)
     if live:
         out.print(control.alerts(live))
+
+
+def _missing_secrets(spec: Spec) -> None:
+    """Say on stderr which sink lacks its environment variable (its notifications wait, retried)."""
+    import os
+
+    for sink in spec.alerts.sinks:
+        for name in (sink.url_env, sink.secret_env, sink.routing_key_env):
+            if name and not os.environ.get(name):
+                render.err().print(f"warning: sink {sink.key}: the environment variable {name} is not set; "
+                                   "its notifications stay pending until it is", markup=False)
+
+
+def _flush(spec: Spec, plane: ControlPlane) -> None:
+    """Deliver what is pending, waiting at most ``alerts.flush_seconds`` (retries left for the next run)."""
+    if not spec.alerts.sinks:
+        return
+    from loopwatch.delivery import deliver, describe
+    from loopwatch.storage.control.outbox import Outbox
+
+    report = deliver(Outbox(plane.engine), spec.alerts)
+    render.err().print(describe(report), markup=False)
+
+
+def _worker(spec: Spec, plane: ControlPlane) -> None:
+    """A daemon thread that drains the outbox while ``watch --every`` waits between runs."""
+    if not spec.alerts.sinks:
+        return
+    import threading
+    import time
+
+    from loopwatch.delivery import deliver
+    from loopwatch.storage.control.outbox import Outbox
+
+    def loop() -> None:
+        box = Outbox(plane.engine)
+        while True:
+            deliver(box, spec.alerts, within=spec.alerts.retry_max_seconds)
+            time.sleep(1.0)
+
+    threading.Thread(target=loop, name="loopwatch-delivery", daemon=True).start()

@@ -33,9 +33,11 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from loopwatch.core.alerts import Alert, AlertDraft, AlertState
 from loopwatch.core.findings import Kind, Severity
+from loopwatch.core.sinks import Sink
 from loopwatch.core.spec import Spec, parse_duration
 from loopwatch.errors import InputError
 from loopwatch.storage.control.database import control_url, open_engine
+from loopwatch.storage.control.outbox import enqueue
 from loopwatch.storage.control.records import (
     Action,
     AlertList,
@@ -64,6 +66,9 @@ class ControlPlane:
         Consecutive runs without a cause before its alert resolves.
     reopen_within
         A cause that comes back this soon after its alert resolved reopens it.
+    sinks
+        Where notifications go: every transition writes one outbox row per
+        matching sink in its own transaction (:mod:`.outbox`).
 
     Examples
     --------
@@ -85,20 +90,21 @@ class ControlPlane:
     """
 
     def __init__(self, *, url: str, resolve_after: int = 2,
-                 reopen_within: timedelta = timedelta(days=7)) -> None:
+                 reopen_within: timedelta = timedelta(days=7), sinks: Sequence[Sink] = ()) -> None:
         if resolve_after < 1:
             raise ValueError(f"resolve_after must be >= 1; got {resolve_after}")
         if reopen_within < timedelta(0):
             raise ValueError(f"reopen_within must not be negative; got {reopen_within}")
         self.resolve_after = resolve_after
         self.reopen_within = reopen_within
+        self.sinks = tuple(sinks)
         self.engine: Engine = open_engine(url)
 
     @classmethod
     def for_spec(cls, spec: Spec, *, url: str | None = None, store: str | None = None) -> ControlPlane:
         """The control plane of ``spec``: its database (:func:`.control_url`) and hysteresis."""
         return cls(url=control_url(spec, url=url, store=store), resolve_after=spec.control.resolve_after,
-                   reopen_within=parse_duration(spec.control.reopen_within))
+                   reopen_within=parse_duration(spec.control.reopen_within), sinks=spec.alerts.sinks)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -148,6 +154,7 @@ class ControlPlane:
                 model=model, run_time=run_time, applied_at=datetime.now(UTC), actor=actor,
                 kinds=None if covered is None else sorted(covered), drafts=len(by_fingerprint)))
             con.execute(update(model_cursor).where(model_cursor.c.model == model).values(last_run=run_time))
+            enqueue(con, out, self.sinks)
             if within is not None:
                 within(con, out)
             return ApplyResult(model=model, run_time=run_time, applied=True, transitions=tuple(out),
@@ -225,7 +232,8 @@ class ControlPlane:
             if state is AlertState.RESOLVED:
                 raise InputError(f"alert {alert_id} is resolved; only a live alert can be {action}")
             con.execute(update(alerts).where(alerts.c.id == key).values(state=to.value, **values))
-            _audit(con, dict(row), action, state, to, actor, None, reason, at=at, detail=detail)
+            change = _audit(con, dict(row), action, state, to, actor, None, reason, at=at, detail=detail)
+            enqueue(con, [change], self.sinks)
             fresh = con.execute(select(alerts).where(alerts.c.id == key)).mappings().one()
             return alert_from_row(fresh)
 

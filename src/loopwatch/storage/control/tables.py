@@ -17,6 +17,12 @@ compares the migrated database with this metadata so the two cannot drift.
     the runs applied per model; a run applied again changes nothing, which is
     how a scheduler that catches up after downtime never raises twice. The row of
     the model's latest run is also what concurrent writers lock.
+``notifications``
+    the outbox: one row per alert state change per sink, written in the
+    transaction of the change; ``pending`` until a worker delivers it
+    (``delivered``) or gives up (``dead``). ``idempotency_key`` is sent with
+    every attempt, so a receiver can drop the one duplicate a worker killed
+    between sending and marking can cause.
 """
 
 from __future__ import annotations
@@ -37,10 +43,11 @@ from sqlalchemy import (
     Table,
     Text,
     TypeDecorator,
+    UniqueConstraint,
 )
 from sqlalchemy.engine import Dialect
 
-__all__ = ["alert_findings", "alerts", "audit_log", "metadata", "model_cursor", "watch_runs"]
+__all__ = ["alert_findings", "alerts", "audit_log", "metadata", "model_cursor", "notifications", "watch_runs"]
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -139,4 +146,28 @@ model_cursor = Table(
     "model_cursor", metadata,
     Column("model", String(200), primary_key=True),
     Column("last_run", UTCDateTime(), nullable=True),
+)
+
+notifications = Table(
+    "notifications", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("sink", String(60), nullable=False),
+    Column("idempotency_key", String(100), nullable=False),
+    Column("model", String(200), nullable=False),
+    Column("alert_id", Integer, ForeignKey("alerts.id", ondelete="CASCADE"), nullable=False),
+    Column("event", String(20), nullable=False),
+    Column("action", String(40), nullable=False),
+    Column("severity", Integer, nullable=False),
+    Column("payload", JSON, nullable=False),
+    Column("state", String(20), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("next_attempt_at", UTCDateTime(), nullable=False),
+    Column("lease_until", UTCDateTime(), nullable=True),
+    Column("delivered_at", UTCDateTime(), nullable=True),
+    Column("last_status", Integer, nullable=True),
+    Column("last_error", Text, nullable=True),
+    UniqueConstraint("sink", "idempotency_key", name="uq_notifications_sink_key"),
+    Index("ix_notifications_sink_state", "sink", "state", "id"),
+    Index("ix_notifications_alert", "alert_id"),
 )
