@@ -69,6 +69,9 @@ def subject_of(finding: Finding, *, spec: Spec) -> Subject:
       latency) and the source when the cohort is one.
     * ``performance``: the cohort (``None`` for the whole traffic); its metrics
       (AUC, recall...) are one alert.
+    * the ``slice`` check's slices of a feature's missing or out-of-range values: that
+      feature's health subject; its other slices (categories the reference never saw,
+      new cohort values): the feature, or the cohort.
     """
     kind = finding.kind
     source = _source_of(finding.cohort, spec)
