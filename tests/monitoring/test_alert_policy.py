@@ -271,3 +271,9 @@ def test_a_slice_of_a_features_values_is_that_features_health_alert() -> None:
     assert [d.entity for d in unseen] == [entity] and len(unseen[0].suppressed) == 1
     new_value = found("coverage", "slice_positive_rate", cohort="region=MARS")
     assert subject_of(new_value, spec=SPEC).cohort == "region=MARS"
+    as_cohort = found("coverage", "slice_positive_rate", cohort=entity)
+    [draft] = group_findings([as_cohort, found("coverage", "coverage", entity=entity,
+                                               cohort=entity)], spec=SPEC)
+    assert draft.entity == entity and draft.suppressed == (as_cohort,)
+    assert len(group_findings([new_value, found("coverage", "coverage", entity=entity,
+                                                cohort=entity)], spec=SPEC)) == 2

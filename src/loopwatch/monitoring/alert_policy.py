@@ -162,9 +162,13 @@ def _entity_explains(cause: _Group, symptom: _Group, spec: Spec) -> bool:
     """An entity that is not being scored, or a slice of a feature whose decisions collapsed,
     explains the drift, schema and health findings of that column or feature (a new category
     seen as drift, an unseen value, the missing values of the slice)."""
-    if symptom.subject.kind == "coverage" and (symptom.subject.entity is not None
-                                               or cause.subject.entity is None):
-        return False  # an entity explains a slice of its column, not another entity
+    if symptom.subject.kind == "coverage":
+        # an entity explains a slice of its column, or the slice of its own value as a
+        # cohort; not another entity
+        if symptom.subject.entity is not None or cause.subject.entity is None:
+            return False
+        if symptom.subject.cohort is not None:
+            return symptom.subject.cohort == cause.subject.entity and _overlap(cause, symptom)
     column = (cause.subject.entity or "").split("=", 1)[0]
     explained = {column, *cause.features} - {""}
     return bool(explained & symptom.features) and _overlap(cause, symptom)
