@@ -17,7 +17,7 @@ from loopwatch.monitoring.checks import CHECKS
 from loopwatch.monitoring.health import _range_shares, _range_slots
 from loopwatch.monitoring.impact import decision_shift
 from loopwatch.monitoring.job import run_checks
-from loopwatch.monitoring.slices import SliceCheck, slice_harm
+from loopwatch.monitoring.slices import SliceCheck, _adjusted, slice_harm
 from loopwatch.storage.parquet_store import ParquetStore
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -150,3 +150,13 @@ def test_an_out_of_range_slice_is_graded_by_its_own_share_not_the_whole_features
     inside = 320 / 3000
     assert slice_only.value == pytest.approx(0.02 * (0.3 - inside))
     assert abs(slice_only.relative) < 0.25  # below the page threshold: the feature's drift is drift's
+
+
+def test_a_change_every_slice_shares_is_not_one_slices_harm() -> None:
+    # the rest's flagged rate went from 0.7% to 2.3% (a drift elsewhere); a region flagged at
+    # 0.7% in the reference is expected at 2.3% now, so 2.5% of it flagged is no harm
+    expected = _adjusted(70.0, 10_000, rest_now=(460.0, 20_000), rest_then=(630.0, 90_000))
+    assert expected == pytest.approx(70.0 * (0.023 / 0.007))
+    assert slice_harm(110, 4400, expected, 10_000).relative == 0.0
+    # the same region against its raw reference would have looked harmed
+    assert slice_harm(110, 4400, 70.0, 10_000).relative > 1.0

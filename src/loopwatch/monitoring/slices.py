@@ -9,7 +9,9 @@ fallback score near zero loses every positive decision, yet at 8% of traffic
 on a feature of small importance it moves the global rate by less than a
 tenth. So each new or grown slice is compared with traffic comparable to it:
 
-* its own decisions in the reference, when the reference holds enough of them;
+* its own decisions in the reference, when the reference holds enough of them,
+  scaled by the change of the rest of traffic's rate (a change every slice shares is
+  not this slice's harm);
 * otherwise the nearest in-range bin (values beyond the range are most like the
   values at its edge), or, for missing values, unseen categories and new cohort
   values, the rest of the current traffic.
@@ -199,8 +201,13 @@ class SliceCheck:
             for slot, label, neighbour in named:
                 n, n_before = int(slots.n[slot]), int(before.n[slot])
                 if n_before >= context.spec.monitoring.min_decisions:
-                    other_n, other_value = n_before, float(value(before)[slot])
-                    comparator = "in the reference"
+                    now_v, then_v = value(slots), value(before)
+                    other_n = n_before
+                    other_value = _adjusted(float(then_v[slot]), n_before,
+                                            rest_now=(float(now_v.sum() - now_v[slot]), total - n),
+                                            rest_then=(float(then_v.sum() - then_v[slot]),
+                                                       total_before - n_before))
+                    comparator = _FROM_REFERENCE
                 elif neighbour is not None and slots.n[neighbour] > 0:
                     other_n, other_value = int(slots.n[neighbour]), float(value(slots)[neighbour])
                     comparator = "in the nearest in-range bin"
@@ -226,7 +233,7 @@ class SliceCheck:
                 return float(profile.score.by_action[rows].sum())
             return _score_sum(profile, context.binning.score)
 
-        everything = decided(now[ALL])
+        everything, everything_before = decided(now[ALL]), decided(then[ALL])
         for cohort, profile in sorted(now.items(), key=lambda kv: str(kv[0])):
             if cohort == ALL or cohort.column in (HOUR_OF_DAY, DAY_OF_WEEK) \
                     or cohort.column not in columns:
@@ -234,7 +241,11 @@ class SliceCheck:
             before = then.get(cohort)
             n_before = before.n if before is not None else 0
             if before is not None and n_before >= context.spec.monitoring.min_decisions:
-                other_n, other_value, comparator = n_before, decided(before), "in the reference"
+                other_n, comparator = n_before, _FROM_REFERENCE
+                other_value = _adjusted(decided(before), n_before,
+                                        rest_now=(everything - decided(profile), total - profile.n),
+                                        rest_then=(everything_before - decided(before),
+                                                   total_before - n_before))
             else:
                 other_n, other_value = total - profile.n, everything - decided(profile)
                 comparator = "of the rest"
@@ -288,6 +299,23 @@ class SliceCheck:
                       "collapsed": harm.collapsed, "relative_harm": _finite(harm.relative),
                       "comparator": piece.comparator, "slice": piece.label},
         )
+
+
+_FROM_REFERENCE = "expected from its reference and the rest's change"
+
+
+def _adjusted(value: float, n: int, *, rest_now: tuple[float, int],
+              rest_then: tuple[float, int]) -> float:
+    """A slice's reference decisions scaled by the change of the rest of traffic's rate.
+
+    A change every slice shares (a drift elsewhere that makes the model flag more) is
+    not this slice's harm: its expected rate now is its reference rate times the rest's
+    rate now over the rest's rate then (capped at every row).
+    """
+    (now_v, now_n), (then_v, then_n) = rest_now, rest_then
+    if now_n <= 0 or then_n <= 0 or then_v <= 0:
+        return value
+    return min(float(n), value * (now_v / now_n) / (then_v / then_n))
 
 
 def _value(signal: Signal) -> Callable[[BinScores], Floats]:
