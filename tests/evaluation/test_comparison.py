@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
-import sys
 from dataclasses import replace
 from datetime import UTC, datetime
-from pathlib import Path
-from types import ModuleType
 
 import numpy as np
 import numpy.typing as npt
@@ -26,24 +22,11 @@ from loopwatch.evaluation.comparison import (
     compare,
     compare_metrics,
 )
+from loopwatch.simulate.population import healthy_rate, power
 
-SCRIPT = Path(__file__).parents[2] / "benchmarks" / "eval_false_alarms.py"
 DAY = datetime(2026, 3, 1, tzinfo=UTC)
 TWO_BINS = Binning(numeric={}, categorical={}, score=(0.5,))
 UNIFORM = Binning(numeric={}, categorical={}, score=score_edges(None, 0.0, 1.0))
-
-
-@pytest.fixture(scope="module")
-def simulation() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("eval_false_alarms", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["eval_false_alarms"] = module  # dataclasses look their module up while it loads
-    try:
-        spec.loader.exec_module(module)
-    finally:
-        del sys.modules["eval_false_alarms"]
-    return module
 
 
 def make_spec(**extra: object) -> Spec:
@@ -74,17 +57,16 @@ def test_identical_windows_give_no_finding() -> None:
     assert compare(window, window, TWO_BINS, make_spec(), window=window[ALL].window) == []
 
 
-def test_healthy_periods_drawn_from_one_population_rarely_raise_any_finding(simulation: ModuleType) -> None:
+def test_healthy_periods_drawn_from_one_population_rarely_raise_any_finding() -> None:
     # 40 periods × 33 cohorts × 6 metrics; benchmarks/eval_false_alarms.py runs 200
-    rate, periods = simulation.healthy_rate(draws=40, seed=11)
+    rate, periods = healthy_rate(draws=40, seed=11)
     assert rate <= 0.05, [f.message for p in periods for f in p.findings]
 
 
-def test_a_drop_in_a_two_percent_cohort_is_found_where_the_global_cohort_alone_stays_quiet(
-        simulation: ModuleType) -> None:
+def test_a_drop_in_a_two_percent_cohort_is_found_where_the_global_cohort_alone_stays_quiet() -> None:
     # 2% of AFR's decisions become fraud the model misses: its recall falls from 0.54 to about
     # 0.2, the global AUC by about 0.017 and recall by 4%, within the minimum effects
-    found, global_alone = simulation.power(draws=15, seed=12, drop=0.02)
+    found, global_alone = power(draws=15, seed=12, drop=0.02)
     assert found >= 0.8
     assert global_alone <= 0.1
 

@@ -1,15 +1,11 @@
 """Label-free estimates: calibrated where the reference's calibration holds, moving with shifted scores.
 
-The simulations are ``benchmarks/label_free.py``'s (300 draws there).
+The simulations are :mod:`loopwatch.simulate.calibrated`'s (``benchmarks/label_free.py`` runs 300 draws).
 """
 
 from __future__ import annotations
 
-import importlib.util
 import math
-import sys
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -20,44 +16,28 @@ from loopwatch.core.spec import ValueModel
 from loopwatch.evaluation.bins import ScoreBins
 from loopwatch.evaluation.label_free import estimate_metrics, fit_calibration
 from loopwatch.evaluation.value import business_value
-
-SCRIPT = Path(__file__).parents[2] / "benchmarks" / "label_free.py"
-
-
-@pytest.fixture(scope="module")
-def simulation() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("label_free_bench", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["label_free_bench"] = module
-    try:
-        spec.loader.exec_module(module)
-    finally:
-        del sys.modules["label_free_bench"]
-    return module
+from loopwatch.simulate.calibrated import BINS, drift_days, healthy_days, shifted_window, synthetic
 
 
-def test_the_fitted_calibration_is_monotone_and_close_to_the_true_posterior(simulation: ModuleType) -> None:
+def test_the_fitted_calibration_is_monotone_and_close_to_the_true_posterior() -> None:
     rng = np.random.default_rng(3)
-    reference = simulation.shifted_window(rng, 200_000, 0.0)
+    reference = shifted_window(rng, 200_000, 0.0)
     calibration = fit_calibration(reference, draws=20)
     assert np.all(np.diff(calibration.probability) >= 0)
     # the population's score is its own posterior: weight the bins by their decisions
     weights = reference.sum(axis=0)
-    error = np.abs(calibration.probability - simulation.BINS.scores) @ weights / weights.sum()
+    error = np.abs(calibration.probability - BINS.scores) @ weights / weights.sum()
     assert error < 0.01
 
 
-def test_estimates_cover_the_realized_values_most_of_the_time_where_calibration_holds(
-        simulation: ModuleType) -> None:
-    result = simulation.synthetic(60, seed=4)
+def test_estimates_cover_the_realized_values_most_of_the_time_where_calibration_holds() -> None:
+    result = synthetic(60, seed=4)
     for name in ("roc_auc", "precision", "recall", "base_rate"):
         assert result["coverage"][name] >= 0.85, (name, result["coverage"][name])
 
 
-def test_with_riskier_traffic_the_estimates_move_the_way_the_realized_values_do(
-        simulation: ModuleType) -> None:
-    result = simulation.synthetic(30, seed=5, shift=0.5)
+def test_with_riskier_traffic_the_estimates_move_the_way_the_realized_values_do() -> None:
+    result = synthetic(30, seed=5, shift=0.5)
     estimated, realized = result["estimate_change"], result["realized_change"]
     for name in ("recall", "base_rate"):
         assert estimated[name] > 0 and realized[name] > 0
@@ -108,9 +88,8 @@ def test_the_same_seed_gives_the_same_intervals() -> None:
 
 
 @pytest.mark.slow
-def test_on_healthy_simulated_days_the_estimates_track_the_realized_auc_and_precision(
-        simulation: ModuleType) -> None:
-    result = simulation.healthy_days(last_day=50)
+def test_on_healthy_simulated_days_the_estimates_track_the_realized_auc_and_precision() -> None:
+    result = healthy_days(last_day=50)
     # daily windows of about 10,000 decisions and 100 positives (benchmarks/RESULTS.md)
     assert result["roc_auc"]["mae"] < 0.03
     assert result["precision"]["mae"] < 0.07
@@ -119,9 +98,8 @@ def test_on_healthy_simulated_days_the_estimates_track_the_realized_auc_and_prec
 
 
 @pytest.mark.slow
-def test_the_estimated_false_positive_rate_rises_the_day_after_a_gradual_drift_begins(
-        simulation: ModuleType) -> None:
-    days = {row["day"]: row for row in simulation.drift_days()}   # onset: day 62, a 21-day ramp
+def test_the_estimated_false_positive_rate_rises_the_day_after_a_gradual_drift_begins() -> None:
+    days = {row["day"]: row for row in drift_days()}   # onset: day 62, a 21-day ramp
     before, after = [days[d] for d in range(55, 62)], [days[d] for d in range(63, 68)]
 
     def values(rows: list[dict[str, Any]], key: str) -> list[float]:
