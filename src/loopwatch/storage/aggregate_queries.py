@@ -16,8 +16,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from loopwatch.core.profile import HLL_BITS
 from loopwatch.core.profile_parts import ProfileParts
+from loopwatch.core.profile_stats import HLL_BITS
 from loopwatch.storage.bin_expressions import hll_rank
 
 __all__ = ["NULL_VALUE", "RAW", "counts_query", "decode", "labels_query", "moments_query",

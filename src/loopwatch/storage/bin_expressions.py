@@ -15,7 +15,8 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from loopwatch.core.profile import HLL_BITS, HLL_RANK_BITS, uniform_grid
+from loopwatch.core.profile import uniform_grid
+from loopwatch.core.profile_stats import HLL_BITS, HLL_RANK_BITS
 
 __all__ = ["NULL_CODE", "comparison_tree", "hll_rank", "numeric_bin", "score_bin"]
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from loopwatch.core.profile import HLL_BITS, HLL_RANK_BITS, Binning
+from loopwatch.core.profile import Binning
+from loopwatch.core.profile_stats import HLL_BITS, HLL_RANK_BITS
 from loopwatch.core.spec import Spec
 from loopwatch.storage.bin_expressions import numeric_bin
 from loopwatch.storage.fitting import as_text
