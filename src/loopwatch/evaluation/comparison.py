@@ -41,7 +41,6 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import numpy as np
-from scipy import stats
 
 from loopwatch.core.findings import Finding, Severity
 from loopwatch.core.intervals import benjamini_hochberg
@@ -59,8 +58,14 @@ from loopwatch.evaluation.metrics import (
     recall,
     roc_auc,
 )
+from loopwatch.evaluation.minimum_effect import (
+    DEFAULT_MIN_EFFECTS,
+    MinimumEffect,
+    minimum_effect_p_value,
+    no_change_p_value,
+)
 from loopwatch.evaluation.profile_metrics import DEFAULT_THRESHOLD
-from loopwatch.evaluation.value import business_value
+from loopwatch.evaluation.value import value_per_decision
 
 __all__ = [
     "COMPARED_METRICS",
@@ -76,37 +81,6 @@ Direction = Literal["down", "up", "either"]
 Status = Literal["compared", "immature", "too_few"]
 
 
-@dataclass(frozen=True)
-class MinimumEffect:
-    """The smallest change of a metric worth a finding: absolute, or relative to the reference value.
-
-    Examples
-    --------
-    >>> MinimumEffect(0.1, relative=True).margin(0.4), MinimumEffect(0.02).margin(0.9)
-    (0.04000000000000001, 0.02)
-    >>> MinimumEffect(-0.1)
-    Traceback (most recent call last):
-    ...
-    ValueError: size must be a finite number > 0; got -0.1
-    """
-
-    size: float
-    relative: bool = False
-
-    def __post_init__(self) -> None:
-        if not (math.isfinite(self.size) and self.size > 0):
-            raise ValueError(f"size must be a finite number > 0; got {self.size}")
-        if self.relative and self.size >= 1:
-            raise ValueError(f"a relative size must be < 1 (a share of the reference); got {self.size}")
-
-    def margin(self, reference: float) -> float:
-        """The minimum effect in the metric's units, for a reference value."""
-        return self.size * abs(reference) if self.relative else self.size
-
-    def describe(self) -> str:
-        return f"{self.size:.0%} relative" if self.relative else f"{self.size:g} absolute"
-
-
 #: metric → (which way is worse, severity of a finding)
 COMPARED_METRICS: Mapping[str, tuple[Direction, Severity]] = {
     "roc_auc": ("down", Severity.PAGE),
@@ -116,22 +90,6 @@ COMPARED_METRICS: Mapping[str, tuple[Direction, Severity]] = {
     "false_positive_rate": ("up", Severity.WARNING),
     "base_rate": ("either", Severity.WARNING),
 }
-
-#: Default minimum effects. AUC: 0.02 absolute, about the spread of AUC between retrainings of one
-#: model on fresh data and the drop that would stop a deploy; recall and precision: 10% relative (a
-#: tenth of the fraud caught, or of the review queue's hit rate, is money and customer friction);
-#: value per decision: 10% of the reference's; false-positive rate and base rate: 25% relative,
-#: warnings only (both move with traffic mix, the base rate with seasonality and label definitions;
-#: smaller moves are not worth a person's attention without a performance change).
-DEFAULT_MIN_EFFECTS: Mapping[str, MinimumEffect] = {
-    "roc_auc": MinimumEffect(0.02),
-    "recall": MinimumEffect(0.10, relative=True),
-    "precision": MinimumEffect(0.10, relative=True),
-    "value_per_decision": MinimumEffect(0.10, relative=True),
-    "false_positive_rate": MinimumEffect(0.25, relative=True),
-    "base_rate": MinimumEffect(0.25, relative=True),
-}
-
 
 @dataclass(frozen=True)
 class MetricComparison:
@@ -188,43 +146,6 @@ class _Side:
     estimates: dict[str, tuple[float, float]] = field(default_factory=dict)  # (value, variance)
 
 
-def value_per_decision(profile: Profile, bins: ScoreBins, spec: Spec, *, threshold: float,
-                       confidence: float = 0.95) -> tuple[Metric, float]:
-    """Net value per labelled decision with its interval, and the variance of that mean.
-
-    The net value's interval from :func:`~loopwatch.evaluation.value.business_value`
-    is ``total ± z·√(n·s²)``; divided by ``n`` it is the mean's, and the mean's
-    variance is ``s²/n``. NaN without a value model or labelled decisions.
-
-    Examples
-    --------
-    >>> from datetime import UTC, datetime
-    >>> from loopwatch.core.spec import spec_from_mapping
-    >>> spec = spec_from_mapping({"model": "m", "features": [{"name": "x", "dtype": "numeric"}],
-    ...                           "value": {"false_positive": 10.0, "false_negative": 5.0}})
-    >>> binning = Binning(numeric={}, categorical={}, score=(0.5,))
-    >>> empty = binning.empty(datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 1, 2, tzinfo=UTC))
-    >>> value_per_decision(empty, ScoreBins.from_edges((0.5,)), spec, threshold=0.5)[0].value
-    nan
-    """
-    if spec.value is None:
-        return Metric.undefined("value_per_decision", n=0), math.nan
-    z = float(stats.norm.ppf(0.5 + confidence / 2))
-    score = profile.score
-    net = business_value(score.by_label, bins=bins, threshold=threshold, model=spec.value,
-                         value_sum=score.value_sum, value_sq=score.value_sq, confidence=confidence).net
-    n = net.n
-    if n == 0:
-        return Metric.undefined("value_per_decision", n=0), math.nan
-    mean = net.value / n
-    if net.status == "not_enough_data":  # too few positives for the value's interval: never tested
-        return Metric.not_enough_data("value_per_decision", mean, n=n, reason=net.reason), math.nan
-    if not math.isfinite(net.low):
-        return Metric("value_per_decision", mean, math.nan, math.nan, n), math.nan
-    se = (net.high - net.low) / (2 * z) / n
-    return Metric("value_per_decision", mean, net.low / n, net.high / n, n), se * se
-
-
 def _side(profile: Profile, bins: ScoreBins, spec: Spec, threshold: float, confidence: float) -> _Side:
     by_label = profile.score.by_label
     neg, pos = by_label[0].astype(np.float64), by_label[1].astype(np.float64)
@@ -254,40 +175,6 @@ def _side(profile: Profile, bins: ScoreBins, spec: Spec, threshold: float, confi
         adjusted = (x + 1) / (n + 2)
         estimates[name] = (adjusted, adjusted * (1 - adjusted) / (n + 2)) if n > 0 else (math.nan, math.nan)
     return _Side(metrics, estimates)
-
-
-def _normal_sf(x: float) -> float:
-    """Upper tail of the standard normal (``scipy.stats.norm.sf`` without its per-call overhead)."""
-    return 0.5 * math.erfc(x / math.sqrt(2))
-
-
-def _one_sided(current: tuple[float, float], reference: tuple[float, float], effect: MinimumEffect,
-               worse: Literal["down", "up"]) -> float:
-    """p-value of H0: the metric is worse than the reference by less than the minimum effect."""
-    (c, vc), (r, vr) = current, reference
-    if not all(map(math.isfinite, (c, vc, r, vr))):
-        return math.nan
-    sign = -1.0 if worse == "down" else 1.0
-    if effect.relative:
-        # worse by a share of |reference|: for a negative reference (a net loss) "down" is 1 + size times it
-        k, shift = 1.0 + sign * effect.size * (1.0 if r >= 0 else -1.0), 0.0
-    else:
-        k, shift = 1.0, sign * effect.size
-    se = math.sqrt(vc + k * k * vr)
-    statistic = c - k * r - shift
-    if se == 0:
-        return 0.0 if sign * statistic > 0 else 1.0
-    return _normal_sf(sign * statistic / se)
-
-
-def _no_change(current: tuple[float, float], reference: tuple[float, float]) -> float:
-    (c, vc), (r, vr) = current, reference
-    if not all(map(math.isfinite, (c, vc, r, vr))):
-        return math.nan
-    se = math.sqrt(vc + vr)
-    if se == 0:
-        return 1.0 if c == r else 0.0
-    return 2 * _normal_sf(abs(c - r) / se)
 
 
 def _threshold(spec: Spec, threshold: float | None) -> float:
@@ -388,11 +275,12 @@ def compare_metrics(reference: Mapping[Cohort, Profile], current: Mapping[Cohort
             if status == "compared":
                 c, r = now.estimates[name], before.estimates[name]
                 if direction == "either":
-                    down, up = _one_sided(c, r, effect, "down"), _one_sided(c, r, effect, "up")
+                    down = minimum_effect_p_value(c, r, effect, "down")
+                    up = minimum_effect_p_value(c, r, effect, "up")
                     p = min(1.0, 2 * min(down, up)) if math.isfinite(down) and math.isfinite(up) else math.nan
                 else:
-                    p = _one_sided(c, r, effect, direction)
-                p0 = _no_change(c, r)
+                    p = minimum_effect_p_value(c, r, effect, direction)
+                p0 = no_change_p_value(c, r)
             out.append(MetricComparison(
                 cohort=cohort, metric=name, current=now.metrics[name], reference=before.metrics[name],
                 maturity=matured, status=status, direction=direction,

@@ -18,11 +18,12 @@ import numpy.typing as npt
 from scipy import stats
 
 from loopwatch.core.intervals import wilson
-from loopwatch.core.spec import ValueModel
+from loopwatch.core.profile import Profile
+from loopwatch.core.spec import Spec, ValueModel
 from loopwatch.evaluation.bins import ScoreBins
 from loopwatch.evaluation.metrics import MIN_CLASS_ROWS, Metric, label_rows
 
-__all__ = ["BusinessValue", "business_value"]
+__all__ = ["BusinessValue", "business_value", "value_per_decision"]
 
 Floats = npt.NDArray[np.float64]
 
@@ -150,3 +151,41 @@ def business_value(by_label: npt.ArrayLike, *, bins: ScoreBins, threshold: float
         lost=lost,
         true_positives=round(tp), false_positives=round(fp), false_negatives=round(fn),
     )
+
+
+def value_per_decision(profile: Profile, bins: ScoreBins, spec: Spec, *, threshold: float,
+                       confidence: float = 0.95) -> tuple[Metric, float]:
+    """Net value per labelled decision with its interval, and the variance of that mean.
+
+    The net value's interval from :func:`~loopwatch.evaluation.value.business_value`
+    is ``total ± z·√(n·s²)``; divided by ``n`` it is the mean's, and the mean's
+    variance is ``s²/n``. NaN without a value model or labelled decisions.
+
+    Examples
+    --------
+    >>> from datetime import UTC, datetime
+    >>> from loopwatch.core.spec import spec_from_mapping
+    >>> spec = spec_from_mapping({"model": "m", "features": [{"name": "x", "dtype": "numeric"}],
+    ...                           "value": {"false_positive": 10.0, "false_negative": 5.0}})
+    >>> from loopwatch.core.profile import Binning
+    >>> binning = Binning(numeric={}, categorical={}, score=(0.5,))
+    >>> empty = binning.empty(datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 1, 2, tzinfo=UTC))
+    >>> value_per_decision(empty, ScoreBins.from_edges((0.5,)), spec, threshold=0.5)[0].value
+    nan
+    """
+    if spec.value is None:
+        return Metric.undefined("value_per_decision", n=0), math.nan
+    z = float(stats.norm.ppf(0.5 + confidence / 2))
+    score = profile.score
+    net = business_value(score.by_label, bins=bins, threshold=threshold, model=spec.value,
+                         value_sum=score.value_sum, value_sq=score.value_sq, confidence=confidence).net
+    n = net.n
+    if n == 0:
+        return Metric.undefined("value_per_decision", n=0), math.nan
+    mean = net.value / n
+    if net.status == "not_enough_data":  # too few positives for the value's interval: never tested
+        return Metric.not_enough_data("value_per_decision", mean, n=n, reason=net.reason), math.nan
+    if not math.isfinite(net.low):
+        return Metric("value_per_decision", mean, math.nan, math.nan, n), math.nan
+    se = (net.high - net.low) / (2 * z) / n
+    return Metric("value_per_decision", mean, net.low / n, net.high / n, n), se * se
