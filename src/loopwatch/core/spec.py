@@ -13,7 +13,7 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -23,9 +23,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from loopwatch.core.checks_spec import Checks
 from loopwatch.core.control import Control
+from loopwatch.core.durations import parse_duration
 from loopwatch.core.inputs import Inputs
+from loopwatch.core.monitoring_spec import Monitoring, Slo
 from loopwatch.core.serving import Serving
 from loopwatch.core.sinks import AlertSinks
+from loopwatch.core.value_spec import ValueModel
 from loopwatch.errors import SpecError
 
 __all__ = [
@@ -49,26 +52,6 @@ PiiClass = Literal["none", "hash", "drop"]
 MODEL_COLUMN = "model"
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_DURATION = re.compile(r"^(\d+)([smhdw])$")
-_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
-
-
-def parse_duration(text: str) -> timedelta:
-    """Parse a duration such as ``30d``, ``12h`` or ``2w``.
-
-    Examples
-    --------
-    >>> parse_duration("30d")
-    datetime.timedelta(days=30)
-    >>> parse_duration("3 days")
-    Traceback (most recent call last):
-    ...
-    ValueError: expected a duration like '30d', '12h' or '2w'; got '3 days'
-    """
-    match = _DURATION.match(text.strip())
-    if not match or int(match.group(1)) == 0:
-        raise ValueError(f"expected a duration like '30d', '12h' or '2w'; got {text!r}")
-    return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
 
 
 class _Model(BaseModel):
@@ -161,72 +144,6 @@ class Reference(_Model):
             raise ValueError("give either start and end, or trailing (e.g. '30d')")
         if self.start is not None and self.end is not None and self.start >= self.end:
             raise ValueError(f"start must be before end; got {self.start} >= {self.end}")
-        return self
-
-
-class ValueModel(_Model):
-    """What decisions are worth, per labelled decision at the threshold (all amounts non-negative).
-
-    A caught positive gains ``true_positive`` plus ``true_positive_value_share``
-    of the outcome's ``value`` (the loss prevented); a false positive costs
-    ``false_positive`` (review cost plus customer friction); a missed positive
-    loses ``false_negative`` plus ``false_negative_value_share`` of its value.
-    The shares apply where outcomes carry a value column.
-
-    Examples
-    --------
-    >>> ValueModel(false_positive=15.0).true_positive_value_share
-    1.0
-    """
-
-    true_positive: float = Field(default=0.0, ge=0, allow_inf_nan=False)
-    true_positive_value_share: float = Field(default=1.0, ge=0, le=1)
-    false_positive: float = Field(ge=0, allow_inf_nan=False)
-    false_negative: float = Field(default=0.0, ge=0, allow_inf_nan=False)
-    false_negative_value_share: float = Field(default=1.0, ge=0, le=1)
-
-
-class Slo(_Model):
-    """Service-level objectives of the prediction loop; ``None`` compares with the baseline."""
-
-    latency_p99_ms: float | None = Field(default=None, gt=0)
-    error_rate: float | None = Field(default=None, ge=0, le=1)
-
-
-class Monitoring(_Model):
-    """How the monitoring job compares windows and grades what it finds.
-
-    ``current`` is the window checked (ending at the run's ``--as-of``), ``trend``
-    a longer current window for health and drift (slow changes), ``baseline`` the
-    window just before ``current`` they are compared with. Severity follows the
-    impact on decisions: the share by which a finding is estimated to move the
-    positive-decision rate (``page_impact``, ``warning_impact``), or the share of
-    the model's input signal lost (rows that lost a feature × its importance share:
-    ``page_input_loss``, ``warning_input_loss``).
-    """
-
-    current: str = "1d"
-    trend: str = "7d"
-    baseline: str = "30d"
-    fdr: float = Field(default=0.05, gt=0, lt=1)
-    page_impact: float = Field(default=0.25, gt=0)
-    warning_impact: float = Field(default=0.1, gt=0)
-    page_input_loss: float = Field(default=0.05, gt=0, le=1)
-    warning_input_loss: float = Field(default=0.02, gt=0, le=1)
-    min_decisions: int = Field(default=30, ge=1)
-    slo: Slo = Slo()
-
-    @field_validator("current", "trend", "baseline")
-    @classmethod
-    def _duration(cls, value: str) -> str:
-        parse_duration(value)
-        return value
-
-    @model_validator(mode="after")
-    def _ordered(self) -> Monitoring:
-        if self.warning_impact > self.page_impact:
-            raise ValueError(f"warning_impact ({self.warning_impact}) must not exceed "
-                             f"page_impact ({self.page_impact})")
         return self
 
 

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
-from loopwatch.core.spec import parse_duration
+from loopwatch.core.durations import parse_duration
 
 __all__ = ["Instant", "Length", "Window", "utc"]
 
