@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from loopwatch.monitoring.job import CheckRun
     from loopwatch.prediction.logger import DecisionLogger
     from loopwatch.settings import Settings
+    from loopwatch.storage.control.flags import Flags
     from loopwatch.storage.ingest import ingest_file, ingest_table
     from loopwatch.storage.parquet_store import ParquetStore
 
@@ -54,6 +55,7 @@ __all__ = [
     "DecisionLogger",
     "EvaluationReport",
     "Finding",
+    "Flags",
     "InputError",
     "LoggerClosedError",
     "LoopwatchError",
@@ -78,6 +80,7 @@ _LAZY = {
     "Comparison": "loopwatch.monitoring.compare",
     "DecisionLogger": "loopwatch.prediction.logger",
     "EvaluationReport": "loopwatch.evaluation.report",
+    "Flags": "loopwatch.storage.control.flags",
     "ParquetStore": "loopwatch.storage.parquet_store",
     "Settings": "loopwatch.settings",
     "ingest_file": "loopwatch.storage.ingest",

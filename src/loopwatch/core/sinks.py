@@ -31,6 +31,8 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from loopwatch.core.automations import AutoMitigation
+
 if TYPE_CHECKING:
     from loopwatch.core.findings import Severity
 
@@ -126,6 +128,9 @@ class AlertSinks(BaseModel):
     retry_max_seconds: float = Field(default=900.0, gt=0, le=86_400)
     give_up_after_seconds: float = Field(default=172_800.0, gt=0)
     flush_seconds: float = Field(default=30.0, ge=0, le=3600)
+    #: Automatic mitigations (``core/automations.py``) and the guardrail's interval.
+    mitigations: tuple[AutoMitigation, ...] = ()
+    mitigation_interval: str = "1d"
 
     @model_validator(mode="after")
     def _unique(self) -> AlertSinks:
@@ -134,6 +139,9 @@ class AlertSinks(BaseModel):
         if twice:
             raise ValueError(f"sinks: names must be unique; {', '.join(twice)} appear more than once "
                              "(give each a name:)")
+        from loopwatch.core.spec import parse_duration
+
+        parse_duration(self.mitigation_interval)
         if self.retry_max_seconds < self.retry_initial_seconds:
             raise ValueError("retry_max_seconds must not be below retry_initial_seconds")
         return self

@@ -16,6 +16,7 @@ from loopwatch.cli.commands import check
 from loopwatch.cli.commands import watch
 from loopwatch.cli.commands import alerts
 from loopwatch.cli.commands import audit
+from loopwatch.cli.commands import flags
 from loopwatch.cli.commands import compare
 from loopwatch.cli.commands import evaluate
 from loopwatch.cli.commands import serve
@@ -24,5 +25,5 @@ from loopwatch.cli.commands import quarantine
 # isort: on
 
 __all__ = ["alerts", "audit", "check",
-           "compact", "compare", "evaluate", "ingest", "init", "profile", "quarantine", "serve",
+           "compact", "compare", "evaluate", "flags", "ingest", "init", "profile", "quarantine", "serve",
            "simulate", "summary", "tail", "watch"]

@@ -8,9 +8,11 @@ in the same chain, on the same engine.
 """
 
 from loopwatch.storage.control.database import control_url, open_engine
+from loopwatch.storage.control.flags import ControlFlags, Flags
 from loopwatch.storage.control.plane import ControlPlane
 from loopwatch.storage.control.records import AlertList, ApplyResult, AuditEntry, Transition
 from loopwatch.storage.control.stats import KindStats, alert_stats
 
-__all__ = ["AlertList", "ApplyResult", "AuditEntry", "ControlPlane", "KindStats", "Transition", "alert_stats",
+__all__ = ["AlertList", "ApplyResult", "AuditEntry", "ControlFlags", "ControlPlane", "Flags", "KindStats",
+           "Transition", "alert_stats",
            "control_url", "open_engine"]

@@ -32,11 +32,13 @@ from sqlalchemy import Connection, Engine, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from loopwatch.core.alerts import Alert, AlertDraft, AlertState
+from loopwatch.core.automations import AutoMitigation
 from loopwatch.core.findings import Kind, Severity
 from loopwatch.core.sinks import Sink
 from loopwatch.core.spec import Spec, parse_duration
 from loopwatch.errors import InputError
 from loopwatch.storage.control.database import control_url, open_engine
+from loopwatch.storage.control.flags import auto_mitigate
 from loopwatch.storage.control.outbox import enqueue
 from loopwatch.storage.control.records import (
     Action,
@@ -66,6 +68,9 @@ class ControlPlane:
         Consecutive runs without a cause before its alert resolves.
     reopen_within
         A cause that comes back this soon after its alert resolved reopens it.
+    mitigations, mitigation_interval
+        The mitigations a page may set by itself, at most one per model per
+        interval (:func:`.flags.auto_mitigate`).
     sinks
         Where notifications go: every transition writes one outbox row per
         matching sink in its own transaction (:mod:`.outbox`).
@@ -90,7 +95,8 @@ class ControlPlane:
     """
 
     def __init__(self, *, url: str, resolve_after: int = 2,
-                 reopen_within: timedelta = timedelta(days=7), sinks: Sequence[Sink] = ()) -> None:
+                 reopen_within: timedelta = timedelta(days=7), sinks: Sequence[Sink] = (),
+                 mitigations: Sequence[AutoMitigation] = (), mitigation_interval: str = "1d") -> None:
         if resolve_after < 1:
             raise ValueError(f"resolve_after must be >= 1; got {resolve_after}")
         if reopen_within < timedelta(0):
@@ -98,13 +104,17 @@ class ControlPlane:
         self.resolve_after = resolve_after
         self.reopen_within = reopen_within
         self.sinks = tuple(sinks)
+        self.mitigations = tuple(mitigations)
+        self.mitigation_interval = mitigation_interval
+        parse_duration(mitigation_interval)
         self.engine: Engine = open_engine(url)
 
     @classmethod
     def for_spec(cls, spec: Spec, *, url: str | None = None, store: str | None = None) -> ControlPlane:
         """The control plane of ``spec``: its database (:func:`.control_url`) and hysteresis."""
         return cls(url=control_url(spec, url=url, store=store), resolve_after=spec.control.resolve_after,
-                   reopen_within=parse_duration(spec.control.reopen_within), sinks=spec.alerts.sinks)
+                   reopen_within=parse_duration(spec.control.reopen_within), sinks=spec.alerts.sinks,
+                   mitigations=spec.alerts.mitigations, mitigation_interval=spec.alerts.mitigation_interval)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -155,6 +165,8 @@ class ControlPlane:
                 kinds=None if covered is None else sorted(covered), drafts=len(by_fingerprint)))
             con.execute(update(model_cursor).where(model_cursor.c.model == model).values(last_run=run_time))
             enqueue(con, out, self.sinks)
+            auto_mitigate(con, out, self.mitigations, run_time=run_time, interval=self.mitigation_interval,
+                          actor=actor)
             if within is not None:
                 within(con, out)
             return ApplyResult(model=model, run_time=run_time, applied=True, transitions=tuple(out),

@@ -17,7 +17,8 @@ __all__ = ["Action", "AlertList", "ApplyResult", "AuditEntry", "Transition", "al
 
 #: What a state change did, as the audit log and :class:`Transition` name it.
 Action = Literal["opened", "reopened", "escalated", "deescalated", "resolved", "acknowledged",
-                 "snoozed", "unsnoozed", "snooze_expired"]
+                 "snoozed", "unsnoozed", "snooze_expired", "mitigation_set", "mitigation_reverted",
+                 "mitigation_skipped"]
 
 
 class AlertList(tuple[Alert, ...]):

@@ -23,6 +23,9 @@ compares the migrated database with this metadata so the two cannot drift.
     (``delivered``) or gives up (``dead``). ``idempotency_key`` is sent with
     every attempt, so a receiver can drop the one duplicate a worker killed
     between sending and marking can cause.
+``flags``
+    mitigations (:mod:`loopwatch.core.flags`) set by a person or automatically
+    on an alert, ``active`` until reverted; each set and revert is audited.
 """
 
 from __future__ import annotations
@@ -47,7 +50,16 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Dialect
 
-__all__ = ["alert_findings", "alerts", "audit_log", "metadata", "model_cursor", "notifications", "watch_runs"]
+__all__ = [
+    "alert_findings",
+    "alerts",
+    "audit_log",
+    "flags",
+    "metadata",
+    "model_cursor",
+    "notifications",
+    "watch_runs",
+]
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -170,4 +182,21 @@ notifications = Table(
     UniqueConstraint("sink", "idempotency_key", name="uq_notifications_sink_key"),
     Index("ix_notifications_sink_state", "sink", "state", "id"),
     Index("ix_notifications_alert", "alert_id"),
+)
+
+flags = Table(
+    "flags", metadata,
+    Column("id", String(200), primary_key=True),
+    Column("model", String(200), nullable=False),
+    Column("kind", String(40), nullable=False),
+    Column("mitigation", JSON, nullable=False),
+    Column("state", String(20), nullable=False),
+    Column("automatic", Boolean, nullable=False),
+    Column("alert_id", Integer, ForeignKey("alerts.id", ondelete="SET NULL"), nullable=True),
+    Column("run_time", UTCDateTime(), nullable=True),
+    Column("set_at", UTCDateTime(), nullable=False),
+    Column("set_by", String(200), nullable=False),
+    Column("reverted_at", UTCDateTime(), nullable=True),
+    Column("reverted_by", String(200), nullable=True),
+    Index("ix_flags_model_state", "model", "state"),
 )
