@@ -4,6 +4,7 @@ Layout under the store root::
 
     profiles/model=<model>/binning=<fingerprint>/binning.json     bin edges of the reference
     profiles/model=<model>/binning=<fingerprint>/manifest.json    which file holds which day
+    profiles/model=<model>/binning=<fingerprint>/cohorts.json     cohort values kept apart
     profiles/model=<model>/binning=<fingerprint>/<part>/<uuid>.parquet
 
 A day is profiled again only when its decision files changed; the label part is
@@ -15,6 +16,7 @@ update twice does nothing the second time.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 from collections.abc import Callable
@@ -33,6 +35,7 @@ from loopwatch.core.store import DecisionSource
 from loopwatch.core.window import Window
 from loopwatch.errors import InputError, StoreError
 from loopwatch.storage.atomic import replace_text, write_atomic
+from loopwatch.storage.cohort_cap import capped_cohort_values, kept_digest
 from loopwatch.storage.fitting import fit_binning
 from loopwatch.storage.profiling import (
     binned_dimensions,
@@ -145,7 +148,10 @@ class ProfileHistory:
         began = datetime.now(UTC)
         binning = self.binning(refit=refit)
         manifest = self._manifest(binning)
+        kept = self._kept(binning, refit=refit)
         fingerprints = self.store.versions("decisions")  # listed once: the days and their files
+        if kept:  # a day profiled with other kept cohort values is profiled again
+            fingerprints = {d: f"{v}+{kept_digest(kept)}" for d, v in fingerprints.items()}
         days = [d for d in sorted(fingerprints)
                 if (start is None or _day(d) >= utc_day_start(start)) and (end is None or _day(d) < end)]
         stale = [d for d in days if manifest["days"].get(d, {}).get("decisions") != fingerprints[d]]
@@ -176,7 +182,7 @@ class ProfileHistory:
                 for chunk in iter_profile_parts(
                         decisions, self.spec, binning, start=_day(run[0]),
                         end=_day(run[-1]) + timedelta(days=1), outcomes=latest, con=con,
-                        labels_only=labels_only, scan=scan):
+                        labels_only=labels_only, scan=scan, kept=kept):
                     files = self._write_parts(binning, chunk.parts, which)
                     covered = [d for d in run if chunk.start <= _day(d) < chunk.end]
                     for d in covered:
@@ -256,6 +262,24 @@ class ProfileHistory:
         return InputError(f"the store at {self.store.location} holds no decisions of model "
                           f"{self.spec.model!r} yet: ingest decisions first "
                           "('loopwatch ingest decisions FILE')")
+
+    def _kept(self, binning: Binning, *, refit: bool = False) -> dict[str, tuple[str, ...]]:
+        """The values kept apart per capped cohort column, fixed from the reference once (and
+        again on a refit or when the cap or the cohort columns change)."""
+        path = self._base() / f"binning={binning.fingerprint}" / "cohorts.json"
+        wanted = {"limit": self.spec.inputs.cohort_values, "cohorts": list(self.spec.cohorts)}
+        if path.exists() and not refit:
+            data = json.loads(path.read_text())
+            if {k: data.get(k) for k in wanted} == wanted:
+                return {k: tuple(v) for k, v in data["kept"].items()}
+        kept: dict[str, tuple[str, ...]] = {}
+        if self.spec.cohorts:
+            start, end = self.reference_window()
+            reference = self.store.table("decisions", between=(start, end))
+            kept = capped_cohort_values(reference, self.spec)
+        with contextlib.suppress(StoreError):  # a read-only store: computed again next time
+            replace_text(path, json.dumps({**wanted, "kept": {k: list(v) for k, v in kept.items()}}))
+        return kept
 
     def _manifest(self, binning: Binning) -> dict[str, Any]:
         path = self._base() / f"binning={binning.fingerprint}" / "manifest.json"

@@ -41,6 +41,7 @@ from loopwatch.storage.aggregate_queries import (
     sketch_query,
 )
 from loopwatch.storage.bin_expressions import numeric_bin, score_bin
+from loopwatch.storage.cohort_cap import OTHER, KeptValues
 from loopwatch.storage.decision_columns import (
     action_slot,
     categorical_slot,
@@ -118,6 +119,7 @@ def iter_profile_parts(
     labels_only: bool = False,
     cohorts: bool = True,
     scan: Scan | None = None,
+    kept: KeptValues | None = None,
 ) -> Iterator[PartsChunk]:
     """Aggregate the decisions of ``[start, end)`` by UTC day and cohort, in the engine,
     chunk by chunk.
@@ -146,13 +148,16 @@ def iter_profile_parts(
         ``scan(first, last)``: the decisions of ``[first, last)`` with ``table``'s columns,
         read more narrowly than by filtering ``table`` (the Parquet store opens only the
         files of those days). By default, ``table`` filtered on its timestamp.
+    kept
+        Per capped cohort column, the values profiled apart; the others count as
+        ``(other)`` (:mod:`loopwatch.storage.cohort_cap`).
     """
     con = con if con is not None else table._find_backend()
     views = Views(con)
     try:
         dims = dimensions(spec) if cohorts else (GLOBAL,)
         yield from _profile_parts(table, spec, binning, start, end, outcomes, con, views,
-                                  labels_only, dims, scan)
+                                  labels_only, dims, scan, kept or {})
     finally:
         views.drop()
 
@@ -160,18 +165,18 @@ def iter_profile_parts(
 def profile_parts(table: Any, spec: Spec, binning: Binning, *, start: datetime, end: datetime,
                   outcomes: Any | None = None, con: Any | None = None,
                   labels_only: bool = False, cohorts: bool = True,
-                  scan: Scan | None = None) -> ProfileParts:
+                  scan: Scan | None = None, kept: KeptValues | None = None) -> ProfileParts:
     """All of :func:`iter_profile_parts` at once, as one :class:`ProfileParts`."""
     chunks = [chunk.parts for chunk in iter_profile_parts(
         table, spec, binning, start=start, end=end, outcomes=outcomes, con=con,
-        labels_only=labels_only, cohorts=cohorts, scan=scan)]
+        labels_only=labels_only, cohorts=cohorts, scan=scan, kept=kept)]
     return ProfileParts.concat(chunks)
 
 
 def _profile_parts(table: Any, spec: Spec, binning: Binning, start: datetime, end: datetime,
                    outcomes: Any | None, con: Any, views: Views,
                    labels_only: bool, dims: tuple[str, ...],
-                   scan: Scan | None) -> Iterator[PartsChunk]:
+                   scan: Scan | None, kept: KeptValues) -> Iterator[PartsChunk]:
     import ibis
 
     c = spec.columns
@@ -188,10 +193,12 @@ def _profile_parts(table: Any, spec: Spec, binning: Binning, start: datetime, en
     window = between(start, end)
     day0 = int(start.timestamp() // 86400)
     # 1. integer codes for cohort values and categories; 2. the projection of a chunk
-    values, null_codes, lookups = _cohort_codes(window, spec, binning, dims, views, labels_only)
+    values, null_codes, lookups, other_codes = _cohort_codes(window, spec, binning, dims, views,
+                                                             labels_only, kept)
     lab = outcome_labels(outcomes, spec) if outcomes is not None else None
     n_scores = len(binning.score) + 1
-    project = _Projection(spec, binning, dims, null_codes, lookups, lab, day0, labels_only)
+    project = _Projection(spec, binning, dims, null_codes, lookups, lab, day0, labels_only,
+                          other_codes)
 
     # 3. whole days in chunks of about CHUNK_ROWS rows: each chunk is materialised once
     # (narrow integers) and aggregated by several group-bys, so memory is bounded by the
@@ -239,36 +246,45 @@ def _profile_parts(table: Any, spec: Spec, binning: Binning, start: datetime, en
 
 
 def _cohort_codes(table: Any, spec: Spec, binning: Binning, dims: tuple[str, ...],
-                  views: Views, labels_only: bool,
-                  ) -> tuple[list[tuple[int, str]], list[int], list[tuple[str, Any, str]]]:
+                  views: Views, labels_only: bool, kept: KeptValues,
+                  ) -> tuple[list[tuple[int, str]], list[int], list[tuple[str, Any, str]],
+                             list[int | None]]:
     """Integer codes for the cohort values present (a small query per cohort column) and
     for the reference categories.
 
-    Each dimension's values take consecutive codes, followed by its code for null.
-    Returns the (dimension, value) of each code, each dimension's null code, and the
-    lookups to join: (column, table of codes, suffix of its columns).
+    Each dimension's values take consecutive codes, then ``(other)``'s for a capped
+    column, then its code for null. Returns the (dimension, value) of each code, each
+    dimension's null code, the lookups to join: (column, table of codes, suffix of its
+    columns), and each dimension's code for ``(other)`` (``None``: not capped).
     """
     values: list[tuple[int, str]] = []
     null_codes: list[int] = []
+    other_codes: list[int | None] = []
     lookups: list[tuple[str, Any, str]] = []
     for i, name in enumerate(dims):
+        capped = kept.get(name) if name not in (GLOBAL, HOUR_OF_DAY) else None
         if name == GLOBAL:
             found = [GLOBAL]
         elif name == HOUR_OF_DAY:
             found = [str(h) for h in range(24)]
         else:
             text = as_text(table[name], feature_dtype(spec, name))
-            found = sorted(v for v in table.select(v=text).distinct().to_pyarrow()
-                           .column("v").to_pylist() if v is not None)
+            distinct = table.select(v=text).distinct()
+            if capped is not None:  # only the kept values come back, however many there are
+                distinct = distinct.filter(distinct.v.isin(list(capped)))
+            found = sorted(v for v in distinct.to_pyarrow().column("v").to_pylist() if v is not None)
             lookups.append((name, views.codes(f"d{i}", found, len(values)), f"d{i}"))
         values += [(i, v) for v in found]
+        other_codes.append(len(values) if capped is not None else None)
+        if capped is not None:
+            values.append((i, OTHER))
         null_codes.append(len(values))
         values.append((i, NULL_VALUE))
     if not labels_only:
         numeric, categorical = split_features(spec)
         for j, name in enumerate(categorical, start=len(numeric)):
             lookups.append((name, views.codes(f"f{j}", binning.categorical[name]), f"f{j}"))
-    return values, null_codes, lookups
+    return values, null_codes, lookups, other_codes
 
 
 @dataclass(frozen=True)
@@ -284,6 +300,7 @@ class _Projection:
     lab: Any | None  # the outcomes' (_oid, _label, _value), or None
     day0: int
     labels_only: bool
+    other_codes: list[int | None]
 
     def __call__(self, rows: Any) -> Any:
         joined = rows
@@ -312,6 +329,9 @@ class _Projection:
             elif name == HOUR_OF_DAY:
                 hour = ts.epoch_seconds() // 3600 % 24  # UTC, without a calendar per row
                 cols[f"_d{i}"] = (hour + null_code - 24).cast("int32")
+            elif self.other_codes[i] is not None:  # a capped column: not kept is (other)
+                missing = ibis.ifelse(joined[name].isnull(), null_code, self.other_codes[i])
+                cols[f"_d{i}"] = joined[f"_c_d{i}"].fill_null(missing).cast("int32")
             else:
                 cols[f"_d{i}"] = joined[f"_c_d{i}"].fill_null(null_code).cast("int32")
         return cols
