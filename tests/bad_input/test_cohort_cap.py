@@ -47,7 +47,7 @@ def test_a_cohort_column_over_the_cap_keeps_the_references_most_frequent_values(
     assert "cohort column 'user' has" in warning and f"its {K} most frequent" in warning
     assert "'region'" not in warning  # three regions: under the cap, not capped
     history = ProfileHistory(store)
-    _, ref_end = history.reference_window()
+    ref_end = history.reference_window().end
     in_reference = [r for r in rows if r["timestamp"] < ref_end.isoformat()]
     counts: dict[str, int] = {}
     for r in in_reference:

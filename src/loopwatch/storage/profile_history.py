@@ -274,8 +274,7 @@ class ProfileHistory:
                 return {k: tuple(v) for k, v in data["kept"].items()}
         kept: dict[str, tuple[str, ...]] = {}
         if self.spec.cohorts:
-            start, end = self.reference_window()
-            reference = self.store.table("decisions", between=(start, end))
+            reference = self.store.table("decisions", between=self.reference_window())
             kept = capped_cohort_values(reference, self.spec)
         with contextlib.suppress(StoreError):  # a read-only store: computed again next time
             replace_text(path, json.dumps({**wanted, "kept": {k: list(v) for k, v in kept.items()}}))
