@@ -122,3 +122,19 @@ def test_ingest_table_names_an_unknown_kind(project: Any, churn: Any) -> None:
     store = ParquetStore(project.store, spec=spec_from_mapping(churn.spec))
     with pytest.raises(InputError, match="unknown kind 'decision'; did you mean 'decisions'"):
         ingest_table(store, "decision", pd.DataFrame(churn.decisions(days=1)))  # type: ignore[arg-type]
+
+
+def test_the_public_api_takes_a_time_as_text_and_a_spec_as_a_path(stored: Any, churn: Any) -> None:
+    import pandas as pd
+
+    import loopwatch
+
+    store = ParquetStore(stored.store, spec=spec_from_mapping(churn.spec, base_dir=stored.root))
+    rows = pd.DataFrame(churn.decisions(seed=9, days=20))
+    rows["decision_id"] = "again-" + rows["decision_id"]
+    report = loopwatch.ingest_table(store, "decisions", rows)
+    assert report.result.written == len(rows)
+    run = loopwatch.run_checks(stored.spec, as_of="2026-03-20", store=store)
+    assert run.as_of.isoformat() == "2026-03-20T00:00:00+00:00"
+    with pytest.raises(InputError, match="unknown kind 'decision'"):
+        loopwatch.ingest_table(store, "decision", rows)  # type: ignore[arg-type]

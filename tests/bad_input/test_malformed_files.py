@@ -34,11 +34,13 @@ line_kind = st.sampled_from(["good", "good", "good", "bad_value", "short", "long
 
 
 @st.composite
-def files(draw: Any) -> tuple[str, list[str], int, int]:
-    """(format, lines, good rows, bad rows)."""
+def files(draw: Any) -> tuple[str, list[str], int, int, bool]:
+    """(format, lines, good rows, bad rows, whether a required column is absent from the file)."""
     fmt = draw(st.sampled_from(["csv", "jsonl"]))
     kinds = draw(st.lists(line_kind, min_size=1, max_size=25))
     lines, good, bad = [], 0, 0
+    keys: set[str] = set()
+    objects = 0
     for i, kind in enumerate(kinds):
         row = {"decision_id": f"r{i}", "timestamp": f"2026-03-0{1 + i % 3}T10:{i % 60:02d}:00Z",
                "score": f"{draw(st.floats(0, 1)):.6f}", "x": str(draw(st.integers(-5, 5)))}
@@ -57,18 +59,24 @@ def files(draw: Any) -> tuple[str, list[str], int, int]:
                 lines.append(json.dumps(row)[: draw(st.integers(1, 10))])  # cut: not JSON
             elif kind == "long":
                 lines.append(json.dumps([row]))  # JSON, but not an object
-            else:
-                lines.append(json.dumps({k: v for k, v in row.items() if v != ""}))
+            else:  # an empty value is a key left out
+                present = {k: v for k, v in row.items() if v != ""}
+                keys.update(present)
+                objects += 1
+                lines.append(json.dumps(present))
         good += kind == "good"
         bad += kind != "good"
-    return fmt, lines, good, bad
+    # a JSON Lines file none of whose objects has a required key lacks that column: the file
+    # is refused as a whole, as a CSV file without the column in its header would be
+    absent = objects > 0 and not {"decision_id", "timestamp", "score"} <= keys
+    return fmt, lines, good, bad, absent
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(case=files())
 def test_a_file_of_good_and_malformed_lines_lands_its_good_rows_and_quarantines_the_rest(
-        case: tuple[str, list[str], int, int]) -> None:
-    fmt, lines, good, bad = case
+        case: tuple[str, list[str], int, int, bool]) -> None:
+    fmt, lines, good, bad, absent = case
     with tempfile.TemporaryDirectory() as root:
         spec = Path(root) / "loopwatch.yaml"
         spec.write_text(yaml.safe_dump(SPEC))
@@ -79,6 +87,11 @@ def test_a_file_of_good_and_malformed_lines_lands_its_good_rows_and_quarantines_
                                           "--format", "json"])
         text = result.stdout + result.stderr
         assert "Traceback" not in text and "Exception ignored" not in text, text
+        if absent:
+            assert result.exit_code == 2, text
+            assert "error:" in result.stderr and "which every decision needs" in result.stderr
+            assert not (Path(root) / "store").exists() or not list(Path(root).rglob("*.parquet"))
+            return
         assert result.exit_code == (1 if bad else 0), text
         [report] = json.loads(result.stdout)["files"]
         assert (report["written"], report["quarantined"]) == (good, bad), (lines, report)
