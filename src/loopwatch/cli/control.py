@@ -67,6 +67,10 @@ def alerts(found: Sequence[Alert]) -> Table:
         if a.acknowledged_by:
             times += f", acknowledged by {a.acknowledged_by}"
         body.append(f"\n{a.headline}")
+        if a.risk:
+            body.append(f"\nrisk: {a.risk}")
         body.append(f"\n{times} · owner {a.owner or '-'}", style="dim")
+        if a.runbook:
+            body.append(f"\nrunbook: {a.runbook}", style="dim")
         grid.add_row(Text(str(a.severity), style=render.SEVERITY_STYLES[a.severity]), body)
     return grid

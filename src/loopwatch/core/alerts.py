@@ -71,6 +71,7 @@ class AlertDraft:
     owner: str | None = None
     runbook: str | None = None
     suppressed: tuple[Finding, ...] = ()
+    risk: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Stable JSON keys; times in ISO 8601; the findings it groups and suppressed."""
@@ -79,7 +80,7 @@ class AlertDraft:
             "severity": str(self.severity), "onset": self.onset.isoformat(),
             "headline": self.headline, "feature": self.feature, "cohort": self.cohort,
             "cohorts": list(self.cohorts), "entity": self.entity, "source": self.source,
-            "metric": self.metric, "owner": self.owner, "runbook": self.runbook,
+            "metric": self.metric, "owner": self.owner, "runbook": self.runbook, "risk": self.risk,
             "findings": [f.to_dict() for f in self.findings],
             "suppressed": [f.to_dict() for f in self.suppressed],
         }
@@ -127,6 +128,7 @@ class Alert:
     healthy_runs: int = 0
     findings: tuple[dict[str, Any], ...] = field(default=())
     cohorts: tuple[str, ...] = ()
+    risk: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Stable JSON keys; times in ISO 8601; ``findings`` as the control plane stored them."""
@@ -141,6 +143,6 @@ class Alert:
             "raised_at": iso(self.raised_at), "last_seen": iso(self.last_seen),
             "resolved_at": iso(self.resolved_at), "acknowledged_by": self.acknowledged_by,
             "snoozed_until": iso(self.snoozed_until), "healthy_runs": self.healthy_runs,
-            "owner": self.owner, "headline": self.headline, "runbook": self.runbook,
+            "owner": self.owner, "headline": self.headline, "runbook": self.runbook, "risk": self.risk,
             "findings": list(self.findings),
         }

@@ -131,6 +131,8 @@ class AlertSinks(BaseModel):
     #: Automatic mitigations (``core/automations.py``) and the guardrail's interval.
     mitigations: tuple[AutoMitigation, ...] = ()
     mitigation_interval: str = "1d"
+    #: Runbook links overriding the shipped ones, by kind, feature or ``kind:feature``.
+    runbooks: dict[str, str] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _unique(self) -> AlertSinks:

@@ -65,6 +65,7 @@ def pagerduty(payload: dict[str, Any], routing_key: str) -> dict[str, Any]:
                          if alert.get(k)) or "all"
     figures = payload.get("figures") or {}
     details = {"alert_id": alert["id"], "action": payload["action"], "reason": payload["reason"],
+               "risk": alert.get("risk"),
                "onset": alert["onset"], "owner": alert["owner"], "subject": subject,
                "value": figures.get("value"), "interval": figures.get("interval"),
                "n": figures.get("n"), "window": figures.get("window"), "statistic": figures.get("statistic")}
@@ -104,7 +105,8 @@ def slack(payload: dict[str, Any]) -> dict[str, Any]:
               f"*Since*\n{e(alert['onset'] or '')}", f"*Fingerprint*\n`{e(alert['fingerprint'])}`"]
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": _clip(head, 150), "emoji": False}},
-        {"type": "section", "text": {"type": "mrkdwn", "text": _clip(e(alert["headline"]), 3000)}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": _clip(
+            e(alert["headline"]) + (f"\n*Risk:* {e(alert['risk'])}" if alert.get("risk") else ""), 3000)}},
         {"type": "section", "fields": [{"type": "mrkdwn", "text": _clip(f, 2000)} for f in fields]},
     ]
     context = f"{e(payload['action'])}: {e(payload['reason'])}"
@@ -130,7 +132,8 @@ def alertmanager(payload: dict[str, Any], *, generator: str | None = None) -> li
     item: dict[str, Any] = {
         "labels": labels,
         "annotations": {"summary": alert["headline"], "alert_id": alert["id"],
-                        **({"runbook_url": alert["runbook"]} if alert.get("runbook") else {})},
+                        **({"runbook_url": alert["runbook"]} if alert.get("runbook") else {}),
+                        **({"risk": alert["risk"]} if alert.get("risk") else {})},
         "startsAt": alert["raised_at"],
     }
     if payload["event"] == "resolve":

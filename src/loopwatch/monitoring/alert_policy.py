@@ -38,6 +38,7 @@ from datetime import UTC, datetime, timedelta
 
 from loopwatch.core.alerts import Alert, AlertDraft, AlertState, fingerprint_of
 from loopwatch.core.findings import Finding, Kind, Severity
+from loopwatch.core.runbooks import risk_of, runbook_for
 from loopwatch.core.spec import Spec
 from loopwatch.monitoring.headlines import headline
 
@@ -322,6 +323,10 @@ def _draft(group: _Group, spec: Spec, onsets: Mapping[str, datetime]) -> AlertDr
         source=subject.source, metric=subject.metric, cohorts=cohorts,
         owner=_alert_owner(spec, subject, feature),
         suppressed=suppressed,
+        runbook=runbook_for(subject.kind, feature=feature or _entity_column(subject.entity),
+                            overrides=spec.alerts.runbooks),
+        risk=risk_of(subject.kind, model=spec.model, feature=feature, entity=subject.entity, cohort=cohort,
+                     source=subject.source, metric=subject.metric),
     )
 
 

@@ -34,7 +34,7 @@ def test_the_migrated_database_matches_the_tables_the_code_uses(database: str) -
     with ControlPlane(url=database) as plane, plane.engine.connect() as con:
         diff = compare_metadata(MigrationContext.configure(con), metadata)
         assert diff == []
-        assert MigrationContext.configure(con).get_current_revision() == "0003_flags"
+        assert MigrationContext.configure(con).get_current_revision() == "0004_risk"
     # opening it again finds it migrated and changes nothing
     with ControlPlane(url=database) as plane:
         assert plane.open_alerts("fraud") == []

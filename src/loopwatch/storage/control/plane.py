@@ -416,7 +416,8 @@ def _update(con: Connection, row: dict[str, Any], draft: AlertDraft, run_time: d
 def _draft_values(draft: AlertDraft) -> dict[str, Any]:
     return {"severity": int(draft.severity), "headline": draft.headline, "feature": draft.feature,
             "cohort": draft.cohort, "cohorts": list(draft.cohorts), "entity": draft.entity,
-            "source": draft.source, "metric": draft.metric, "owner": draft.owner, "runbook": draft.runbook}
+            "source": draft.source, "metric": draft.metric, "owner": draft.owner, "runbook": draft.runbook,
+            "risk": draft.risk}
 
 
 def _store_findings(con: Connection, alert_id: int, draft: AlertDraft, run_time: datetime) -> None:

@@ -124,5 +124,5 @@ def alert_from_row(row: Mapping[Any, Any], findings: tuple[dict[str, Any], ...] 
         metric=row["metric"], owner=row["owner"], runbook=row["runbook"],
         resolved_at=row["resolved_at"], acknowledged_by=row["acknowledged_by"],
         snoozed_until=row["snoozed_until"], healthy_runs=row["healthy_runs"], findings=findings,
-        cohorts=tuple(row["cohorts"] or ()),
+        cohorts=tuple(row["cohorts"] or ()), risk=row["risk"],
     )

@@ -107,6 +107,7 @@ alerts = Table(
     Column("metric", String(200), nullable=True),
     Column("owner", String(200), nullable=True),
     Column("runbook", Text, nullable=True),
+    Column("risk", Text, nullable=True),
     Column("acknowledged_by", String(200), nullable=True),
     Column("snoozed_until", UTCDateTime(), nullable=True),
     Column("healthy_runs", Integer, nullable=False),
