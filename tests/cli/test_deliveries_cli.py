@@ -43,10 +43,15 @@ def test_watch_once_delivers_then_exits_within_its_bound(tmp_path: Path) -> None
                                  "secret_env": "LW_CLI_HOOK_SECRET", "min_severity": "info"}]}
     spec_path.write_text(yaml.safe_dump(spec))
     started = time.monotonic()
-    code, out = run("watch", "--once", "--spec", str(spec_path), "--as-of", "2026-02-04", "--format", "json")
+    metrics = tmp_path / "loopwatch.prom"
+    code, out = run("watch", "--once", "--spec", str(spec_path), "--as-of", "2026-02-04", "--format", "json",
+                    "--metrics-file", str(metrics))
     took = time.monotonic() - started
     transitions = json.loads(out)["transitions"]
     assert transitions, "the simulated incident raises at least one alert"
+    exposed = metrics.read_text()
+    assert "loopwatch_alerts_open{" in exposed and "loopwatch_check_duration_seconds{" in exposed
+    assert 'loopwatch_notifications{model="' in exposed
     written = [json.loads(line) for line in log.read_text().splitlines()]
     assert [w["action"] for w in written] == [t["action"] for t in transitions]
     assert len({w["idempotency_key"] for w in written}) == len(written)

@@ -124,14 +124,15 @@ def _link(url: str) -> str:
 def alertmanager(payload: dict[str, Any], *, generator: str | None = None) -> list[dict[str, Any]]:
     """``POST /api/v2/alerts`` body: labels = the fingerprint's parts; ``endsAt`` when resolved."""
     alert = payload["alert"]
-    labels = {"alertname": f"loopwatch_{alert['kind']}", "model": alert["model"], "kind": alert["kind"],
-              "severity": payload["severity"]}
+    # identity only: a trigger and its resolve must carry the same labels (severity changes go in annotations)
+    labels = {"alertname": f"loopwatch_{alert['kind']}", "model": alert["model"], "kind": alert["kind"]}
     for part in ("feature", "cohort", "entity", "source", "metric"):
         if alert.get(part):
             labels[part] = str(alert[part])
     item: dict[str, Any] = {
         "labels": labels,
         "annotations": {"summary": alert["headline"], "alert_id": alert["id"],
+                        "severity": payload["severity"],
                         **({"runbook_url": alert["runbook"]} if alert.get("runbook") else {}),
                         **({"risk": alert["risk"]} if alert.get("risk") else {})},
         "startsAt": alert["raised_at"],

@@ -39,6 +39,12 @@ def watch(
     only: Annotated[str | None, typer.Option(
         "--checks", metavar="NAME,...",
         help="Comma-separated checks to run \\[default: every registered check]")] = None,
+    metrics_port: Annotated[int | None, typer.Option(
+        "--metrics-port", metavar="PORT", min=1, max=65535,
+        help="--every: serve Prometheus metrics on 127.0.0.1:PORT/metrics")] = None,
+    metrics_file: Annotated[str | None, typer.Option(
+        "--metrics-file", metavar="PATH",
+        help="Write Prometheus metrics to PATH after each run (node_exporter's textfile collector)")] = None,
     fmt: FormatOption = Format.table,
 ) -> None:
     """Run the checks, group findings into alerts and keep their state; exit 1 (with --once) while a
@@ -63,20 +69,29 @@ def watch(
             CHECKS.get(name)
         except ValueError as exc:
             usage_error("--checks", str(exc))
+    if metrics_port is not None and once:
+        usage_error("--metrics-port", "only with --every; with --once write --metrics-file for node_exporter")
     when = parse_time(as_of, "--as-of") or datetime.now(UTC)
     spec_obj, plane = control.open_control(spec, store)
     with plane:
         _, target = open_store(spec, store)
         _missing_secrets(spec_obj)
+        exposition = _Exposition(spec_obj.model, plane, metrics_port, metrics_file)
         if period is None:
             run = watch_once(spec_obj, as_of=when, plane=plane, store=target, checks=names)
             _show(spec_obj.model, run, fmt)
             _flush(spec_obj, plane)
+            exposition.update(run)
             raise typer.Exit(run.exit_code)
         render.err().print(f"watching {spec_obj.model} every {every}; Ctrl-C stops", markup=False)
+
+        def shown(r: WatchRun) -> None:
+            _show(spec_obj.model, r, fmt)
+            exposition.update(r)
+
         _worker(spec_obj, plane)
         watch_every(spec_obj, plane=plane, every=period, store=target, checks=names,
-                    clock=lambda: datetime.now(UTC), on_run=lambda r: _show(spec_obj.model, r, fmt))
+                    clock=lambda: datetime.now(UTC), on_run=shown)
 
 
 def _show(model: str, run: WatchRun, fmt: Format) -> None:
@@ -139,3 +154,34 @@ def _worker(spec: Spec, plane: ControlPlane) -> None:
             time.sleep(1.0)
 
     threading.Thread(target=loop, name="loopwatch-delivery", daemon=True).start()
+
+
+class _Exposition:
+    """Prometheus metrics of the loop: served on a port and/or written to a textfile after each run."""
+
+    def __init__(self, model: str, plane: ControlPlane, port: int | None, path: str | None) -> None:
+        self.path = path
+        self.enabled = port is not None or path is not None
+        if not self.enabled:
+            return
+        try:
+            from loopwatch.service.exposition import LatestRun, registry, serve
+        except ImportError as exc:
+            usage_error("--metrics-port" if port else "--metrics-file",
+                        f"needs prometheus-client: pip install 'loopwatch[serve]' ({exc})")
+        self.latest = LatestRun()
+        self.registry = registry(plane, model, self.latest)
+        if port is not None:
+            serve(self.registry, port)
+
+    def update(self, run: WatchRun) -> None:
+        if not self.enabled:
+            return
+        from loopwatch.service.exposition import write_textfile
+
+        if run.check is not None:
+            self.latest.findings = run.check.findings
+            self.latest.seconds = run.check.seconds
+        self.latest.run_time = run.run_time.timestamp()
+        if self.path is not None:
+            write_textfile(self.registry, self.path)
