@@ -138,3 +138,10 @@ def test_the_public_api_takes_a_time_as_text_and_a_spec_as_a_path(stored: Any, c
     assert run.as_of.isoformat() == "2026-03-20T00:00:00+00:00"
     with pytest.raises(InputError, match="unknown kind 'decision'"):
         loopwatch.ingest_table(store, "decision", rows)  # type: ignore[arg-type]
+
+
+def test_the_engine_never_draws_a_progress_bar_into_standard_output() -> None:
+    from loopwatch.storage.duckdb_engine import duckdb_connection
+
+    setting = duckdb_connection().raw_sql("SELECT current_setting('enable_progress_bar')").fetchone()
+    assert setting == (False,)

@@ -41,4 +41,7 @@ def duckdb_connection(engine_memory: str = DEFAULT_ENGINE_MEMORY) -> Any:
     # the command runs from
     spill = Path(tempfile.gettempdir()) / "loopwatch-duckdb"
     con.raw_sql("SET temp_directory = '{}'".format(str(spill).replace("'", "''")))
+    # DuckDB draws its own progress bar on standard output once a query passes 2 s, even
+    # when it is not a terminal: it broke `--format json` and a subprocess's printed result
+    con.raw_sql("SET enable_progress_bar = false")
     return con
