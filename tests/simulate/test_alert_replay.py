@@ -9,7 +9,7 @@ import pytest
 
 from loopwatch.core.alerts import AlertDraft, fingerprint_of
 from loopwatch.core.findings import Finding, Severity
-from loopwatch.simulate.alert_replay import ReplayDay, reapply, replay_alerts, score
+from loopwatch.simulate.alert_replay import ReplayDay, first_named, reapply, replay_alerts, score
 from loopwatch.simulate.fraud import SimulationConfig, simulate
 
 DAY0 = datetime(2026, 2, 1, tzinfo=UTC)
@@ -53,6 +53,18 @@ def test_an_incident_missed_for_a_day_is_one_alert_with_resolve_after_2_and_two_
     (two,) = score(jumpy, plane.alerts(include_resolved=True), [INCIDENT])["incidents"]
     # the first alert resolved the day the incident was missed: it is closed on runs 5 and 6
     assert two["page_alerts"] == 2 and two["days_missing_after_raised"] == 2
+
+
+def test_first_named_is_the_first_run_while_active_that_names_the_incident_at_that_severity() -> None:
+    crypto = "merchant_category=crypto"
+    # run 3 checks 02-03, before the onset: its page does not count; a warning on run 5, a page on run 6
+    seen = {3: [draft(3, crypto)], 5: [draft(5, crypto, Severity.WARNING)], 6: [draft(6, crypto)],
+            7: [draft(7, "merchant_category=travel")]}
+    replayed, _ = reapply(days(seen, 10), resolve_after=3, reopen_within=timedelta(0))
+    assert first_named(replayed, INCIDENT) == (t(6), "1")
+    assert first_named(replayed, INCIDENT, severity=Severity.WARNING) == (t(5), "1")
+    elsewhere = {**INCIDENT, "entities": [{"column": "merchant_category", "value": "grocery"}]}
+    assert first_named(replayed, elsewhere, severity=Severity.WARNING) is None
 
 
 @pytest.fixture(scope="module")

@@ -33,7 +33,7 @@ from loopwatch.simulate.scoring import matches
 from loopwatch.storage.control import ControlPlane
 from loopwatch.storage.parquet_store import ParquetStore
 
-__all__ = ["ReplayDay", "reapply", "replay_alerts", "score"]
+__all__ = ["ReplayDay", "first_named", "reapply", "replay_alerts", "score"]
 
 DAY = timedelta(days=1)
 #: After an incident ends, its alert may still be seen (trend windows) or resolving for this long.
@@ -107,6 +107,19 @@ def _active(incident: dict[str, Any], run_time: datetime, *, grace: timedelta = 
 
 def _names(draft: AlertDraft, incident: dict[str, Any]) -> bool:
     return any(matches(f, incident) for f in draft.findings)
+
+
+def first_named(days: Sequence[ReplayDay], incident: dict[str, Any], *,
+                severity: Severity = Severity.PAGE) -> tuple[datetime, str] | None:
+    """The first run, while ``incident`` was active, with a draft of ``severity`` or above naming it,
+    and the alert that draft updated or opened; ``None`` if no run named it."""
+    for d in days:
+        if not _active(incident, d.run_time):
+            continue
+        for draft, alert_id in zip(d.drafts, d.alert_ids, strict=True):
+            if draft.severity >= severity and _names(draft, incident):
+                return d.run_time, alert_id
+    return None
 
 
 def score(days: Sequence[ReplayDay], alerts: Sequence[Alert],

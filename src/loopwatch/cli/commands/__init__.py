@@ -22,8 +22,9 @@ from loopwatch.cli.commands import evaluate
 from loopwatch.cli.commands import serve
 from loopwatch.cli.commands import tail
 from loopwatch.cli.commands import quarantine
+from loopwatch.cli.commands import demo
 # isort: on
 
 __all__ = ["alerts", "audit", "check",
-           "compact", "compare", "evaluate", "flags", "ingest", "init", "profile", "quarantine", "serve",
-           "simulate", "summary", "tail", "watch"]
+           "compact", "compare", "demo", "evaluate", "flags", "ingest", "init", "profile", "quarantine",
+           "serve", "simulate", "summary", "tail", "watch"]
