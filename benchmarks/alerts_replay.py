@@ -135,6 +135,9 @@ def quiet_table(records: list[dict[str, Any]]) -> str:
         return "(no run yet)"
     r = found[-1]
     return "\n".join([
+        f"{r['days']} days × {r['per_day']:,} decisions/day, seed {r['seed']}, no incidents; "
+        f"run {r['run']['date'][:10]} at {r['run']['git']}",
+        "",
         "| runs | alerts | page-level alerts per 30 days (goal ≤ 1) | warning-level alerts per 30 days "
         "(goal ≤ 2) | runs that paged |",
         "|---|---|---|---|---|",
