@@ -26,6 +26,7 @@ from loopwatch.core.alerts import AlertDraft, fingerprint_of
 from loopwatch.core.findings import Finding, Severity
 from loopwatch.core.sinks import AlertSinks, Sink
 from loopwatch.delivery import deliver
+from loopwatch.delivery.worker import repost_live
 from loopwatch.storage.control import ControlPlane
 from loopwatch.storage.control.outbox import Outbox
 
@@ -117,6 +118,14 @@ def test_alertmanager_shows_the_alert_firing_then_resolved(tmp_path: Path, alert
         assert firing["labels"] == {"alertname": "loopwatch_coverage", "model": "fraud", "kind": "coverage",
                                     "entity": "mcc=crypto"}
         assert firing["annotations"]["severity"] == "page" and firing["annotations"]["alert_id"] == "1"
+        # a firing alert holds for hold_seconds (25 h) unless posted again; each run re-posts it
+        holds = datetime.fromisoformat(firing["endsAt"].replace("Z", "+00:00"))
+        assert timedelta(hours=24) < holds - datetime.now(UTC) <= timedelta(hours=25)
+        assert repost_live(Outbox(plane.engine), config, live={"1"}, clock=lambda: time.time() + 3600) == 1
+        (again,) = get(f"{alertmanager}/api/v2/alerts")
+        later = datetime.fromisoformat(again["endsAt"].replace("Z", "+00:00"))
+        assert timedelta(minutes=59) < later - holds < timedelta(minutes=61)
+        assert repost_live(Outbox(plane.engine), config, live=set()) == 0, "only live alerts are re-posted"
         plane.apply(model="fraud", run_time=now - timedelta(days=2), drafts=[])
         plane.apply(model="fraud", run_time=now - timedelta(days=1), drafts=[])
         assert deliver(Outbox(plane.engine), config, within=10).delivered == 1

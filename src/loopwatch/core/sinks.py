@@ -68,6 +68,9 @@ class Sink(BaseModel):
     owners: tuple[str, ...] = ()
     pace_seconds: float | None = Field(default=None, ge=0, le=3600)
     timeout_seconds: float = Field(default=10.0, gt=0, le=300)
+    #: alertmanager: how long a firing alert holds without being posted again (each run re-posts
+    #: the live ones; the default outlasts a daily cron run)
+    hold_seconds: float = Field(default=90_000.0, gt=0)
 
     @field_validator("url")
     @classmethod

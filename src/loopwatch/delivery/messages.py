@@ -121,8 +121,10 @@ def _link(url: str) -> str:
     return url.replace("&", "&amp;").replace("<", "%3C").replace(">", "%3E").replace("|", "%7C")
 
 
-def alertmanager(payload: dict[str, Any], *, generator: str | None = None) -> list[dict[str, Any]]:
-    """``POST /api/v2/alerts`` body: labels = the fingerprint's parts; ``endsAt`` when resolved."""
+def alertmanager(payload: dict[str, Any], *, generator: str | None = None,
+                 holds_until: str | None = None) -> list[dict[str, Any]]:
+    """``POST /api/v2/alerts`` body: labels = the fingerprint's parts; ``endsAt`` when resolved, else
+    ``holds_until`` (Alertmanager resolves a firing alert by itself unless it is posted again)."""
     alert = payload["alert"]
     # identity only: a trigger and its resolve must carry the same labels (severity changes go in annotations)
     labels = {"alertname": f"loopwatch_{alert['kind']}", "model": alert["model"], "kind": alert["kind"]}
@@ -139,6 +141,8 @@ def alertmanager(payload: dict[str, Any], *, generator: str | None = None) -> li
     }
     if payload["event"] == "resolve":
         item["endsAt"] = alert["resolved_at"] or payload["at"]
+    elif holds_until is not None:
+        item["endsAt"] = holds_until
     if generator:
         item["generatorURL"] = generator
     return [item]

@@ -37,7 +37,7 @@ from loopwatch.core.sinks import AlertSinks, Sink
 from loopwatch.delivery import messages
 from loopwatch.storage.control.outbox import Delivery, Outbox
 
-__all__ = ["Outcome", "Report", "deliver", "send"]
+__all__ = ["Outcome", "Report", "deliver", "repost_live", "send"]
 
 
 @dataclass(frozen=True)
@@ -96,7 +96,8 @@ def send(sink: Sink, delivery: Delivery, *, session: requests.Session | None = N
             routing = _env(sink.routing_key_env, sink, "the routing key")
             message = messages.pagerduty(delivery.payload, routing)
         else:
-            message = messages.alertmanager(delivery.payload)
+            holds = datetime.fromtimestamp(clock() + sink.hold_seconds, UTC).isoformat()
+            message = messages.alertmanager(delivery.payload, holds_until=holds)
             url = url.rstrip("/") + "/api/v2/alerts"
         raw = messages.body(message)
         if sink.kind == "webhook":
@@ -203,3 +204,27 @@ def describe(report: Report) -> str:
 
 def dumps(report: Report) -> str:
     return json.dumps(report.to_dict())
+
+
+def repost_live(outbox: Outbox, config: AlertSinks, *, live: set[str],
+                clock: Callable[[], float] = time.time) -> int:
+    """Post again to each Alertmanager sink the live alerts it was told of, so they keep firing there.
+
+    ``live`` holds the ids of the alerts still live. Each is posted as its latest delivered
+    notification said, with ``endsAt`` pushed to ``hold_seconds`` from now; a failure is left
+    for the next run (the next re-post, or the resolve through the outbox, corrects it).
+    Returns the number of alerts posted.
+    """
+    posted = 0
+    for sink in config.sinks:
+        if sink.kind != "alertmanager":
+            continue
+        latest: dict[str, Delivery] = {}
+        for d in reversed(outbox.deliveries(states=("delivered",), limit=10_000)):
+            if d.sink == sink.key:
+                latest[d.alert_id] = d
+        for alert_id, d in sorted(latest.items()):
+            if alert_id in live and d.event != "resolve":
+                again = Delivery(**{**d.__dict__, "payload": {**d.payload, "event": "trigger"}})
+                posted += send(sink, again, clock=clock).verdict == "ok"
+    return posted

@@ -88,6 +88,7 @@ def watch(
         def shown(r: WatchRun) -> None:
             _show(spec_obj.model, r, fmt)
             exposition.update(r)
+            _flush(spec_obj, plane, wait=False)
 
         _worker(spec_obj, plane)
         watch_every(spec_obj, plane=plane, every=period, store=target, checks=names,
@@ -126,15 +127,19 @@ def _missing_secrets(spec: Spec) -> None:
                                    "its notifications stay pending until it is", markup=False)
 
 
-def _flush(spec: Spec, plane: ControlPlane) -> None:
-    """Deliver what is pending, waiting at most ``alerts.flush_seconds`` (retries left for the next run)."""
+def _flush(spec: Spec, plane: ControlPlane, *, wait: bool = True) -> None:
+    """Deliver what is pending, waiting at most ``alerts.flush_seconds`` (retries left for the next run),
+    then post the live alerts to Alertmanager sinks again so that they keep firing there."""
     if not spec.alerts.sinks:
         return
     from loopwatch.delivery import deliver, describe
+    from loopwatch.delivery.worker import repost_live
     from loopwatch.storage.control.outbox import Outbox
 
-    report = deliver(Outbox(plane.engine), spec.alerts)
+    box = Outbox(plane.engine)
+    report = deliver(box, spec.alerts, within=None if wait else 0)
     render.err().print(describe(report), markup=False)
+    repost_live(box, spec.alerts, live={a.id for a in plane.open_alerts(spec.model)})
 
 
 def _worker(spec: Spec, plane: ControlPlane) -> None:
