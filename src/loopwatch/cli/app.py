@@ -17,6 +17,7 @@ from enum import IntEnum, StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn, ParamSpec, TypeVar
 
+import click
 import typer
 from typer.exceptions import TyperException
 
@@ -25,6 +26,7 @@ from loopwatch.errors import LoopwatchError
 
 if TYPE_CHECKING:
     from loopwatch.core.spec import Spec
+    from loopwatch.core.store import DecisionSource
     from loopwatch.settings import Settings
     from loopwatch.storage.parquet_store import ParquetStore
 
@@ -37,6 +39,7 @@ __all__ = [
     "app",
     "command",
     "load",
+    "open_source",
     "open_store",
     "parse_time",
     "settings",
@@ -170,6 +173,28 @@ def open_store(spec_path: Path | None, store: str | None) -> tuple[Spec, Parquet
                                            engine_memory=current.engine_memory)
     except ValueError as exc:  # a spec that needs a setting it does not have
         fail(str(exc))
+
+
+def open_source(spec_path: Path | None, store: str | None) -> tuple[Spec, DecisionSource]:
+    """The spec and the source its read-only commands read: the tables its ``source`` names,
+    or its store (``--store``, ``LOOPWATCH_STORE`` or the spec's ``store``, where profiles of
+    any source are kept)."""
+    from loopwatch.storage.sources import open_source as opened
+
+    current = settings()
+    spec = load(spec_path)
+    key = current.pii_key.get_secret_value().encode() if current.pii_key else None
+    try:
+        source = opened(spec, location=store or current.store, pii_key=key,
+                        engine_memory=current.engine_memory)
+    except ValueError as exc:  # a spec that needs a setting it does not have
+        fail(str(exc))
+    con = getattr(source, "con", None)
+    if con is not None and con.name != "pyspark":  # a Spark session may be the caller's own
+        context = click.get_current_context(silent=True)
+        if context is not None:
+            context.call_on_close(con.disconnect)
+    return spec, source
 
 
 def parse_time(text: str | None, option: str) -> datetime | None:

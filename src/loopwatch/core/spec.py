@@ -28,6 +28,7 @@ from loopwatch.core.inputs import Inputs
 from loopwatch.core.monitoring_spec import Monitoring, Slo
 from loopwatch.core.serving import Serving
 from loopwatch.core.sinks import AlertSinks
+from loopwatch.core.source_spec import Source
 from loopwatch.core.value_spec import ValueModel
 from loopwatch.errors import SpecError
 
@@ -165,6 +166,8 @@ class Spec(_Model):
     owner: str | None = None
     description: str | None = None
     store: str = "./loopwatch-data"
+    #: Where decisions and outcomes are read from (``core/source_spec.py``): the store, or tables.
+    source: Source = Source()
     timezone: str = "UTC"
     columns: DecisionColumns = DecisionColumns()
     features: tuple[Feature, ...]

@@ -14,7 +14,7 @@ from loopwatch.cli.app import (
     SpecOption,
     StoreOption,
     command,
-    open_store,
+    open_source,
     parse_time,
     usage_error,
 )
@@ -46,7 +46,7 @@ def check(
     from loopwatch.monitoring.job import run_checks
 
     when = parse_time(as_of, "--as-of") or datetime.now(UTC)
-    spec_obj, target = open_store(spec, store)
+    spec_obj, target = open_source(spec, store)
     names = [n.strip() for n in only.split(",") if n.strip()] if only else None
     for name in names or ():
         try:

@@ -11,7 +11,7 @@ import typer
 from rich.text import Text
 
 from loopwatch.cli import render
-from loopwatch.cli.app import Format, FormatOption, SpecOption, StoreOption, command, open_store, parse_time
+from loopwatch.cli.app import Format, FormatOption, SpecOption, StoreOption, command, open_source, parse_time
 from loopwatch.cli.cohorts import CohortFilter, Rows, choose_rows, known_columns, parse_filter
 
 if TYPE_CHECKING:
@@ -55,7 +55,7 @@ def evaluate(
     from loopwatch.evaluation.report import evaluate as run_evaluation
 
     first, last = parse_time(start, "--from"), parse_time(end, "--to")
-    spec_obj, target = open_store(spec, store)
+    spec_obj, target = open_source(spec, store)
     wanted = parse_filter(cohort, spec_obj)
     report = run_evaluation(spec_obj, start=first, end=last, store=target)
     if wanted is not None:

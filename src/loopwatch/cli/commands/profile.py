@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from loopwatch.cli import render
-from loopwatch.cli.app import Format, FormatOption, SpecOption, StoreOption, command, open_store, parse_time
+from loopwatch.cli.app import Format, FormatOption, SpecOption, StoreOption, command, open_source, parse_time
 from loopwatch.cli.cohorts import parse_filter
 
 if TYPE_CHECKING:
@@ -32,7 +32,7 @@ def profile(
     from loopwatch.storage.profile_history import ProfileHistory
 
     first, last = parse_time(start, "--from"), parse_time(end, "--to")
-    spec_obj, target = open_store(spec, store)
+    spec_obj, target = open_source(spec, store)
     wanted = parse_filter(cohort, spec_obj, value_required=True)
     chosen = Cohort(wanted.column, wanted.value)
     history = ProfileHistory(target)

@@ -6,7 +6,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from loopwatch.cli import render
-from loopwatch.cli.app import Format, FormatOption, SpecOption, StoreOption, command, open_store
+from loopwatch.cli.app import Format, FormatOption, SpecOption, StoreOption, command, open_source
 
 if TYPE_CHECKING:
     from loopwatch.storage.summary import StoreSummary
@@ -17,7 +17,7 @@ def summary(spec: SpecOption = None, store: StoreOption = None, fmt: FormatOptio
     """What the store holds: volumes, time range, decision and label rates, cohorts, quarantine."""
     from loopwatch.storage.summary import summarize
 
-    spec_obj, target = open_store(spec, store)
+    spec_obj, target = open_source(spec, store)
     result = summarize(target)
     truth_path = spec_obj.base_dir / "ground_truth.json"
     truth = json.loads(truth_path.read_text()) if truth_path.exists() else None
