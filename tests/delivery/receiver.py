@@ -30,7 +30,12 @@ SEEN: set[str] = set()
 PD_SEVERITIES = {"critical", "error", "warning", "info"}
 
 
-def pagerduty_problem(event: dict) -> str | None:
+def pagerduty_problem(event: dict, path: str) -> str | None:
+    if path.endswith("/change"):  # a Change Event: no event_action, no dedup_key, never pages
+        p = event.get("payload") or {}
+        if "event_action" in event or not p.get("summary") or not p.get("source"):
+            return "change_event"
+        return None if event.get("routing_key") and len(event["routing_key"]) == 32 else "routing_key"
     if event.get("event_action") not in ("trigger", "acknowledge", "resolve"):
         return "event_action"
     if not event.get("routing_key") or len(event["routing_key"]) != 32:
@@ -78,7 +83,7 @@ class Handler(BaseHTTPRequestHandler):
                 ok = hmac.compare_digest(want, self.headers.get("X-Loopwatch-Signature", "")) and fresh
                 status, problem = (200, None) if ok else (401, "signature")
             elif KIND == "pagerduty":
-                problem = pagerduty_problem(body)
+                problem = pagerduty_problem(body, self.path)
                 status = 400 if problem else 202
             else:
                 problem = slack_problem(body)

@@ -25,6 +25,7 @@ from typing import Any
 import pytest
 
 from loopwatch.core.alerts import AlertDraft, fingerprint_of
+from loopwatch.core.automations import AutoMitigation
 from loopwatch.core.findings import Finding, Severity
 from loopwatch.core.sinks import AlertSinks, Sink
 from loopwatch.delivery import deliver
@@ -200,6 +201,23 @@ def test_pagerduty_trigger_acknowledge_resolve_pair_on_the_fingerprint(
     assert trigger["summary"] == "[fraud] a is not scored" and trigger["source"] == "loopwatch/fraud"
     assert trigger["custom_details"]["interval"] == [0.38, 0.46] and trigger["custom_details"]["n"] == 1200
     assert events[0]["links"] == [{"href": "https://runbooks.example.com/coverage", "text": "runbook"}]
+
+
+def test_an_automatic_rollback_goes_to_pagerduty_as_a_change_event(
+        tmp_path: Path, receiver: Callable[[str], Receiver]) -> None:
+    pd = receiver("pagerduty").start()
+    config = fast(Sink(kind="pagerduty", url=pd.url, routing_key_env="LW_TEST_PD_KEY"))
+    rule = AutoMitigation(on="coverage", action="rollback", version="v41")
+    url = f"sqlite:///{tmp_path / 'c.sqlite'}"
+    with ControlPlane(url=url, sinks=config.sinks, mitigations=[rule]) as plane:
+        plane.apply(model="fraud", run_time=day(1), drafts=[draft("a")])
+        report = deliver(Outbox(plane.engine), config, within=10)
+    assert report.delivered == 2 and report.dead == 0
+    trigger, change = pd.accepted()
+    assert trigger["path"] == "/hook" and trigger["body"]["event_action"] == "trigger"
+    assert change["path"] == "/hook/change" and "event_action" not in change["body"]
+    assert change["body"]["payload"]["summary"].startswith("[fraud] rolled back to version v41: alert #1")
+    assert change["body"]["payload"]["custom_details"]["fingerprint"] == trigger["body"]["dedup_key"]
 
 
 def test_pagerduty_400_is_dead_lettered_not_retried(tmp_path: Path, receiver: Callable[[str], Receiver],

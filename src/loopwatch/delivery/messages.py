@@ -57,6 +57,8 @@ def dedup_key(fingerprint: str) -> str:
 def pagerduty(payload: dict[str, Any], routing_key: str) -> dict[str, Any]:
     """An Events API v2 event: ``trigger`` with the full payload; ``acknowledge``/``resolve`` by key."""
     alert = payload["alert"]
+    if payload["event"] == "change":
+        return pagerduty_change(payload, routing_key)
     event: dict[str, Any] = {"routing_key": routing_key, "event_action": payload["event"],
                              "dedup_key": dedup_key(alert["fingerprint"])}
     if payload["event"] != "trigger":
@@ -76,6 +78,22 @@ def pagerduty(payload: dict[str, Any], routing_key: str) -> dict[str, Any]:
         "component": alert["model"], "group": alert["owner"] or alert["model"], "class": alert["kind"],
         "timestamp": payload["at"], "custom_details": details,
     }
+    if alert.get("runbook"):
+        event["links"] = [{"href": alert["runbook"], "text": "runbook"}]
+    return event
+
+
+def pagerduty_change(payload: dict[str, Any], routing_key: str) -> dict[str, Any]:
+    """A Change Event (it never pages): the model that serves changed, and the alert that caused it."""
+    alert, change = payload["alert"], payload["change"]
+    what = "switched to the baseline model" if change["kind"] == "baseline" else \
+        f"rolled back to version {change.get('version')}"
+    event: dict[str, Any] = {"routing_key": routing_key, "payload": {
+        "summary": _clip(f"[{alert['model']}] {what}: alert #{alert['id']}: {alert['headline']}",
+                         _SUMMARY_MAX),
+        "source": f"loopwatch/{alert['model']}", "timestamp": payload["at"],
+        "custom_details": {"flag": change["id"], "who": change["who"], "why": change["why"],
+                           "alert_id": alert["id"], "fingerprint": alert["fingerprint"]}}}
     if alert.get("runbook"):
         event["links"] = [{"href": alert["runbook"], "text": "runbook"}]
     return event

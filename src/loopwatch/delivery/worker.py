@@ -95,6 +95,9 @@ def send(sink: Sink, delivery: Delivery, *, session: requests.Session | None = N
         elif sink.kind == "pagerduty":
             routing = _env(sink.routing_key_env, sink, "the routing key")
             message = messages.pagerduty(delivery.payload, routing)
+            if delivery.event == "change":  # Change Events have their own endpoint beside enqueue
+                url = url.removesuffix("/v2/enqueue") + "/v2/change/enqueue" if url.endswith("/v2/enqueue") \
+                    else url.rstrip("/") + "/change"
         else:
             holds = datetime.fromtimestamp(clock() + sink.hold_seconds, UTC).isoformat()
             message = messages.alertmanager(delivery.payload, holds_until=holds)

@@ -22,9 +22,11 @@ from sqlalchemy import Connection, Engine, insert, select, update
 from loopwatch.core.automations import AutoMitigation
 from loopwatch.core.findings import Severity
 from loopwatch.core.flags import FlagSet, Mitigation, parse_mitigations
+from loopwatch.core.sinks import Sink
 from loopwatch.core.spec import Spec, parse_duration
 from loopwatch.errors import InputError
 from loopwatch.storage.control.database import control_url, open_engine
+from loopwatch.storage.control.outbox import enqueue_change
 from loopwatch.storage.control.records import Transition
 from loopwatch.storage.control.tables import alerts, audit_log, flags
 
@@ -52,12 +54,14 @@ def _insert(con: Connection, m: Mitigation, *, automatic: bool, alert_id: int | 
 
 
 def auto_mitigate(con: Connection, transitions: Sequence[Transition], rules: Sequence[AutoMitigation], *,
-                  run_time: datetime, interval: str, actor: str = "watch") -> list[str]:
+                  run_time: datetime, interval: str, actor: str = "watch",
+                  sinks: Sequence[Sink] = ()) -> list[str]:
     """Set the mitigations ``rules`` allow for this run's pages, inside the run's transaction.
 
     Only a transition that raises (opened, reopened, escalated) at ``page`` counts;
     at most one automatic flag per model per ``interval`` of run time (a later
-    candidate is audited as ``mitigation_skipped``). Returns the ids of the flags set.
+    candidate is audited as ``mitigation_skipped``). A rollback or a switch to the baseline is
+    announced to ``sinks`` as a change (PagerDuty: a Change Event). Returns the ids of the flags set.
     """
     if not rules:
         return []
@@ -80,6 +84,8 @@ def auto_mitigate(con: Connection, transitions: Sequence[Transition], rules: Seq
         m = _mitigation(rule, row, actor)
         _insert(con, m, automatic=True, alert_id=row["id"], run_time=run_time,
                 reason=f"automatic on alert #{row['id']} ({row['kind']}, page): {row['headline']}")
+        if m.kind in ("rollback", "baseline"):
+            enqueue_change(con, row["id"], m.model_dump(mode="json"), sinks)
         out.append(m.id)
     return out
 

@@ -25,12 +25,13 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, and_, func, insert, or_, select, update
 
+from loopwatch.core.alerts import AlertState
 from loopwatch.core.findings import Severity
 from loopwatch.core.sinks import Sink
 from loopwatch.storage.control.records import Transition
 from loopwatch.storage.control.tables import alert_findings, alerts, notifications
 
-__all__ = ["EVENTS", "Delivery", "Outbox", "enqueue"]
+__all__ = ["EVENTS", "Delivery", "Outbox", "enqueue", "enqueue_change"]
 
 #: The event each alert action is announced as (PagerDuty's event actions).
 EVENTS: dict[str, str] = {
@@ -72,6 +73,27 @@ def enqueue(con: Connection, transitions: Sequence[Transition], sinks: Sequence[
     return len(rows)
 
 
+def enqueue_change(con: Connection, alert_id: int, change: dict[str, Any], sinks: Sequence[Sink], *,
+                   now: datetime | None = None) -> int:
+    """A change of the model that serves (a rollback or a switch to the baseline, set because of
+    alert ``alert_id``) for the PagerDuty, webhook and stdout sinks: PagerDuty gets it as a Change
+    Event, which never pages. Written in the caller's transaction; returns the rows written."""
+    at = now or datetime.now(UTC)
+    row = con.execute(select(alerts).where(alerts.c.id == alert_id)).mappings().one()
+    transition = Transition(alert_id=str(alert_id), fingerprint=row["fingerprint"], action="mitigation_set",
+                            from_state=None, to_state=AlertState(row["state"]),
+                            severity=Severity(row["severity"]), reason=str(change.get("why", "")))
+    payload = {**_payload(con, dict(row), transition, at), "event": "change", "change": change}
+    rows = [{"sink": s.key, "idempotency_key": f"{s.key}:{uuid.uuid4().hex}", "model": row["model"],
+             "alert_id": alert_id, "event": "change", "action": "mitigation_set",
+             "severity": row["severity"], "payload": payload, "state": "pending", "attempts": 0,
+             "created_at": at, "next_attempt_at": at}
+            for s in sinks if s.kind in ("pagerduty", "webhook", "stdout")]
+    if rows:
+        con.execute(insert(notifications), rows)
+    return len(rows)
+
+
 def _payload(con: Connection, row: dict[str, Any], t: Transition, at: datetime) -> dict[str, Any]:
     """What every sink's message is built from: the alert as it is after the change, and its figures."""
     finding = con.execute(
@@ -95,7 +117,7 @@ def _payload(con: Connection, row: dict[str, Any], t: Transition, at: datetime) 
                   "onset": iso(row["onset"]),
                   "raised_at": iso(row["raised_at"]), "last_seen": iso(row["last_seen"]),
                   "resolved_at": iso(row["resolved_at"])},
-        "action": t.action, "event": EVENTS[t.action], "reason": t.reason, "at": at.isoformat(),
+        "action": t.action, "event": EVENTS.get(t.action, "change"), "reason": t.reason, "at": at.isoformat(),
         "severity": str(t.severity), "figures": figures,
     }
 

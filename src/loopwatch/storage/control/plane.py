@@ -166,7 +166,7 @@ class ControlPlane:
             con.execute(update(model_cursor).where(model_cursor.c.model == model).values(last_run=run_time))
             enqueue(con, out, self.sinks)
             auto_mitigate(con, out, self.mitigations, run_time=run_time, interval=self.mitigation_interval,
-                          actor=actor)
+                          actor=actor, sinks=self.sinks)
             if within is not None:
                 within(con, out)
             return ApplyResult(model=model, run_time=run_time, applied=True, transitions=tuple(out),
