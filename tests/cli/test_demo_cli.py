@@ -17,7 +17,7 @@ runner = CliRunner()
 
 def test_a_directory_holding_something_else_is_refused_and_left_alone(tmp_path: Path) -> None:
     (tmp_path / "notes.txt").write_text("mine")
-    result = runner.invoke(app, ["demo", "--out", str(tmp_path), "--days", "35"])
+    result = runner.invoke(app, ["demo", "--out", str(tmp_path), "--days", "31"])
     assert result.exit_code == 2
     assert "--out" in result.stderr and "not empty" in result.stderr
     assert [p.name for p in tmp_path.iterdir()] == ["notes.txt"]

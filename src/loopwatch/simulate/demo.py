@@ -29,8 +29,10 @@ from typing import Any
 
 from loopwatch.core.alerts import Alert
 from loopwatch.core.findings import Severity
+from loopwatch.errors import InputError
 from loopwatch.simulate.alert_replay import ReplayDay, first_named, replay_alerts, score
 from loopwatch.simulate.fraud import SimulationConfig, simulate
+from loopwatch.simulate.incidents import REFERENCE_DAYS
 
 __all__ = ["Demo", "run_demo", "timeline", "write_incidents"]
 
@@ -61,8 +63,8 @@ def run_demo(*, out_dir: Path, days: int = 90, per_day: int = 20_000, seed: int 
     (``out_dir/loopwatch.yaml``), ground truth and control plane stay in
     ``out_dir`` for every other command.
     """
-    if days < 2:
-        raise ValueError(f"days: expected at least 2; got {days}")
+    if days <= REFERENCE_DAYS:
+        raise InputError(f"days: expected more than the {REFERENCE_DAYS}-day reference period; got {days}")
     result = simulate(SimulationConfig(days=days, decisions_per_day=per_day, incidents=("all",), seed=seed))
     first = datetime.fromisoformat(result.ground_truth["reference"]["end"]) + DAY
     end = datetime.fromisoformat(result.ground_truth["end"])
@@ -120,7 +122,18 @@ def write_incidents(path: Path, found: dict[str, Any]) -> None:
 
 
 def describe(rows: Sequence[dict[str, Any]]) -> list[list[str]]:
-    """The timeline's rows as text cells: incident, began, paged, finding, resolved."""
+    """The timeline's rows as text cells: incident, began, paged, finding, resolved.
+
+    Examples
+    --------
+    >>> row = {"incident": "volume_drop", "harmful": True, "onset": "2026-02-27T09:00:00+00:00",
+    ...        "detected_at": "2026-02-28T00:00:00+00:00", "days_to_detect": 0.62, "severity": "page",
+    ...        "alert_id": "24", "alert_kind": "volume", "finding": "volume fell", "resolved_at": None}
+    >>> describe([row])[0]
+    ['volume_drop', '02-27 09:00', '02-28 00:00 (0.6 d)', '#24 volume: volume fell', '–']
+    >>> describe([{**row, "detected_at": None, "alert_id": None, "harmful": False}])[0][:3]
+    ['volume_drop (harmless)', '02-27 09:00', 'never']
+    """
     def day(text: str | None) -> str:
         return "–" if text is None else f"{datetime.fromisoformat(text):%m-%d %H:%M}"
 

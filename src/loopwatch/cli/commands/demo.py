@@ -17,7 +17,8 @@ if TYPE_CHECKING:
 
 @command()
 def demo(
-    days: Annotated[int, typer.Option(min=2, help="Simulated days (the first 30 are the reference)")] = 90,
+    days: Annotated[int, typer.Option(
+        min=31, help="Simulated days: the first 30 are the reference, the rest are watched daily")] = 90,
     out_dir: Annotated[Path, typer.Option(
         "--out", metavar="DIR",
         help="Directory for the store, spec, control plane and incidents.json "
