@@ -11,7 +11,8 @@ Stored types: numeric features, score, threshold, latency and cost are
 ``float64``; categorical features, cohorts, ids and actions are ``string``;
 boolean features and labels are ``bool``; times are ``timestamp[us, UTC]``
 (naive input times are read in the spec's time zone). A spec with a ``serving``
-block adds the prediction loop's optional columns (``core/serving.py``).
+block adds the prediction loop's optional columns (``core/serving.py``). The casting
+of values to these types is :func:`~loopwatch.core.coerce.coerce`.
 """
 
 from __future__ import annotations
@@ -20,15 +21,15 @@ import hashlib
 import hmac
 import json
 import math
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from loopwatch.core.coerce import coerce
 from loopwatch.core.serving import SERVING_DTYPES
 from loopwatch.core.spec import MODEL_COLUMN, Spec
 from loopwatch.errors import InputError
@@ -44,8 +45,6 @@ __all__ = [
 Kind = Literal["decisions", "outcomes"]
 TIMESTAMP = pa.timestamp("us", tz="UTC")
 _ARROW = {"numeric": pa.float64(), "categorical": pa.string(), "boolean": pa.bool_()}
-_TRUE = {"true", "1", "yes", "t", "y"}
-_FALSE = {"false", "0", "no", "f", "n"}
 
 
 @dataclass(frozen=True)
@@ -73,66 +72,6 @@ class Conformed:
     source: str = ""
     #: the columns the input held (``None``: not known)
     present: tuple[str, ...] | None = None
-
-
-def _describe(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-def _to_float(value: Any) -> float | None:
-    if isinstance(value, bool):
-        return float(value)
-    if isinstance(value, int | float):
-        return None if isinstance(value, float) and math.isnan(value) else float(value)
-    if isinstance(value, str):
-        try:
-            out = float(value.strip())
-        except ValueError:
-            raise ValueError(f"expected a number; got {_describe(value)}") from None
-        return None if math.isnan(out) else out
-    if hasattr(value, "__float__") and not isinstance(value, date):
-        return _to_float(float(value))
-    raise ValueError(f"expected a number; got {_describe(value)}")
-
-
-def _to_str(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str | int):
-        return str(value)
-    if isinstance(value, float) and not math.isnan(value):
-        return repr(value)
-    raise ValueError(f"expected a string; got {_describe(value)}")
-
-
-def _to_bool(value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, int | float) and value in (0, 1):
-        return bool(value)
-    if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
-        return value.strip().lower() in _TRUE
-    raise ValueError(f"expected true or false; got {_describe(value)}")
-
-
-def _timestamp_parser(zone: ZoneInfo) -> Callable[[Any], datetime]:
-    def parse(value: Any) -> datetime:
-        if isinstance(value, str):
-            try:
-                value = datetime.fromisoformat(value.strip())
-            except ValueError:
-                raise ValueError(
-                    f"expected an ISO 8601 time such as 2026-01-31T12:00:00Z; got {_describe(value)}"
-                ) from None
-        if not isinstance(value, datetime):
-            raise ValueError(f"expected a time; got {_describe(value)}")
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=zone)
-        moment: datetime = value.astimezone(UTC)
-        return moment
-
-    return parse
 
 
 @dataclass(frozen=True)
@@ -271,7 +210,7 @@ class TableSchema:
         present = (*arrays, *unknown)
         model_values = arrays.get(MODEL_COLUMN)
         if model_values is not None:
-            model_arr, bad = _coerce(model_values, pa.string(), self.zone)
+            model_arr, bad = coerce(model_values, pa.string(), self.zone)
             for i, value in enumerate(model_arr.to_pylist()):
                 if value is not None and value != self.model:
                     bad.setdefault(i, f"model: expected {self.model!r} (the spec's model); "
@@ -283,7 +222,7 @@ class TableSchema:
             if values is None:
                 arr: pa.Array = pa.nulls(n, column.type)
             else:
-                arr, bad = _coerce(values, column.type, self.zone)
+                arr, bad = coerce(values, column.type, self.zone)
                 _note(reasons, {i: f"{column.name}: {why}" for i, why in bad.items()})
                 if pa.types.is_floating(column.type):
                     _note(reasons, _out_of_bounds(column, arr))
@@ -372,109 +311,6 @@ def _out_of_bounds(column: _Column, arr: pa.Array) -> dict[int, str]:
 def _note(reasons: dict[int, str], bad: Mapping[int, str]) -> None:
     for i, why in bad.items():
         reasons.setdefault(i, why)
-
-
-def _slow(values: Iterable[Any], target: pa.DataType, zone: ZoneInfo) -> tuple[pa.Array, dict[int, str]]:
-    convert: Callable[[Any], Any]
-    if pa.types.is_floating(target):
-        convert = _to_float
-    elif pa.types.is_string(target):
-        convert = _to_str
-    elif pa.types.is_boolean(target):
-        convert = _to_bool
-    else:
-        convert = _timestamp_parser(zone)
-    out: list[Any] = []
-    bad: dict[int, str] = {}
-    for i, value in enumerate(values):
-        if value is None or (isinstance(value, float) and math.isnan(value)):
-            out.append(None)
-            continue
-        try:
-            out.append(convert(value))
-        except (ValueError, TypeError, OverflowError) as exc:
-            bad[i] = str(exc)
-            out.append(None)
-    return pa.array(out, target), bad
-
-
-def _coerce(
-    values: pa.Array | pa.ChunkedArray | list[Any], target: pa.DataType, zone: ZoneInfo
-) -> tuple[pa.Array, dict[int, str]]:
-    """Cast ``values`` to ``target``; bad elements become null and are reported by index."""
-    if isinstance(values, list):
-        naive_times = pa.types.is_timestamp(target) and zone != ZoneInfo("UTC") and any(
-            isinstance(v, datetime) and v.tzinfo is None for v in values)
-        first = next((v for v in values if v is not None), None)
-        # a typed build from strings fails slowly; strings go through Arrow's casts instead
-        typed = not isinstance(first, str) or pa.types.is_string(target)
-        # a typed build would also take 2 or NaN as true and an int as a time; only exact
-        # types take that path, so a list validates as the same values in a table would
-        if pa.types.is_boolean(target):
-            typed = all(v is None or isinstance(v, bool) for v in values)
-        elif pa.types.is_timestamp(target):
-            typed = all(v is None or isinstance(v, datetime) for v in values)
-            if not typed and any(isinstance(v, int | float) for v in values):
-                return _slow(values, target, zone)  # Arrow infers a number among times as µs
-        if not naive_times and typed:
-            try:
-                return _nan_to_null(pa.array(values, target)), {}
-            except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError, OverflowError):
-                pass
-        try:
-            inferred = pa.array(values)
-        except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError, OverflowError):
-            return _slow(values, target, zone)
-        if pa.types.is_binary(inferred.type) or pa.types.is_large_binary(inferred.type):
-            # Arrow reads str and bytes together as bytes; the str values are still good
-            return _slow(values, target, zone)
-        return _coerce(inferred, target, zone)
-    arr = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
-    if pa.types.is_dictionary(arr.type):
-        arr = arr.dictionary_decode()
-    if arr.type == target:
-        return _nan_to_null(arr), {}
-    if pa.types.is_timestamp(target):
-        if pa.types.is_timestamp(arr.type) and arr.type.tz is None:
-            try:
-                arr = pc.assume_timezone(arr, timezone=zone.key)
-            except pa.ArrowInvalid:  # a local time that DST makes ambiguous or skips
-                return _slow(arr.to_pylist(), target, zone)
-        if pa.types.is_timestamp(arr.type) or pa.types.is_date(arr.type):
-            # nanoseconds (pandas) are truncated to the stored microseconds
-            return arr.cast(target, safe=False), {}
-        if pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type):
-            def with_offset(a: Any) -> Any:
-                return a.cast(target)
-
-            def local(a: Any) -> Any:
-                return pc.assume_timezone(a.cast(pa.timestamp("us")), timezone=zone.key).cast(target)
-
-            for parse in (with_offset, local):
-                try:
-                    return parse(arr), {}
-                except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-                    pass
-        return _slow(arr.to_pylist(), target, zone)
-    if pa.types.is_string(target) and pa.types.is_floating(arr.type):
-        return _slow(arr.to_pylist(), target, zone)
-    if pa.types.is_boolean(target) and not pa.types.is_null(arr.type):
-        # Arrow casts any non-zero number (and NaN) to true; only 0 and 1 are booleans
-        return _slow(arr.to_pylist(), target, zone)
-    try:
-        return _nan_to_null(arr.cast(target)), {}
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
-        return _slow(arr.to_pylist(), target, zone)
-
-
-def _nan_to_null(arr: pa.Array) -> pa.Array:
-    # NaN is stored as null: engines disagree on NaN (ENGINE-NOTES), and a model input
-    # that is not a number is missing.
-    if pa.types.is_floating(arr.type) and len(arr):
-        nan = pc.is_nan(arr)
-        if pc.any(nan).as_py():
-            return pc.if_else(nan, pa.scalar(None, arr.type), arr)
-    return arr
 
 
 def decision_schema(spec: Spec, *, pii_key: bytes | None = None) -> TableSchema:
