@@ -9,15 +9,14 @@ interval (the ROC AUC, Brier score and log loss below :data:`MIN_CLASS_ROWS`
 positives or negatives):
 the interval is NaN and the metric is never tested or paged on; ``undefined``,
 no value at all (an empty window, no positives...). Nothing here raises on an
-empty window.
+empty window. :class:`Metric` itself is in :mod:`~loopwatch.evaluation.metric_value`
+(and still importable from here).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -27,6 +26,7 @@ from loopwatch.core.intervals import wilson
 from loopwatch.evaluation.auc_interval import auc_credible_interval
 from loopwatch.evaluation.bins import ScoreBins
 from loopwatch.evaluation.class_mixture import ClassMoments, mixture_mean_interval
+from loopwatch.evaluation.metric_value import Metric, MetricStatus
 
 __all__ = [
     "AUC_PRIOR",
@@ -47,7 +47,6 @@ __all__ = [
 ]
 
 Floats = npt.NDArray[np.float64]
-MetricStatus = Literal["ok", "not_enough_data", "undefined"]
 
 #: The ROC AUC and the calibration intercept and slope get an interval from this many positives and
 #: negatives in the window; below, they are ``not_enough_data``. Chosen by simulation
@@ -56,64 +55,6 @@ MIN_CLASS_ROWS = 25
 #: Concentration of the Dirichlet-process prior of each class's score distribution (one pseudo-decision
 #: per class, scoring like the other class): see :mod:`~loopwatch.evaluation.auc_interval`.
 AUC_PRIOR = 1.0
-
-
-@dataclass(frozen=True)
-class Metric:
-    """A metric's value with its confidence interval ``[low, high]`` and the rows it rests on.
-
-    ``status`` is ``ok`` (a value; an interval unless the metric has none),
-    ``not_enough_data`` (a value, but too few rows for an honest interval: NaN
-    interval, ``reason`` says what is missing; never tested, never paged on) or
-    ``undefined`` (no value).
-
-    Examples
-    --------
-    >>> m = Metric("precision", 0.8, 0.49, 0.94, 10)
-    >>> m.interval, m.covers(0.9), Metric.undefined("recall", n=0).to_dict()["value"]
-    ((0.49, 0.94), True, None)
-    >>> thin = Metric.not_enough_data("roc_auc", 0.93, n=400, reason="7 positives; an interval needs 25")
-    >>> thin.status, thin.covers(0.93), thin.to_dict()["reason"]
-    ('not_enough_data', False, '7 positives; an interval needs 25')
-    """
-
-    name: str
-    value: float
-    low: float
-    high: float
-    n: int
-    status: MetricStatus = "ok"
-    reason: str = ""
-
-    def __post_init__(self) -> None:
-        if self.status not in ("ok", "not_enough_data", "undefined"):
-            raise ValueError(f"status must be one of ok, not_enough_data, undefined; got {self.status!r}")
-
-    @classmethod
-    def undefined(cls, name: str, *, n: int) -> Metric:
-        """The metric of a window where it has no value (NaN value and interval)."""
-        return cls(name, math.nan, math.nan, math.nan, n, "undefined")
-
-    @classmethod
-    def not_enough_data(cls, name: str, value: float, *, n: int, reason: str) -> Metric:
-        """A value without an interval: the window holds too few rows for one (``reason`` says which)."""
-        return cls(name, value, math.nan, math.nan, n, "not_enough_data", reason)
-
-    @property
-    def interval(self) -> tuple[float, float]:
-        return self.low, self.high
-
-    def covers(self, truth: float) -> bool:
-        """Whether the interval contains ``truth`` (False when the interval is NaN)."""
-        return bool(self.low <= truth <= self.high)
-
-    def to_dict(self) -> dict[str, Any]:
-        """Stable JSON keys; non-finite numbers as null."""
-        def number(x: float) -> float | None:
-            return float(x) if math.isfinite(x) else None
-        return {"name": self.name, "value": number(self.value), "low": number(self.low),
-                "high": number(self.high), "n": self.n, "status": self.status,
-                "reason": self.reason or None}
 
 
 def _z(confidence: float) -> float:
