@@ -225,6 +225,10 @@ def test_bad_option_values_are_usage_errors_with_exact_messages(tmp_path: Path) 
     assert result.exit_code == 2
     assert result.stderr.startswith("error: --checks: unknown check 'psii'")
     assert "Known: coverage, drift, health, performance, schema, slice, staleness, system" in result.stderr
+    # watch shares check's --checks option and its validation
+    result = runner.invoke(app, ["watch", "--once", "--spec", spec, "--checks", "drift,psii"])
+    assert result.exit_code == 2
+    assert result.stderr.startswith("error: --checks: unknown check 'psii'")
     result = runner.invoke(app, ["evaluate", "--spec", spec, "--from", "2026-13-01"])
     assert (result.exit_code, result.stderr) == (
         2, "error: --from: expected an ISO 8601 date or time such as 2026-03-01; got '2026-13-01'\n")

@@ -88,6 +88,11 @@ StoreOption = Annotated[
                  help="Store location, overriding the spec's \\[env: LOOPWATCH_STORE]"),
 ]
 FormatOption = Annotated[Format, typer.Option("--format", help="table for people, json for scripts")]
+ChecksOption = Annotated[
+    str | None,
+    typer.Option("--checks", metavar="NAME,...",
+                 help="Comma-separated checks to run \\[default: every registered check]"),
+]
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -206,3 +211,16 @@ def parse_time(text: str | None, option: str) -> datetime | None:
     except ValueError:
         usage_error(option, f"expected an ISO 8601 date or time such as 2026-03-01; got {text!r}")
     return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def check_names(only: str | None) -> list[str] | None:
+    """The names given to ``--checks``, each a registered check; ``None`` (every check) when not given."""
+    from loopwatch.monitoring.checks import CHECKS
+
+    names = [n.strip() for n in only.split(",") if n.strip()] if only else None
+    for name in names or ():
+        try:
+            CHECKS.get(name)
+        except ValueError as exc:  # an unknown name, with the known ones
+            usage_error("--checks", str(exc))
+    return names

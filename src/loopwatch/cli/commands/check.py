@@ -9,14 +9,15 @@ import typer
 
 from loopwatch.cli import render
 from loopwatch.cli.app import (
+    ChecksOption,
     Format,
     FormatOption,
     SpecOption,
     StoreOption,
+    check_names,
     command,
     open_source,
     parse_time,
-    usage_error,
 )
 
 if TYPE_CHECKING:
@@ -31,9 +32,7 @@ def check(
     as_of: Annotated[str | None, typer.Option(
         "--as-of", metavar="TIME",
         help="End of the window checked (UTC; rounded down to a day) \\[default: now]")] = None,
-    only: Annotated[str | None, typer.Option(
-        "--checks", metavar="NAME,...",
-        help="Comma-separated checks to run \\[default: every registered check]")] = None,
+    only: ChecksOption = None,
     show_info: Annotated[bool, typer.Option("--info", help="Also list info-level findings")] = False,
     raw: Annotated[bool, typer.Option(
         "--findings", help="List the findings one by one instead of grouped into alerts")] = False,
@@ -42,17 +41,11 @@ def check(
     """Run every check for the window ending at --as-of, grouped into one alert per cause;
     exit 1 when one pages. Read-only: it changes no alert state."""
     from loopwatch.monitoring.alert_policy import group_findings
-    from loopwatch.monitoring.checks import CHECKS
     from loopwatch.monitoring.job import run_checks
 
     when = parse_time(as_of, "--as-of") or datetime.now(UTC)
     spec_obj, target = open_source(spec, store)
-    names = [n.strip() for n in only.split(",") if n.strip()] if only else None
-    for name in names or ():
-        try:
-            CHECKS.get(name)
-        except ValueError as exc:  # an unknown name, with the known ones
-            usage_error("--checks", str(exc))
+    names = check_names(only)
     with render.progress() as progress:
         task = progress.add_task("profiling days", total=None)
         run = run_checks(spec_obj, as_of=when, store=target, checks=names,

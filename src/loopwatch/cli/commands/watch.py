@@ -9,10 +9,12 @@ import typer
 
 from loopwatch.cli import control, render
 from loopwatch.cli.app import (
+    ChecksOption,
     Format,
     FormatOption,
     SpecOption,
     StoreOption,
+    check_names,
     command,
     open_store,
     parse_time,
@@ -36,9 +38,7 @@ def watch(
     every: Annotated[str | None, typer.Option(
         "--every", metavar="DURATION",
         help="Look for newly completed days this often (1d, 1h...), catching up missed days")] = None,
-    only: Annotated[str | None, typer.Option(
-        "--checks", metavar="NAME,...",
-        help="Comma-separated checks to run \\[default: every registered check]")] = None,
+    only: ChecksOption = None,
     metrics_port: Annotated[int | None, typer.Option(
         "--metrics-port", metavar="PORT", min=1, max=65535,
         help="--every: serve Prometheus metrics on 127.0.0.1:PORT/metrics")] = None,
@@ -50,7 +50,6 @@ def watch(
     """Run the checks, group findings into alerts and keep their state; exit 1 (with --once) while a
     page-level alert is open and not acknowledged."""
     from loopwatch.core.spec import parse_duration
-    from loopwatch.monitoring.checks import CHECKS
     from loopwatch.monitoring.watch import watch_every, watch_once
 
     if once == (every is not None):
@@ -63,12 +62,7 @@ def watch(
             period = parse_duration(every)
         except ValueError as exc:
             usage_error("--every", str(exc))
-    names = [n.strip() for n in only.split(",") if n.strip()] if only else None
-    for name in names or ():
-        try:
-            CHECKS.get(name)
-        except ValueError as exc:
-            usage_error("--checks", str(exc))
+    names = check_names(only)
     if metrics_port is not None and once:
         usage_error("--metrics-port", "only with --every; with --once write --metrics-file for node_exporter")
     when = parse_time(as_of, "--as-of") or datetime.now(UTC)
