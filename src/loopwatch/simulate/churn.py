@@ -271,20 +271,8 @@ def simulate_churn(config: ChurnConfig) -> SimulationResult:
 
     spec = _spec(config, reference_days, importance)
     ids = decision_ids(config.seed, frame.n)
-    ground_truth: dict[str, Any] = {
-        "generator": "churn",
-        "start": config.start.astimezone(UTC).isoformat(),
-        "end": config.end.astimezone(UTC).isoformat(),
-        "seed": config.seed,
-        "days": config.days,
-        "decisions_per_day": config.decisions_per_day,
-        "model": spec.model,
-        "model_version": model.version,
-        "reference": {"start": spec.reference.start.isoformat() if spec.reference.start else None,
-                      "end": spec.reference.end.isoformat() if spec.reference.end else None},
-        "incidents": [o.record() for o in sorted(occurrences, key=lambda o: o.onset_us)],
-        "skipped": skipped,
-    }
+    ground_truth = {"generator": "churn", **config.ground_truth(
+        spec, model_version=model.version, occurrences=occurrences, skipped=skipped)}
     return SimulationResult(
         decisions=_decisions(frame, spec, model, ids, _rng(config.seed, 3)),
         outcomes=_outcomes(frame, spec, ids, end_us),

@@ -162,6 +162,24 @@ class SimulationConfig:
         """The incident kinds this simulator knows, by name."""
         return registered_incidents()
 
+    def ground_truth(self, spec: Spec, *, model_version: str, occurrences: Sequence[Occurrence],
+                     skipped: list[dict[str, str]]) -> dict[str, Any]:
+        """The ground-truth record of a run of this config: its period, model and incidents."""
+        ref = spec.reference
+        return {
+            "start": self.start.astimezone(UTC).isoformat(),
+            "end": self.end.astimezone(UTC).isoformat(),
+            "seed": self.seed,
+            "days": self.days,
+            "decisions_per_day": self.decisions_per_day,
+            "model": spec.model,
+            "model_version": model_version,
+            "reference": {"start": ref.start.isoformat() if ref.start else None,
+                          "end": ref.end.isoformat() if ref.end else None},
+            "incidents": [o.record() for o in sorted(occurrences, key=lambda o: o.onset_us)],
+            "skipped": skipped,
+        }
+
 
 @dataclass(frozen=True)
 class SimulationResult:
@@ -295,19 +313,8 @@ def simulate(config: SimulationConfig) -> SimulationResult:
 
     spec = _spec(config, reference_days, importance)
     ids = decision_ids(config.seed, frame.n)
-    ground_truth: dict[str, Any] = {
-        "start": config.start.astimezone(UTC).isoformat(),
-        "end": config.end.astimezone(UTC).isoformat(),
-        "seed": config.seed,
-        "days": config.days,
-        "decisions_per_day": config.decisions_per_day,
-        "model": spec.model,
-        "model_version": model.version,
-        "reference": {"start": spec.reference.start.isoformat() if spec.reference.start else None,
-                      "end": spec.reference.end.isoformat() if spec.reference.end else None},
-        "incidents": [o.record() for o in sorted(occurrences, key=lambda o: o.onset_us)],
-        "skipped": skipped,
-    }
+    ground_truth = config.ground_truth(spec, model_version=model.version, occurrences=occurrences,
+                                       skipped=skipped)
     return SimulationResult(
         decisions=decisions_table(frame, spec, model, ids, rng=_rng(config.seed, 3)),
         outcomes=outcomes_table(frame, spec, ids, end_us=end_us),
