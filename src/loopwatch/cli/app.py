@@ -17,7 +17,6 @@ from enum import IntEnum, StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn, ParamSpec, TypeVar
 
-import click
 import typer
 from typer.exceptions import TyperException
 
@@ -190,16 +189,10 @@ def open_source(spec_path: Path | None, store: str | None) -> tuple[Spec, Decisi
     spec = load(spec_path)
     key = current.pii_key.get_secret_value().encode() if current.pii_key else None
     try:
-        source = opened(spec, location=store or current.store, pii_key=key,
-                        engine_memory=current.engine_memory)
+        return spec, opened(spec, location=store or current.store, pii_key=key,
+                            engine_memory=current.engine_memory)
     except ValueError as exc:  # a spec that needs a setting it does not have
         fail(str(exc))
-    con = getattr(source, "con", None)
-    if con is not None and con.name != "pyspark":  # a Spark session may be the caller's own
-        context = click.get_current_context(silent=True)
-        if context is not None:
-            context.call_on_close(con.disconnect)
-    return spec, source
 
 
 def parse_time(text: str | None, option: str) -> datetime | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import weakref
 from typing import Any
 
 from loopwatch.core.spec import Spec
@@ -87,4 +88,8 @@ def open_source(spec: Spec, *, location: str | None = None, pii_key: bytes | Non
         return ParquetStore(root, spec=spec, pii_key=pii_key, engine_memory=engine_memory)
     con, where = connect_engine(spec)
     tables = ", ".join(filter(None, (spec.source.decisions, spec.source.outcomes)))
-    return TableSource(spec=spec, con=con, root=root, location=f"{where} ({tables})")
+    source = TableSource(spec=spec, con=con, root=root, location=f"{where} ({tables})")
+    if con.name != "pyspark":  # a Spark session may be the caller's own: it is left running
+        # the connection is closed once the source is gone (the finalizer keeps it until then)
+        weakref.finalize(source, con.disconnect)
+    return source
