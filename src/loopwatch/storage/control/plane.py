@@ -29,14 +29,21 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Engine, insert, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from loopwatch.core.alerts import Alert, AlertDraft, AlertState
 from loopwatch.core.automations import AutoMitigation
-from loopwatch.core.findings import Kind, Severity
+from loopwatch.core.findings import Kind
 from loopwatch.core.sinks import Sink
 from loopwatch.core.spec import Spec, parse_duration
 from loopwatch.errors import InputError
+from loopwatch.storage.control.alert_rows import (
+    audit_change,
+    latest_findings,
+    lock_model,
+    open_alert,
+    store_findings,
+    update_alert,
+)
 from loopwatch.storage.control.database import control_url, open_engine
 from loopwatch.storage.control.flags import auto_mitigate
 from loopwatch.storage.control.outbox import enqueue
@@ -142,7 +149,7 @@ class ControlPlane:
         covered = None if kinds is None else set(kinds)
         by_fingerprint = _merge([d for d in drafts if d.model == model], model)
         with self.engine.begin() as con:
-            last = _lock_model(con, model)
+            last = lock_model(con, model)
             if last is not None and run_time <= last:
                 return ApplyResult(model=model, run_time=run_time, applied=False,
                                    alerts=tuple(self._live(con, model)))
@@ -154,10 +161,10 @@ class ControlPlane:
                 row = (live.pop(fingerprint, None)
                        or self._recently_resolved(con, model, fingerprint, run_time))
                 if row is None:
-                    out.append(_open(con, draft, run_time, actor))
+                    out.append(open_alert(con, draft, run_time, actor))
                 else:
-                    out += _update(con, row, draft, run_time, actor)
-                _store_findings(con, int(out[-1].alert_id) if row is None else row["id"], draft, run_time)
+                    out += update_alert(con, row, draft, run_time, actor)
+                store_findings(con, int(out[-1].alert_id) if row is None else row["id"], draft, run_time)
             for row in live.values():
                 out += self._unseen(con, row, run_time, actor, covered)
             con.execute(insert(watch_runs).values(
@@ -188,7 +195,7 @@ class ControlPlane:
         state = AlertState(row["state"])
         until = row["snoozed_until"]
         if state is AlertState.SNOOZED and until is not None and until <= run_time:
-            out.append(_audit(con, row, "snooze_expired", state, AlertState.OPEN, actor, run_time,
+            out.append(audit_change(con, row, "snooze_expired", state, AlertState.OPEN, actor, run_time,
                               f"the snooze ended at {row['snoozed_until']:%Y-%m-%d %H:%M} UTC"))
             values.update(state=AlertState.OPEN.value, snoozed_until=None)
             state = AlertState.OPEN
@@ -196,7 +203,7 @@ class ControlPlane:
             healthy = row["healthy_runs"] + 1
             values["healthy_runs"] = healthy
             if healthy >= self.resolve_after:
-                out.append(_audit(con, row, "resolved", state, AlertState.RESOLVED, actor, run_time,
+                out.append(audit_change(con, row, "resolved", state, AlertState.RESOLVED, actor, run_time,
                                   f"not seen in {healthy} consecutive runs"))
                 values.update(state=AlertState.RESOLVED.value, resolved_at=run_time, snoozed_until=None)
         if values:
@@ -244,7 +251,8 @@ class ControlPlane:
             if state is AlertState.RESOLVED:
                 raise InputError(f"alert {alert_id} is resolved; only a live alert can be {action}")
             con.execute(update(alerts).where(alerts.c.id == key).values(state=to.value, **values))
-            change = _audit(con, dict(row), action, state, to, actor, None, reason, at=at, detail=detail)
+            change = audit_change(con, dict(row), action, state, to, actor, None, reason,
+                                  at=at, detail=detail)
             enqueue(con, [change], self.sinks)
             fresh = con.execute(select(alerts).where(alerts.c.id == key)).mappings().one()
             return alert_from_row(fresh)
@@ -261,7 +269,7 @@ class ControlPlane:
     def _live(self, con: Connection, model: str) -> list[Alert]:
         rows = con.execute(select(alerts).where(alerts.c.model == model, alerts.c.state.in_(_LIVE))
                            .order_by(alerts.c.id)).mappings().all()
-        latest = _latest_findings(con, [r["id"] for r in rows])
+        latest = latest_findings(con, [r["id"] for r in rows])
         return [alert_from_row(r, latest.get(r["id"], ())) for r in rows]
 
     def alerts(self, *, model: str | None = None, include_resolved: bool = False,
@@ -283,7 +291,7 @@ class ControlPlane:
         with self.engine.connect() as con:
             rows = con.execute(query.order_by(alerts.c.severity.desc(), alerts.c.raised_at.desc(),
                                               alerts.c.id.desc())).mappings().all()
-            latest = _latest_findings(con, [r["id"] for r in rows])
+            latest = latest_findings(con, [r["id"] for r in rows])
         return AlertList(alert_from_row(r, latest.get(r["id"], ())) for r in rows)
 
     def alert(self, alert_id: str) -> Alert:
@@ -293,7 +301,7 @@ class ControlPlane:
             row = con.execute(select(alerts).where(alerts.c.id == key)).mappings().first()
             if row is None:
                 raise InputError(f"alert {alert_id}: no such alert")
-            return alert_from_row(row, _latest_findings(con, [key]).get(key, ()))
+            return alert_from_row(row, latest_findings(con, [key]).get(key, ()))
 
     def seen_runs(self, alert_id: str) -> list[datetime]:
         """The run times whose findings held this alert, in order."""
@@ -357,102 +365,3 @@ def _merge(drafts: Sequence[AlertDraft], model: str) -> dict[str, AlertDraft]:
     for d in out.values():
         _aware(d.onset, f"onset of {d.fingerprint}")
     return out
-
-
-def _lock_model(con: Connection, model: str) -> datetime | None:
-    """Lock ``model``'s cursor row (created on first use) and return its latest run."""
-    dialect = {"postgresql": postgresql, "sqlite": sqlite}.get(con.dialect.name)
-    if dialect is not None:
-        con.execute(dialect.insert(model_cursor).values(model=model, last_run=None)
-                    .on_conflict_do_nothing(index_elements=["model"]))
-    elif con.execute(select(model_cursor.c.model).where(model_cursor.c.model == model)).first() is None:
-        con.execute(insert(model_cursor).values(model=model, last_run=None))
-    last: datetime | None = con.execute(select(model_cursor.c.last_run).where(model_cursor.c.model == model)
-                                        .with_for_update()).scalar_one()
-    return last
-
-
-def _open(con: Connection, draft: AlertDraft, run_time: datetime, actor: str) -> Transition:
-    values = _draft_values(draft)
-    new_id = con.execute(insert(alerts).values(
-        model=draft.model, fingerprint=draft.fingerprint, kind=draft.kind, state=AlertState.OPEN.value,
-        peak_severity=int(draft.severity), onset=draft.onset, raised_at=run_time, last_seen=run_time,
-        resolved_at=None, acknowledged_by=None, snoozed_until=None, healthy_runs=0, runs_seen=1,
-        reopened=0, **values)).inserted_primary_key
-    assert new_id is not None
-    row = {"id": new_id[0], "model": draft.model, "fingerprint": draft.fingerprint,
-           "severity": int(draft.severity)}
-    return _audit(con, row, "opened", None, AlertState.OPEN, actor, run_time, draft.headline,
-                  detail={"onset": draft.onset.isoformat(), "findings": len(draft.findings)})
-
-
-def _update(con: Connection, row: dict[str, Any], draft: AlertDraft, run_time: datetime,
-            actor: str) -> list[Transition]:
-    state = AlertState(row["state"])
-    out: list[Transition] = []
-    values: dict[str, Any] = {**_draft_values(draft), "last_seen": run_time, "healthy_runs": 0,
-                              "runs_seen": row["runs_seen"] + 1,
-                              "peak_severity": max(row["peak_severity"], int(draft.severity))}
-    if state is AlertState.RESOLVED:
-        out.append(_audit(con, row, "reopened", state, AlertState.OPEN, actor, run_time,
-                          f"seen again {run_time - row['resolved_at']} after it resolved: {draft.headline}"))
-        values.update(state=AlertState.OPEN.value, resolved_at=None, acknowledged_by=None,
-                      reopened=row["reopened"] + 1)
-        state = AlertState.OPEN
-    elif (state is AlertState.SNOOZED and row["snoozed_until"] is not None
-          and row["snoozed_until"] <= run_time):
-        out.append(_audit(con, row, "snooze_expired", state, AlertState.OPEN, actor, run_time,
-                          f"the snooze ended at {row['snoozed_until']:%Y-%m-%d %H:%M} UTC"))
-        values.update(state=AlertState.OPEN.value, snoozed_until=None)
-        state = AlertState.OPEN
-    if int(draft.severity) != row["severity"]:
-        action: Action = "escalated" if int(draft.severity) > row["severity"] else "deescalated"
-        out.append(_audit(con, {**row, "severity": int(draft.severity)}, action, state, state, actor,
-                          run_time, f"{Severity(row['severity'])} → {draft.severity}: {draft.headline}"))
-    con.execute(update(alerts).where(alerts.c.id == row["id"]).values(**values))
-    return out
-
-
-def _draft_values(draft: AlertDraft) -> dict[str, Any]:
-    return {"severity": int(draft.severity), "headline": draft.headline, "feature": draft.feature,
-            "cohort": draft.cohort, "cohorts": list(draft.cohorts), "entity": draft.entity,
-            "source": draft.source, "metric": draft.metric, "owner": draft.owner, "runbook": draft.runbook,
-            "risk": draft.risk}
-
-
-def _store_findings(con: Connection, alert_id: int, draft: AlertDraft, run_time: datetime) -> None:
-    rows = [{"alert_id": alert_id, "run_time": run_time, "suppressed": False, "finding": f.to_dict()}
-            for f in draft.findings]
-    rows += [{"alert_id": alert_id, "run_time": run_time, "suppressed": True, "finding": f.to_dict()}
-             for f in draft.suppressed]
-    if rows:
-        con.execute(insert(alert_findings), rows)
-
-
-def _latest_findings(con: Connection, ids: Sequence[int]) -> dict[int, tuple[dict[str, Any], ...]]:
-    """The findings of the latest run that saw each alert, each marked ``suppressed`` or not."""
-    out: dict[int, list[dict[str, Any]]] = {}
-    latest: dict[int, datetime] = {}
-    for start in range(0, len(ids), 500):
-        chunk = ids[start:start + 500]
-        rows = con.execute(select(alert_findings).where(alert_findings.c.alert_id.in_(chunk))
-                           .order_by(alert_findings.c.alert_id, alert_findings.c.run_time.desc(),
-                                     alert_findings.c.id)).mappings()
-        for r in rows:
-            key = r["alert_id"]
-            if latest.setdefault(key, r["run_time"]) != r["run_time"]:
-                continue
-            out.setdefault(key, []).append({**r["finding"], "suppressed": r["suppressed"]})
-    return {k: tuple(v) for k, v in out.items()}
-
-
-def _audit(con: Connection, row: dict[str, Any], action: Action, from_state: AlertState | None,
-           to_state: AlertState, actor: str, run_time: datetime | None, reason: str, *,
-           at: datetime | None = None, detail: dict[str, Any] | None = None) -> Transition:
-    con.execute(insert(audit_log).values(
-        at=at or datetime.now(UTC), model=row["model"], alert_id=row["id"], actor=actor, action=action,
-        from_state=None if from_state is None else from_state.value, to_state=to_state.value,
-        reason=reason, run_time=run_time, detail=detail or {}))
-    return Transition(alert_id=str(row["id"]), fingerprint=row["fingerprint"], action=action,
-                      from_state=from_state, to_state=to_state, severity=Severity(row["severity"]),
-                      reason=reason)
