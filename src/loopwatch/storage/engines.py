@@ -17,6 +17,8 @@ from typing import Any
 
 import pyarrow as pa
 
+from loopwatch.errors import InputError
+
 __all__ = ["Runner", "Views"]
 
 #: About the most decisions a profile run materialises at once, per engine. DuckDB and
@@ -32,8 +34,9 @@ class Runner:
 
     def __init__(self, con: Any) -> None:
         if con.name not in ("duckdb", "postgres", "pyspark"):
-            raise NotImplementedError(
-                f"profiles run on DuckDB, PostgreSQL and PySpark, not on {con.name!r}")
+            raise InputError(
+                f"source.engine: profiles (and so profile, check and evaluate) run on duckdb, postgres "
+                f"and pyspark; got {con.name!r}, where only summary works")
         self.con = con
         self.chunk_rows = CHUNK_ROWS[con.name]
 
