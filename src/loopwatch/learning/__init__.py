@@ -1,0 +1,1 @@
+"""The learning loop: model versions, deploy gates, rollout, champion/challenger, features."""
