@@ -56,9 +56,9 @@ def dedup_key(fingerprint: str) -> str:
 
 def pagerduty(payload: dict[str, Any], routing_key: str) -> dict[str, Any]:
     """An Events API v2 event: ``trigger`` with the full payload; ``acknowledge``/``resolve`` by key."""
-    alert = payload["alert"]
     if payload["event"] == "change":
         return pagerduty_change(payload, routing_key)
+    alert = payload["alert"]
     event: dict[str, Any] = {"routing_key": routing_key, "event_action": payload["event"],
                              "dedup_key": dedup_key(alert["fingerprint"])}
     if payload["event"] != "trigger":
@@ -84,8 +84,14 @@ def pagerduty(payload: dict[str, Any], routing_key: str) -> dict[str, Any]:
 
 
 def pagerduty_change(payload: dict[str, Any], routing_key: str) -> dict[str, Any]:
-    """A Change Event (it never pages): the model that serves changed, and the alert that caused it."""
+    """A Change Event (it never pages): the model that serves changed, and the alert that caused it
+    (a model version's stage change or rollout step has no alert: its own summary is sent)."""
     alert, change = payload["alert"], payload["change"]
+    if alert is None:
+        return {"routing_key": routing_key, "payload": {
+            "summary": _clip(f"[{payload['model']}] {change['summary']}", _SUMMARY_MAX),
+            "source": f"loopwatch/{payload['model']}", "timestamp": payload["at"],
+            "custom_details": {k: v for k, v in change.items() if k != "summary"}}}
     what = "switched to the baseline model" if change["kind"] == "baseline" else \
         f"rolled back to version {change.get('version')}"
     event: dict[str, Any] = {"routing_key": routing_key, "payload": {

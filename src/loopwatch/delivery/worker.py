@@ -224,7 +224,7 @@ def repost_live(outbox: Outbox, config: AlertSinks, *, live: set[str],
             continue
         latest: dict[str, Delivery] = {}
         for d in reversed(outbox.deliveries(states=("delivered",), limit=10_000)):
-            if d.sink == sink.key:
+            if d.sink == sink.key and d.alert_id is not None:
                 latest[d.alert_id] = d
         for alert_id, d in sorted(latest.items()):
             if alert_id in live and d.event != "resolve":

@@ -31,7 +31,8 @@ from loopwatch.core.sinks import Sink
 from loopwatch.storage.control.records import Transition
 from loopwatch.storage.control.tables import alert_findings, alerts, notifications
 
-__all__ = ["EVENTS", "Delivery", "Outbox", "enqueue", "enqueue_change"]
+__all__ = ["CHANGE_SINKS", "EVENTS", "Delivery", "Outbox", "enqueue", "enqueue_change",
+           "enqueue_model_change"]
 
 #: The event each alert action is announced as (PagerDuty's event actions).
 EVENTS: dict[str, str] = {
@@ -73,6 +74,10 @@ def enqueue(con: Connection, transitions: Sequence[Transition], sinks: Sequence[
     return len(rows)
 
 
+#: The sink kinds that hear of changes (context, never a page): PagerDuty as a Change Event.
+CHANGE_SINKS = ("pagerduty", "webhook", "stdout")
+
+
 def enqueue_change(con: Connection, alert_id: int, change: dict[str, Any], sinks: Sequence[Sink], *,
                    now: datetime | None = None) -> int:
     """A change of the model that serves (a rollback or a switch to the baseline, set because of
@@ -88,7 +93,24 @@ def enqueue_change(con: Connection, alert_id: int, change: dict[str, Any], sinks
              "alert_id": alert_id, "event": "change", "action": "mitigation_set",
              "severity": row["severity"], "payload": payload, "state": "pending", "attempts": 0,
              "created_at": at, "next_attempt_at": at}
-            for s in sinks if s.kind in ("pagerduty", "webhook", "stdout")]
+            for s in sinks if s.kind in CHANGE_SINKS]
+    if rows:
+        con.execute(insert(notifications), rows)
+    return len(rows)
+
+
+def enqueue_model_change(con: Connection, model: str, change: dict[str, Any], sinks: Sequence[Sink], *,
+                         action: str, reason: str, now: datetime | None = None) -> int:
+    """A change of a model version that belongs to no alert (a stage change, a rollout step) for the
+    PagerDuty, webhook and stdout sinks, as a change event (PagerDuty: a Change Event, never a page).
+    ``change`` holds at least ``summary``, ``who`` and ``why``. Written in the caller's transaction."""
+    at = now or datetime.now(UTC)
+    payload = {"alert": None, "model": model, "action": action, "event": "change", "reason": reason,
+               "at": at.isoformat(), "severity": str(Severity.INFO), "figures": None, "change": change}
+    rows = [{"sink": s.key, "idempotency_key": f"{s.key}:{uuid.uuid4().hex}", "model": model,
+             "alert_id": None, "event": "change", "action": action, "severity": int(Severity.INFO),
+             "payload": payload, "state": "pending", "attempts": 0, "created_at": at, "next_attempt_at": at}
+            for s in sinks if s.kind in CHANGE_SINKS and (not s.owners or change.get("owner") in s.owners)]
     if rows:
         con.execute(insert(notifications), rows)
     return len(rows)
@@ -130,7 +152,7 @@ class Delivery:
     sink: str
     idempotency_key: str
     model: str
-    alert_id: str
+    alert_id: str | None  # empty for a change event of no alert
     event: str
     action: str
     severity: Severity
@@ -157,7 +179,8 @@ class Delivery:
 def _delivery(row: Any) -> Delivery:
     return Delivery(id=row["id"], sink=row["sink"], idempotency_key=row["idempotency_key"],
                     model=row["model"],
-                    alert_id=str(row["alert_id"]), event=row["event"], action=row["action"],
+                    alert_id=None if row["alert_id"] is None else str(row["alert_id"]),
+                    event=row["event"], action=row["action"],
                     severity=Severity(row["severity"]), state=row["state"], attempts=row["attempts"],
                     created_at=row["created_at"], next_attempt_at=row["next_attempt_at"],
                     payload=row["payload"], delivered_at=row["delivered_at"], last_status=row["last_status"],

@@ -23,6 +23,10 @@ compares the migrated database with this metadata so the two cannot drift.
     (``delivered``) or gives up (``dead``). ``idempotency_key`` is sent with
     every attempt, so a receiver can drop the one duplicate a worker killed
     between sending and marking can cause.
+``model_versions``
+    the model registry: one row per version of a model with its artifact,
+    lineage (training window, data fingerprint, features, spec version), metrics
+    per cohort at registration, owner and stage; each stage change is audited.
 ``flags``
     mitigations (:mod:`loopwatch.core.flags`) set by a person or automatically
     on an alert, ``active`` until reverted; each set and revert is audited.
@@ -57,6 +61,7 @@ __all__ = [
     "flags",
     "metadata",
     "model_cursor",
+    "model_versions",
     "notifications",
     "watch_runs",
 ]
@@ -167,7 +172,8 @@ notifications = Table(
     Column("sink", String(60), nullable=False),
     Column("idempotency_key", String(100), nullable=False),
     Column("model", String(200), nullable=False),
-    Column("alert_id", Integer, ForeignKey("alerts.id", ondelete="CASCADE"), nullable=False),
+    # empty for a change event of no alert (a model version's stage change)
+    Column("alert_id", Integer, ForeignKey("alerts.id", ondelete="CASCADE"), nullable=True),
     Column("event", String(20), nullable=False),
     Column("action", String(40), nullable=False),
     Column("severity", Integer, nullable=False),
@@ -200,4 +206,27 @@ flags = Table(
     Column("reverted_at", UTCDateTime(), nullable=True),
     Column("reverted_by", String(200), nullable=True),
     Index("ix_flags_model_state", "model", "state"),
+)
+
+model_versions = Table(
+    "model_versions", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("model", String(200), nullable=False),
+    Column("version", String(200), nullable=False),
+    Column("stage", String(20), nullable=False),
+    Column("artifact", Text, nullable=False),
+    Column("owner", String(200), nullable=True),
+    Column("training_start", UTCDateTime(), nullable=True),
+    Column("training_end", UTCDateTime(), nullable=True),
+    Column("data_fingerprint", String(200), nullable=True),
+    Column("features", JSON, nullable=False),
+    Column("spec_version", String(100), nullable=True),
+    Column("metrics", JSON, nullable=False),
+    Column("description", Text, nullable=True),
+    Column("source", String(400), nullable=True),
+    Column("registered_at", UTCDateTime(), nullable=False),
+    Column("registered_by", String(200), nullable=False),
+    Column("stage_changed_at", UTCDateTime(), nullable=False),
+    UniqueConstraint("model", "version", name="uq_model_versions_model_version"),
+    Index("ix_model_versions_model_stage", "model", "stage"),
 )
