@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from loopwatch.core.checks_spec import Checks
 from loopwatch.core.control import Control
 from loopwatch.core.durations import parse_duration
+from loopwatch.core.gate_spec import Gate
 from loopwatch.core.inputs import Inputs
 from loopwatch.core.monitoring_spec import Monitoring, Slo
 from loopwatch.core.serving import Serving
@@ -190,6 +191,8 @@ class Spec(_Model):
     alerts: AlertSinks = AlertSinks()
     #: What well-formed input looks like: score range, cadence, cohort values (``core/inputs.py``).
     inputs: Inputs = Inputs()
+    #: What a model version must pass before it is deployed (``core/gate_spec.py``).
+    gate: Gate | None = None
 
     #: Directory the spec was loaded from; relative store paths resolve against it.
     base_dir: Path = Field(default=Path("."), exclude=True)
@@ -255,6 +258,8 @@ class Spec(_Model):
                     raise ValueError(f"{key}[{i}]: {name!r} has pii: drop, so it is never stored")
                 if found is None and name in seen:
                     raise ValueError(f"{key}[{i}]: {name!r} is already used by {seen[name]}")
+        if self.gate is not None:
+            self.gate.check_inputs({f.name: f.dtype for f in self.features})
         return self
 
     def feature(self, name: str) -> Feature:
