@@ -17,6 +17,7 @@ from loopwatch.cli.commands import watch
 from loopwatch.cli.commands import alerts
 from loopwatch.cli.commands import audit
 from loopwatch.cli.commands import flags
+from loopwatch.cli.commands import models
 from loopwatch.cli.commands import compare
 from loopwatch.cli.commands import evaluate
 from loopwatch.cli.commands import serve
@@ -26,5 +27,5 @@ from loopwatch.cli.commands import demo
 # isort: on
 
 __all__ = ["alerts", "audit", "check",
-           "compact", "compare", "demo", "evaluate", "flags", "ingest", "init", "profile", "quarantine",
-           "serve", "simulate", "summary", "tail", "watch"]
+           "compact", "compare", "demo", "evaluate", "flags", "ingest", "init", "models", "profile",
+           "quarantine", "serve", "simulate", "summary", "tail", "watch"]
