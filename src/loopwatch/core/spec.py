@@ -26,6 +26,7 @@ from loopwatch.core.control import Control
 from loopwatch.core.durations import parse_duration
 from loopwatch.core.gate_spec import Gate
 from loopwatch.core.inputs import Inputs
+from loopwatch.core.learning_spec import Learning
 from loopwatch.core.monitoring_spec import Monitoring, Slo
 from loopwatch.core.serving import Serving
 from loopwatch.core.sinks import AlertSinks
@@ -193,6 +194,8 @@ class Spec(_Model):
     inputs: Inputs = Inputs()
     #: What a model version must pass before it is deployed (``core/gate_spec.py``).
     gate: Gate | None = None
+    #: The champion/challenger rule and the retraining hook (``core/learning_spec.py``).
+    learning: Learning = Learning()
 
     #: Directory the spec was loaded from; relative store paths resolve against it.
     base_dir: Path = Field(default=Path("."), exclude=True)
