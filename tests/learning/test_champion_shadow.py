@@ -85,7 +85,7 @@ def test_versions_never_logged_together_give_no_verdict_but_no_pass(tmp_path: Pa
 
 
 def test_without_serving_columns_the_error_says_to_replay(tmp_path: Path) -> None:
-    with pytest.raises(InputError, match="logs no shadow scores.*compare_replay"):
+    with pytest.raises(InputError, match=r"logs no shadow scores.*compare_replay"):
         compare_versions(_spec(tmp_path, serving=False), "v1", "v2", COMPARED)
     with pytest.raises(InputError, match="the same version"):
         compare_versions(_spec(tmp_path), "v1", "v1", COMPARED)
