@@ -31,6 +31,7 @@ from loopwatch.core.monitoring_spec import Monitoring, Slo
 from loopwatch.core.serving import Serving
 from loopwatch.core.sinks import AlertSinks
 from loopwatch.core.source_spec import Source
+from loopwatch.core.ui_spec import Ui
 from loopwatch.core.value_spec import ValueModel
 from loopwatch.errors import SpecError
 
@@ -196,6 +197,8 @@ class Spec(_Model):
     gate: Gate | None = None
     #: The champion/challenger rule and the retraining hook (``core/learning_spec.py``).
     learning: Learning = Learning()
+    #: Who may open the dashboard and act from it; tokens in environment variables (``core/ui_spec.py``).
+    ui: Ui = Ui()
 
     #: Directory the spec was loaded from; relative store paths resolve against it.
     base_dir: Path = Field(default=Path("."), exclude=True)
