@@ -21,6 +21,7 @@ from loopwatch.cli.commands import models
 from loopwatch.cli.commands import compare
 from loopwatch.cli.commands import evaluate
 from loopwatch.cli.commands import serve
+from loopwatch.cli.commands import ui
 from loopwatch.cli.commands import tail
 from loopwatch.cli.commands import quarantine
 from loopwatch.cli.commands import demo
@@ -28,4 +29,4 @@ from loopwatch.cli.commands import demo
 
 __all__ = ["alerts", "audit", "check",
            "compact", "compare", "demo", "evaluate", "flags", "ingest", "init", "models", "profile",
-           "quarantine", "serve", "simulate", "summary", "tail", "watch"]
+           "quarantine", "serve", "simulate", "summary", "tail", "ui", "watch"]

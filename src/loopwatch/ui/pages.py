@@ -1,0 +1,182 @@
+"""The dashboard's pages: each a function of the dashboard and the request giving a template and its data.
+
+They run in a worker thread (the control plane and the store are blocking I/O)
+and read only: every change goes through the actions of :mod:`loopwatch.ui.app`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from starlette.requests import Request
+
+from loopwatch.errors import InputError
+from loopwatch.storage.control import ControlFlags
+from loopwatch.storage.control.runs import latest_run, models
+from loopwatch.ui.views import METRICS, incidents, metric_cell
+
+if TYPE_CHECKING:
+    from loopwatch.ui.app import Dashboard
+
+__all__ = ["FILTERS", "PAGES"]
+
+Page = tuple[str, dict[str, Any]]
+
+#: Rows the audit page shows by default (``?limit=`` up to 2000).
+AUDIT_ROWS = 200
+
+
+def home(ui: Dashboard, request: Request) -> Page:
+    found = incidents(ui.plane, ui.spec.model)
+    active = ControlFlags(ui.plane.engine).rows(ui.spec.model)
+    return "home.html", {"incidents": found, "active_flags": active,
+                         "last_run": ui.plane.last_run(ui.spec.model), "loud": sum(i.loud for i in found)}
+
+
+def alert(ui: Dashboard, request: Request) -> Page:
+    alert_id = request.path_params["alert_id"]
+    try:
+        found = ui.plane.alert(alert_id)
+    except InputError as exc:
+        return "problem.html", {"status_code": 404, "message": str(exc)}
+    if found.model != ui.spec.model:
+        return "problem.html", {"status_code": 404,
+                                "message": f"alert {alert_id} is not an alert of {ui.spec.model}"}
+    flags = [f for f in ControlFlags(ui.plane.engine).rows(found.model, include_reverted=True)
+             if str(f["alert_id"]) == found.id]
+    return "alert.html", {"alert": found, "audit": ui.plane.audit(alert_id=found.id), "flags": flags,
+                          "seen": ui.plane.seen_runs(found.id)}
+
+
+def models_page(ui: Dashboard, request: Request) -> Page:
+    spec = ui.spec
+    return "models.html", {"spec": spec, "store": spec.store_location(), "known": models(ui.plane.engine),
+                           "last_run": ui.plane.last_run(spec.model)}
+
+
+def health(ui: Dashboard, request: Request) -> Page:
+    run = latest_run(ui.plane.engine, ui.spec.model)
+    findings = sorted(run.findings if run else (),
+                      key=lambda f: (bool(f.get("suppressed")), int(f["alert_id"])))
+    return "health.html", {"run": run, "findings": findings}
+
+
+def _day(text: str | None, name: str) -> datetime | None:
+    if not text:
+        return None
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise InputError(f"{name}: expected a date such as 2026-03-01; got {text!r}") from None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def cohorts(ui: Dashboard, request: Request) -> Page:
+    from loopwatch.evaluation.report import evaluate
+
+    params = request.query_params
+    column = params.get("column") or ""
+    context: dict[str, Any] = {"metrics": METRICS, "column": column, "start": params.get("from", ""),
+                               "end": params.get("to", ""), "columns": ["all", *ui.spec.cohorts]}
+    try:
+        start, end = _day(params.get("from"), "from"), _day(params.get("to"), "to")
+        report = ui.evaluations.get((start, end), lambda: evaluate(ui.spec, start=start, end=end,
+                                                                   store=ui.source(), update=False))
+    except InputError as exc:
+        return "cohorts.html", {**context, "error": str(exc), "report": None, "rows": []}
+    rows = []
+    for c in report.cohorts:
+        if column and c.cohort.column != column:
+            continue
+        cells = [metric_cell(report, str(c.cohort), name, percent) for name, _, percent in METRICS]
+        regressions = [f for f in report.findings if f.cohort == str(c.cohort) or (f.cohort is None and
+                                                                                 c.cohort.column == "all")]
+        rows.append({"cohort": c.cohort, "n": c.n, "maturity": c.maturity, "cells": cells,
+                     "regressions": regressions})
+    return "cohorts.html", {**context, "error": None, "report": report, "rows": rows}
+
+
+def flags(ui: Dashboard, request: Request) -> Page:
+    rows = ControlFlags(ui.plane.engine).rows(ui.spec.model, include_reverted=True)
+    rows.sort(key=lambda r: r["state"] != "active")
+    return "flags.html", {"flags": rows}
+
+
+def audit(ui: Dashboard, request: Request) -> Page:
+    params = request.query_params
+    try:
+        limit = min(max(int(params.get("limit", AUDIT_ROWS)), 1), 2000)
+    except ValueError:
+        limit = AUDIT_ROWS
+    alert_id = params.get("alert") or None
+    try:
+        entries = ui.plane.audit(model=ui.spec.model, alert_id=alert_id)
+    except InputError as exc:
+        return "problem.html", {"status_code": 400, "message": str(exc)}
+    return "audit.html", {"entries": list(reversed(entries))[:limit], "total": len(entries), "limit": limit,
+                          "alert_id": alert_id}
+
+
+def _time(value: datetime | None) -> str:
+    return "-" if value is None else f"{value.astimezone(UTC):%Y-%m-%d %H:%M}"
+
+
+def _ago(value: datetime | None, now: datetime | None = None) -> str:
+    """How long ago, in the largest whole unit: ``3 d``, ``5 h``, ``12 min``."""
+    if value is None:
+        return "-"
+    delta = (now or datetime.now(UTC)) - value
+    if delta < timedelta(0):
+        return "in the future"
+    if delta >= timedelta(days=2):
+        return f"{delta.days} d ago"
+    if delta >= timedelta(hours=2):
+        return f"{int(delta.total_seconds() // 3600)} h ago"
+    return f"{int(delta.total_seconds() // 60)} min ago"
+
+
+def _number(value: Any, digits: int = 3) -> str:
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return "-" if value is None else str(value)
+    if isinstance(value, int):
+        return f"{value:,}"
+    if not math.isfinite(value):
+        return "-"
+    return f"{value:.{digits}g}"
+
+
+def _signed_percent(value: Any) -> str:
+    """A relative change or a difference of shares as a signed percentage: ``+4.4%``."""
+    if not isinstance(value, int | float) or not math.isfinite(value):
+        return "-"
+    return f"{value * 100:+.3g}%"
+
+
+def _interval(value: Any) -> str:
+    if not isinstance(value, list | tuple) or len(value) != 2 or None in value:
+        return ""
+    return f"[{_number(value[0])}, {_number(value[1])}]"
+
+
+def _subject(item: Any) -> str:
+    """What a finding (a dict) or an alert concerns: feature, cohort, entity, source, metric; else ``all``."""
+    def get(key: str) -> Any:
+        return item.get(key) if isinstance(item, dict) else getattr(item, key, None)
+
+    parts = [str(get(k)) for k in ("feature", "cohort", "entity", "source", "metric") if get(k)]
+    cohorts = () if isinstance(item, dict) else tuple(getattr(item, "cohorts", None) or ())
+    if not get("cohort") and cohorts:
+        parts.append(", ".join(cohorts))
+    return " · ".join(dict.fromkeys(parts)) or "all"
+
+
+FILTERS: dict[str, Callable[..., str]] = {"time": _time, "ago": _ago, "number": _number,
+                                          "interval": _interval, "subject": _subject,
+                                          "signed_percent": _signed_percent}
+
+PAGES: tuple[tuple[str, Callable[[Dashboard, Request], Page]], ...] = (
+    ("/", home), ("/alerts/{alert_id}", alert), ("/models", models_page), ("/health", health),
+    ("/cohorts", cohorts), ("/flags", flags), ("/audit", audit))
