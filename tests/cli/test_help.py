@@ -54,7 +54,7 @@ def test_every_module_of_the_commands_package_is_registered_in_help_order() -> N
     assert modules == set(COMMANDS)
     assert list(COMMANDS) == ["init", "simulate", "ingest", "compact", "profile", "summary", "check",
                               "watch", "alerts", "audit", "flags", "models", "compare", "evaluate", "serve",
-                              "ui", "tail", "quarantine", "demo"]
+                              "ui", "tail", "quarantine", "demo", "report"]
 
 
 def test_no_option_was_lost() -> None:

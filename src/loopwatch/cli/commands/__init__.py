@@ -25,8 +25,9 @@ from loopwatch.cli.commands import ui
 from loopwatch.cli.commands import tail
 from loopwatch.cli.commands import quarantine
 from loopwatch.cli.commands import demo
+from loopwatch.cli.commands import report
 # isort: on
 
 __all__ = ["alerts", "audit", "check",
            "compact", "compare", "demo", "evaluate", "flags", "ingest", "init", "models", "profile",
-           "quarantine", "serve", "simulate", "summary", "tail", "ui", "watch"]
+           "quarantine", "report", "serve", "simulate", "summary", "tail", "ui", "watch"]
