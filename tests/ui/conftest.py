@@ -27,6 +27,7 @@ from loopwatch.core.findings import Finding, Kind, Severity
 from loopwatch.core.flags import UseBaseline
 from loopwatch.core.spec import Spec, load_spec
 from loopwatch.storage.control import ControlFlags, ControlPlane
+from loopwatch.storage.control.registry import ModelRegistry, new_version
 
 LOOPWATCH = str(Path(sys.executable).with_name("loopwatch"))
 TOKENS = {"LW_TEST_ANA": "ana-operator-token-4f9c2a7e", "LW_TEST_BEN": "ben-reader-token-81d3b6c0"}
@@ -88,6 +89,10 @@ def _build(root: Path) -> tuple[Spec, dict[str, str], str, datetime]:
         alerts.update(real_page=real[0].id, real_other=real[1].id)
         live = {a.id for a in plane.alerts(model=model)}
         assert live >= set(alerts.values()), "an alert resolved too early"
+        registry = ModelRegistry(plane.engine)
+        registry.register(new_version(model=model, version="v2", artifact="models/fraud-v2.joblib",
+                                      owner="fraud-ml", features=("amount", "ip_risk_score")), actor="dana")
+        registry.move(model, "v2", "production", actor="dana", reason="retrained on January")
         ControlFlags(plane.engine).set(UseBaseline(id="baseline-by-hand", model=model, who="carla",
                                                    why="precision fell after the release",
                                                    when=datetime.now(UTC)))

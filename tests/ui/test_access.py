@@ -61,6 +61,12 @@ def test_every_page_renders_for_a_reader_with_no_script_and_a_strict_policy(serv
         assert r.headers["content-security-policy"].startswith("default-src 'none'")
         assert "ben" in r.text and "read" in r.text
         assert "acknowledge</button>" not in r.text and "revert</button>" not in r.text, path
+    # what changed around the alerts: the registry's stage change and the flag set by hand
+    home = session.get(f"{served.url}/").text
+    assert "stage changed of version v2 (candidate → production) by dana: retrained on January" in home
+    assert "mitigation set by carla" in home
+    models = session.get(f"{served.url}/models").text
+    assert re.search(r"<td>v2</td><td><strong>production</strong>", models)
 
 
 def test_a_reader_gets_403_on_every_action_and_nothing_changes(served: Served) -> None:

@@ -52,15 +52,21 @@ def alert(ui: Dashboard, request: Request) -> Page:
 
 
 def models_page(ui: Dashboard, request: Request) -> Page:
+    from loopwatch.storage.control.registry import ModelRegistry
+
     spec = ui.spec
+    versions = ModelRegistry(ui.plane.engine).versions(spec.model)
+    versions.sort(key=lambda v: (v.stage == "archived", v.registered_at), reverse=False)
     return "models.html", {"spec": spec, "store": spec.store_location(), "known": models(ui.plane.engine),
-                           "last_run": ui.plane.last_run(spec.model)}
+                           "last_run": ui.plane.last_run(spec.model), "versions": versions}
 
 
 def health(ui: Dashboard, request: Request) -> Page:
     run = latest_run(ui.plane.engine, ui.spec.model)
+    order = {"page": 0, "warning": 1, "info": 2}
     findings = sorted(run.findings if run else (),
-                      key=lambda f: (bool(f.get("suppressed")), int(f["alert_id"])))
+                      key=lambda f: (bool(f.get("suppressed")), order.get(f.get("severity", ""), 3),
+                                     int(f["alert_id"])))
     return "health.html", {"run": run, "findings": findings}
 
 
@@ -96,7 +102,8 @@ def cohorts(ui: Dashboard, request: Request) -> Page:
                                                                                  c.cohort.column == "all")]
         rows.append({"cohort": c.cohort, "n": c.n, "maturity": c.maturity, "cells": cells,
                      "regressions": regressions})
-    return "cohorts.html", {**context, "error": None, "report": report, "rows": rows}
+    columns = list(dict.fromkeys(c.cohort.column for c in report.cohorts))
+    return "cohorts.html", {**context, "error": None, "report": report, "rows": rows, "columns": columns}
 
 
 def flags(ui: Dashboard, request: Request) -> Page:

@@ -28,7 +28,7 @@ from typing import Any
 
 from sqlalchemy import Engine, func, select
 
-from loopwatch.storage.control.tables import alert_findings, alerts, model_cursor, watch_runs
+from loopwatch.storage.control.tables import alert_findings, alerts, model_cursor, model_versions, watch_runs
 
 __all__ = ["ModelState", "RunFindings", "latest_run", "models"]
 
@@ -82,12 +82,13 @@ def latest_run(engine: Engine, model: str) -> RunFindings | None:
 
 
 def models(engine: Engine) -> list[ModelState]:
-    """Every model with a run or an alert in this control plane, by name."""
+    """Every model with a run, an alert or a registered version in this control plane, by name."""
     with engine.connect() as con:
         runs = {m: last for m, last in con.execute(select(model_cursor.c.model, model_cursor.c.last_run))}
         counts: dict[str, dict[str, int]] = {}
         for model, state, n in con.execute(select(alerts.c.model, alerts.c.state, func.count())
                                            .group_by(alerts.c.model, alerts.c.state)):
             counts.setdefault(model, {})[state] = n
-    names = sorted(set(runs) | set(counts))
+        registered = set(con.execute(select(model_versions.c.model).distinct()).scalars())
+    names = sorted(set(runs) | set(counts) | registered)
     return [ModelState(model=m, last_run=runs.get(m), alerts=counts.get(m, {})) for m in names]
