@@ -18,6 +18,7 @@ from loopwatch.cli.commands import alerts
 from loopwatch.cli.commands import audit
 from loopwatch.cli.commands import flags
 from loopwatch.cli.commands import models
+from loopwatch.cli.commands import gate
 from loopwatch.cli.commands import compare
 from loopwatch.cli.commands import evaluate
 from loopwatch.cli.commands import serve
@@ -29,5 +30,5 @@ from loopwatch.cli.commands import report
 # isort: on
 
 __all__ = ["alerts", "audit", "check",
-           "compact", "compare", "demo", "evaluate", "flags", "ingest", "init", "models", "profile",
-           "quarantine", "report", "serve", "simulate", "summary", "tail", "ui", "watch"]
+           "compact", "compare", "demo", "evaluate", "flags", "gate", "ingest", "init", "models",
+           "profile", "quarantine", "report", "serve", "simulate", "summary", "tail", "ui", "watch"]

@@ -145,6 +145,16 @@ class ModelRegistry:
         enqueue_model_change(con, row["model"], change, self.sinks, action="stage_changed", reason=reason,
                              now=at)
 
+    def note(self, model: str, version: str, *, action: str, actor: str, reason: str,
+             detail: dict[str, Any] | None = None) -> None:
+        """Audit something done to a version that does not change it (``gate_passed``, ``gate_failed``)."""
+        _named(actor)
+        with self.engine.begin() as con:
+            if self._row(con, model, version) is None:
+                raise InputError(f"model {model} has no version {version} (see `loopwatch models list`)")
+            self._audit(con, model, actor=actor, action=action, from_stage=None, to_stage=None, reason=reason,
+                        detail={"version": version, **(detail or {})}, at=datetime.now(UTC))
+
     @staticmethod
     def _audit(con: Connection, model: str, *, actor: str, action: str, from_stage: str | None,
                to_stage: str | None, reason: str, detail: dict[str, Any], at: datetime) -> None:
