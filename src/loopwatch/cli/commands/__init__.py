@@ -21,6 +21,7 @@ from loopwatch.cli.commands import models
 from loopwatch.cli.commands import gate
 from loopwatch.cli.commands import compare
 from loopwatch.cli.commands import evaluate
+from loopwatch.cli.commands import export_training
 from loopwatch.cli.commands import serve
 from loopwatch.cli.commands import ui
 from loopwatch.cli.commands import tail
@@ -30,5 +31,5 @@ from loopwatch.cli.commands import report
 # isort: on
 
 __all__ = ["alerts", "audit", "check",
-           "compact", "compare", "demo", "evaluate", "flags", "gate", "ingest", "init", "models",
+           "compact", "compare", "demo", "evaluate", "export_training", "flags", "gate", "ingest", "init", "models",
            "profile", "quarantine", "report", "serve", "simulate", "summary", "tail", "ui", "watch"]
