@@ -57,7 +57,7 @@ def test_every_cli_command_is_documented() -> None:
 
     docs = (ROOT / "docs" / "cli.md").read_text()
     for command in app.registered_commands:
-        name = command.name or (command.callback.__name__ if command.callback else "")
+        name = command.name or (command.callback.__name__.replace("_", "-") if command.callback else "")
         assert re.search(rf"^## loopwatch {name}\b", docs, re.M), f"{name} missing from docs/cli.md"
 
 
