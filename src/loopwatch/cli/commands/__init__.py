@@ -31,5 +31,6 @@ from loopwatch.cli.commands import report
 # isort: on
 
 __all__ = ["alerts", "audit", "check",
-           "compact", "compare", "demo", "evaluate", "export_training", "flags", "gate", "ingest", "init", "models",
+           "compact", "compare", "demo", "evaluate", "export_training", "flags", "gate", "ingest", "init",
+           "models",
            "profile", "quarantine", "report", "serve", "simulate", "summary", "tail", "ui", "watch"]
