@@ -65,6 +65,12 @@ def test_every_page_renders_for_a_reader_with_no_script_and_a_strict_policy(serv
     home = session.get(f"{served.url}/").text
     assert "stage changed of version v2 (candidate → production) by dana: retrained on January" in home
     assert "mitigation set by carla" in home
+    # current health: every check family alerting, healthy or not checked, and the alerts not seen again
+    health = session.get(f"{served.url}/health").text
+    assert re.search(r'data-testid="family-coverage">\s*<td>coverage</td>\s*<td><span class="sev-page">'
+                     rf'page</span> <a href="/alerts/{served.alerts["coverage"]}">', health)
+    assert re.search(r'data-testid="family-system">\s*<td>system</td>\s*<td><span class="healthy">', health)
+    assert "the latest run did not see again" in health
     models = session.get(f"{served.url}/models").text
     assert re.search(r"<td>v2</td><td><strong>production</strong>", models)
 

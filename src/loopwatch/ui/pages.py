@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 
+from loopwatch.core.findings import KINDS
 from loopwatch.errors import InputError
 from loopwatch.storage.control import ControlFlags
 from loopwatch.storage.control.runs import latest_run, models
@@ -67,7 +68,16 @@ def health(ui: Dashboard, request: Request) -> Page:
     findings = sorted(run.findings if run else (),
                       key=lambda f: (bool(f.get("suppressed")), order.get(f.get("severity", ""), 3),
                                      int(f["alert_id"])))
-    return "health.html", {"run": run, "findings": findings}
+    live = ui.plane.alerts(model=ui.spec.model)
+    families = []
+    for kind in KINDS:  # every check family: alerting, healthy in the latest run, or not covered by it
+        mine = [a for a in live if a.kind == kind]
+        covered = run is not None and (run.kinds is None or kind in run.kinds)
+        families.append({"kind": kind, "alerts": mine, "covered": covered})
+    seen = {f["alert_id"] for f in findings}
+    return "health.html", {"run": run, "findings": findings, "families": families,
+                           "unseen": [a for a in live if a.id not in seen],
+                           "resolve_after": ui.plane.resolve_after}
 
 
 def _day(text: str | None, name: str) -> datetime | None:
