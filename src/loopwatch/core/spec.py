@@ -15,7 +15,7 @@ import re
 from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from loopwatch.core.checks_spec import Checks
 from loopwatch.core.control import Control
 from loopwatch.core.durations import parse_duration
+from loopwatch.core.feature_spec import Feature, column_name, lineage_cycle
 from loopwatch.core.gate_spec import Gate
 from loopwatch.core.inputs import Inputs
 from loopwatch.core.learning_spec import Learning
@@ -49,44 +50,15 @@ __all__ = [
     "spec_from_mapping",
 ]
 
-Dtype = Literal["numeric", "categorical", "boolean"]
-PiiClass = Literal["none", "hash", "drop"]
-
 #: The column that holds the model id in the store; it partitions the Parquet dataset.
 MODEL_COLUMN = "model"
-
-_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-def _column_name(value: str) -> str:
-    if not _NAME.match(value):
-        raise ValueError(
-            f"expected a column name of letters, digits and underscores; got {value!r}"
-        )
-    return value
-
-
-class Feature(_Model):
-    """One model input as logged with each decision."""
-
-    name: str
-    dtype: Dtype
-    owner: str | None = None
-    description: str | None = None
-    pii: PiiClass = "none"
-    importance: float | None = Field(default=None, ge=0)
-    fallback: float | str | bool | None = None
-
-    _check_name = field_validator("name")(_column_name)
-
-    @property
-    def stored_dtype(self) -> Dtype:
-        """The dtype as stored: a hashed feature is stored as its (categorical) digest."""
-        return "categorical" if self.pii == "hash" else self.dtype
+_column_name = column_name
 
 
 class DecisionColumns(_Model):
@@ -250,6 +222,8 @@ class Spec(_Model):
                     f"features[{i}].name: {feature.name!r} is already used by {seen[feature.name]}"
                 )
             seen[feature.name] = f"features[{i}]"
+        if cycle := lineage_cycle(self.features):
+            raise ValueError(f"features: derived_from goes round in a cycle: {' -> '.join(cycle)}")
         if self.columns.action and not self.positive_actions:
             raise ValueError(
                 "positive_actions: expected at least one action that counts as a positive decision "
@@ -304,6 +278,10 @@ class Spec(_Model):
     def to_yaml(self) -> str:
         """The spec as YAML that :func:`load_spec` reads back to an equal spec."""
         data = self.model_dump(mode="json", exclude={"base_dir"}, exclude_none=True)
+        for feature in data["features"]:  # the registry's keys, written only when given
+            for key in ("cost", "expectations", "derived_from"):
+                if not feature[key]:
+                    del feature[key]
         return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
 
 
