@@ -25,12 +25,13 @@ from loopwatch.cli.commands import export_training
 from loopwatch.cli.commands import serve
 from loopwatch.cli.commands import ui
 from loopwatch.cli.commands import tail
+from loopwatch.cli.commands import features
 from loopwatch.cli.commands import quarantine
 from loopwatch.cli.commands import demo
 from loopwatch.cli.commands import report
 # isort: on
 
 __all__ = ["alerts", "audit", "check",
-           "compact", "compare", "demo", "evaluate", "export_training", "flags", "gate", "ingest", "init",
-           "models",
+           "compact", "compare", "demo", "evaluate", "export_training", "features", "flags", "gate",
+           "ingest", "init", "models",
            "profile", "quarantine", "report", "serve", "simulate", "summary", "tail", "ui", "watch"]
