@@ -66,3 +66,18 @@ def test_bad_options_are_usage_errors(tmp_path: Path) -> None:
                           (["--offline", "--scan-pii"], "--scan-pii: reads the logged decisions")):
         result = runner.invoke(app, ["features", "--spec", str(path), *args])
         assert result.exit_code == 2 and message in result.stderr, (args, result.output)
+
+
+def test_registered_model_versions_decide_which_features_are_unused(tmp_path: Path) -> None:
+    path = _spec(tmp_path)
+    artifact = tmp_path / "model.pkl"
+    artifact.write_bytes(b"model")
+    registered = runner.invoke(app, ["models", "register", "v1", "--spec", str(path), "--artifact",
+                                     str(artifact), "--features", "amount", "--by", "ci"])
+    assert registered.exit_code == 0, registered.output
+    result = runner.invoke(app, ["features", "--spec", str(path), "--on", "2026-01-01", "--format", "json"])
+    assert result.exit_code == 1, result.output
+    data = json.loads(result.stdout)
+    assert [(f["feature"], f["kind"], f["message"]) for f in data["flags"]] == [
+        ("note", "unused", "no registered model version uses it")]
+    assert data["features"][0]["used_by"] == ["v1"]

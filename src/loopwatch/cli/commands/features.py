@@ -12,6 +12,7 @@ from loopwatch.cli.app import Format, FormatOption, SpecOption, StoreOption, com
 
 if TYPE_CHECKING:
     from loopwatch.core.feature_spec import Feature
+    from loopwatch.core.spec import Spec
     from loopwatch.learning.feature_registry import FeatureReport
     from loopwatch.learning.pii_scan import PiiScan
 
@@ -51,11 +52,12 @@ def features(
         from loopwatch.cli.app import load
 
         spec_obj = load(spec)
-        report = feature_report(spec_obj, today=today)
+        report = feature_report(spec_obj, today=today, model_features=_model_features(spec_obj, store))
         scan = None
     else:
         spec_obj, source = open_source(spec, store)
-        report = feature_report(spec_obj, today=today, source=source, days=days)
+        report = feature_report(spec_obj, today=today, source=source, days=days,
+                                model_features=_model_features(spec_obj, store))
         scan = pii_scan.scan_pii(source, window=recent_window(source, days), sample_rows=sample_rows,
                                  region=phone_region) if scan_pii else None
     if fmt is Format.json:
@@ -65,6 +67,26 @@ def features(
         if scan is not None:
             _show_scan(scan)
     raise typer.Exit(max(report.exit_code, scan.exit_code if scan else 0))
+
+
+def _model_features(spec: Spec, store: str | None) -> dict[str, tuple[str, ...]] | None:
+    """The features of each registered version of the model not archived; ``None`` when the
+    control plane holds none (it is not created for this)."""
+    from pathlib import Path
+
+    from loopwatch.cli.app import settings
+    from loopwatch.storage.control import ControlPlane
+    from loopwatch.storage.control.database import control_url
+    from loopwatch.storage.control.registry import ModelRegistry
+
+    current = settings()
+    url = control_url(spec, url=current.control_url.get_secret_value() if current.control_url else None,
+                      store=store or current.store)
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
+        return None
+    with ControlPlane.for_spec(spec, url=url) as plane:
+        found = ModelRegistry(plane.engine).versions(spec.model, include_archived=False)
+    return {v.version: v.features for v in found} or None
 
 
 def _day(text: str | None) -> date:
@@ -114,13 +136,16 @@ def _show(report: FeatureReport) -> None:
              ", ".join(f.derived_from) or "-",
              ", ".join(dict.fromkeys(flag.kind for flag in report.flags_of(f.name))) or "-"]
             for f in report.features]
-    render.print_tables(render.table(
-        [render.Column("feature", "left", key=True), render.Column("dtype", "left"),
-         render.Column("owner", "left"), render.Column("pii", "left"), render.Column("importance"),
-         render.Column("source", "left"), render.Column("cost", "left"),
-         render.Column("expectations", "left", wrap=True), render.Column("deprecated after", "left"),
-         render.Column("derived from", "left", wrap=True), render.Column("flags", "left", wrap=True)],
-        rows), console=out)
+    columns = [render.Column("feature", "left", key=True), render.Column("dtype", "left"),
+               render.Column("owner", "left"), render.Column("pii", "left"), render.Column("importance"),
+               render.Column("source", "left"), render.Column("cost", "left"),
+               render.Column("expectations", "left", wrap=True), render.Column("deprecated after", "left"),
+               render.Column("derived from", "left", wrap=True), render.Column("flags", "left", wrap=True)]
+    if report.used_by is not None:  # the model registry was read
+        columns.insert(-1, render.Column("used by versions", "left", wrap=True))
+        for row, f in zip(rows, report.features, strict=True):
+            row.insert(-1, ", ".join(report.used_by.get(f.name, ())) or "-")
+    render.print_tables(render.table(columns, rows), console=out)
     out.print()
     if not report.flags:
         out.print("no feature flagged", markup=False)
