@@ -55,7 +55,8 @@ def test_every_module_of_the_commands_package_is_registered_in_help_order() -> N
     assert list(COMMANDS) == ["init", "simulate", "ingest", "compact", "profile", "summary", "check",
                               "watch", "alerts", "audit", "flags", "models", "gate", "compare", "evaluate",
                               "export-training",
-                              "serve", "ui", "tail", "features", "quarantine", "demo", "report"]
+                              "serve", "ui", "tail", "features", "quarantine", "demo", "report",
+                              "inventory"]
 
 
 def test_no_option_was_lost() -> None:

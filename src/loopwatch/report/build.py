@@ -98,7 +98,7 @@ def gather(spec: Spec, *, store: DecisionSource | None = None, as_of: datetime |
     window = Window(end - days * DAY, end)
     profiles = daily_profiles(history, window.start, window.end)
     try:
-        evaluation: EvaluationReport | None = evaluate(spec, start=window.start, end=window.end - DAY,
+        evaluation: EvaluationReport | None = evaluate(spec, start=window.start, end=window.end,
                                                        store=source, update=False)
     except InputError:  # a window with no profiled day
         evaluation = None

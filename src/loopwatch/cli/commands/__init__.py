@@ -29,9 +29,10 @@ from loopwatch.cli.commands import features
 from loopwatch.cli.commands import quarantine
 from loopwatch.cli.commands import demo
 from loopwatch.cli.commands import report
+from loopwatch.cli.commands import inventory
 # isort: on
 
 __all__ = ["alerts", "audit", "check",
            "compact", "compare", "demo", "evaluate", "export_training", "features", "flags", "gate",
-           "ingest", "init", "models",
+           "ingest", "init", "inventory", "models",
            "profile", "quarantine", "report", "serve", "simulate", "summary", "tail", "ui", "watch"]
