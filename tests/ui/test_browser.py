@@ -131,6 +131,7 @@ def test_the_cohort_page_shows_not_enough_data_unlike_a_value_with_its_interval(
         page.goto(f"{served.url}/cohorts?from={start:%Y-%m-%d}&to={end:%Y-%m-%d}")
         assert page.input_value("input[name=from]") == f"{start:%Y-%m-%d}"
         table = page.get_by_test_id("cohorts")
+        table.wait_for(timeout=120_000)  # the page reloads itself while the evaluation runs
         ok, thin = table.locator("td.cell.ok"), table.locator("td.cell.not_enough_data")
         assert ok.count() > 0 and thin.count() > 0
         assert "–" in ok.first.inner_text() and "n=" in ok.first.inner_text()  # value, interval, n

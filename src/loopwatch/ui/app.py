@@ -36,7 +36,7 @@ from loopwatch.errors import InputError
 from loopwatch.storage.control import ControlFlags, ControlPlane
 from loopwatch.ui import pages
 from loopwatch.ui.auth import Session, Sessions, Tokens, User, same_origin
-from loopwatch.ui.views import Cached
+from loopwatch.ui.views import Background
 
 if TYPE_CHECKING:
     from loopwatch.core.store import DecisionSource
@@ -65,7 +65,7 @@ class Dashboard:
     tokens: Tokens
     sessions: Sessions
     open_source: Callable[[], DecisionSource]
-    evaluations: Cached
+    evaluations: Background
     env: Environment
     secure_cookie: bool = False
     _source: DecisionSource | None = None
@@ -266,13 +266,13 @@ def _page(handler: Callable[[Dashboard, Request], Any]) -> Callable[[Request], A
 
 def create_app(spec: Spec, plane: ControlPlane, tokens: Tokens, *, open_source: Callable[[], DecisionSource],
                sessions: Sessions | None = None, secure_cookie: bool = False,
-               evaluation_seconds: float = 60.0) -> Starlette:
+               evaluation_seconds: float = 600.0) -> Starlette:
     """The dashboard of ``spec``'s model over ``plane``; ``open_source`` opens its store when needed."""
     env = Environment(loader=PackageLoader("loopwatch.ui", "templates"), autoescape=select_autoescape(),
                       trim_blocks=True, lstrip_blocks=True)
     env.filters.update(pages.FILTERS)
     ui = Dashboard(spec=spec, plane=plane, tokens=tokens, sessions=sessions or Sessions(),
-                   open_source=open_source, evaluations=Cached(ttl=evaluation_seconds), env=env,
+                   open_source=open_source, evaluations=Background(ttl=evaluation_seconds), env=env,
                    secure_cookie=secure_cookie)
     routes = [
         Route("/login", login_page, methods=["GET"]),
@@ -289,6 +289,7 @@ def create_app(spec: Spec, plane: ControlPlane, tokens: Tokens, *, open_source: 
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> Any:
+        pages.evaluation(ui, None, None)  # the default window, computed before the first visitor asks
         yield
         plane.close()
 

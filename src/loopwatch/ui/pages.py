@@ -7,6 +7,7 @@ and read only: every change goes through the actions of :mod:`loopwatch.ui.app`.
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -17,9 +18,10 @@ from loopwatch.core.findings import KINDS
 from loopwatch.errors import InputError
 from loopwatch.storage.control import ControlFlags
 from loopwatch.storage.control.runs import latest_run, models
-from loopwatch.ui.views import METRICS, incidents, metric_cell
+from loopwatch.ui.views import METRICS, Computed, incidents, metric_cell
 
 if TYPE_CHECKING:
+    from loopwatch.evaluation.report import EvaluationReport
     from loopwatch.ui.app import Dashboard
 
 __all__ = ["FILTERS", "PAGES"]
@@ -90,19 +92,32 @@ def _day(text: str | None, name: str) -> datetime | None:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
-def cohorts(ui: Dashboard, request: Request) -> Page:
-    from loopwatch.evaluation.report import evaluate
+def evaluation(ui: Dashboard, start: datetime | None, end: datetime | None) -> Computed:
+    """The evaluation of ``[start, end)`` from the stored profiles: ready, or being computed in the background
+    (it takes seconds to a minute on a large store: the page says so and reloads itself)."""
+    def compute() -> EvaluationReport:
+        # scikit-learn and scipy take seconds to import: in the worker, never on the event loop
+        from loopwatch.evaluation.report import evaluate
 
+        return evaluate(ui.spec, start=start, end=end, store=ui.source(), update=False)
+
+    return ui.evaluations.get((start, end), compute)
+
+
+def cohorts(ui: Dashboard, request: Request) -> Page:
     params = request.query_params
     column = params.get("column") or ""
     context: dict[str, Any] = {"metrics": METRICS, "column": column, "start": params.get("from", ""),
                                "end": params.get("to", ""), "columns": ["all", *ui.spec.cohorts]}
     try:
         start, end = _day(params.get("from"), "from"), _day(params.get("to"), "to")
-        report = ui.evaluations.get((start, end), lambda: evaluate(ui.spec, start=start, end=end,
-                                                                   store=ui.source(), update=False))
     except InputError as exc:
-        return "cohorts.html", {**context, "error": str(exc), "report": None, "rows": []}
+        return "cohorts.html", {**context, "error": str(exc), "report": None, "rows": [], "status_code": 400}
+    computed = evaluation(ui, start, end)
+    if computed.error is not None or not computed.ready:
+        return "cohorts.html", {**context, "error": computed.error, "report": None, "rows": [],
+                                "running_since": computed.running_since}
+    report: EvaluationReport = computed.value
     rows = []
     for c in report.cohorts:
         if column and c.cohort.column != column:
@@ -165,6 +180,10 @@ def _number(value: Any, digits: int = 3) -> str:
     return f"{value:.{digits}g}"
 
 
+def _seconds_ago(monotonic: float) -> str:
+    return f"{max(time.monotonic() - monotonic, 0.0):.0f}"
+
+
 def _signed_percent(value: Any) -> str:
     """A relative change or a difference of shares as a signed percentage: ``+4.4%``."""
     if not isinstance(value, int | float) or not math.isfinite(value):
@@ -192,7 +211,7 @@ def _subject(item: Any) -> str:
 
 FILTERS: dict[str, Callable[..., str]] = {"time": _time, "ago": _ago, "number": _number,
                                           "interval": _interval, "subject": _subject,
-                                          "signed_percent": _signed_percent}
+                                          "signed_percent": _signed_percent, "seconds_ago": _seconds_ago}
 
 PAGES: tuple[tuple[str, Callable[[Dashboard, Request], Page]], ...] = (
     ("/", home), ("/alerts/{alert_id}", alert), ("/models", models_page), ("/health", health),

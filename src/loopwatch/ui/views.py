@@ -8,26 +8,30 @@ holds, such as a model's stage), owner, runbook and acknowledgement.
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from loopwatch.core.alerts import Alert, AlertState
 from loopwatch.core.findings import Severity
+from loopwatch.errors import InputError
 from loopwatch.storage.control import AuditEntry, ControlFlags, ControlPlane
 
 if TYPE_CHECKING:
     from loopwatch.evaluation.report import EvaluationReport
 
-__all__ = ["Cached", "Incident", "MetricCell", "changes", "incidents", "metric_cell"]
+__all__ = ["Background", "Computed", "Incident", "MetricCell", "changes", "incidents", "metric_cell"]
 
 #: Audit actions that are an alert's own life; every other audit entry is a change to the system.
 ALERT_ACTIONS = frozenset({"opened", "reopened", "escalated", "deescalated", "resolved", "acknowledged",
                            "snoozed", "unsnoozed", "snooze_expired", "mitigation_skipped"})
+
+_log = logging.getLogger("loopwatch.ui")
 
 #: How far before an alert's onset a change is shown beside it.
 CHANGES_BEFORE = timedelta(days=7)
@@ -126,20 +130,73 @@ def metric_cell(report: EvaluationReport, cohort: str, name: str, percent: bool)
     return None
 
 
-@dataclass
-class Cached:
-    """A value computed at most once per ``ttl`` seconds per key, one computation at a time."""
+@dataclass(frozen=True)
+class Computed:
+    """What :class:`Background` holds for a key: the value (or the error) and since when."""
 
-    ttl: float
-    clock: Callable[[], float] = time.monotonic
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-    _values: dict[Any, tuple[float, Any]] = field(default_factory=dict)
+    value: Any = None
+    error: str | None = None
+    done_at: float | None = None
+    running_since: float | None = None
 
-    def get(self, key: Any, compute: Callable[[], Any]) -> Any:
+    @property
+    def ready(self) -> bool:
+        return self.done_at is not None
+
+
+class Background:
+    """Values too slow for a request (an evaluation), computed one at a time in a worker thread.
+
+    :meth:`get` never waits: it returns what is there — nothing yet, a fresh value,
+    or a value older than ``ttl`` while its refresh runs — and starts the computation
+    when none is running. An :class:`~loopwatch.errors.InputError` is kept as the
+    key's error (shown on the page); at most ``keep`` keys are kept.
+    """
+
+    def __init__(self, *, ttl: float, keep: int = 16, clock: Callable[[], float] = time.monotonic) -> None:
+        self.ttl, self.keep, self.clock = ttl, keep, clock
+        self._lock = threading.Lock()
+        self._one_at_a_time = threading.Lock()
+        self._entries: dict[Any, Computed] = {}
+
+    def get(self, key: Any, compute: Callable[[], Any]) -> Computed:
         with self._lock:
-            hit = self._values.get(key)
-            if hit is not None and self.clock() - hit[0] < self.ttl:
-                return hit[1]
-            value = compute()
-            self._values[key] = (self.clock(), value)
-            return value
+            now = self.clock()
+            entry = self._entries.get(key, Computed())
+            stale = entry.done_at is None or now - entry.done_at >= self.ttl
+            if stale and entry.running_since is None:
+                entry = replace(entry, running_since=now)
+                self._entries[key] = entry
+                while len(self._entries) > self.keep:
+                    oldest = min((k for k, e in self._entries.items() if e.running_since is None),
+                                 key=lambda k: self._entries[k].done_at or 0.0, default=None)
+                    if oldest is None:
+                        break
+                    del self._entries[oldest]
+                threading.Thread(target=self._run, args=(key, compute), daemon=True,
+                                 name=f"loopwatch-ui-{key}").start()
+            return entry
+
+    def _run(self, key: Any, compute: Callable[[], Any]) -> None:
+        value: Any = None
+        error: str | None = None
+        with self._one_at_a_time:
+            try:
+                value = compute()
+            except InputError as exc:
+                error = str(exc)
+            except Exception as exc:  # shown on the page and logged: a page must not die with it
+                _log.exception("computing %s failed", key)
+                error = f"unexpected {type(exc).__name__} (a bug in loopwatch; see the server's log): {exc}"
+        with self._lock:
+            self._entries[key] = Computed(value=value, error=error, done_at=self.clock())
+
+    def wait(self, key: Any, timeout: float) -> Computed:
+        """The entry of ``key`` once no computation of it runs, or as it is after ``timeout`` seconds."""
+        deadline = self.clock() + timeout
+        while True:
+            with self._lock:
+                entry = self._entries.get(key, Computed())
+            if (entry.ready and entry.running_since is None) or self.clock() >= deadline:
+                return entry
+            time.sleep(0.05)
