@@ -55,7 +55,7 @@ def test_every_module_of_the_commands_package_is_registered_in_help_order() -> N
     assert list(COMMANDS) == ["init", "simulate", "ingest", "compact", "profile", "summary", "check",
                               "watch", "alerts", "audit", "flags", "models", "gate", "compare", "evaluate",
                               "export-training",
-                              "serve", "ui", "tail", "features", "quarantine", "demo", "report",
+                              "serve", "ui", "tail", "features", "reviews", "quarantine", "demo", "report",
                               "inventory"]
 
 

@@ -363,7 +363,7 @@ def decision_schema(spec: Spec, *, pii_key: bytes | None = None) -> TableSchema:
 
 
 def outcome_schema(spec: Spec) -> TableSchema:
-    """The schema of outcomes: decision id, observed time, label and value."""
+    """The schema of outcomes: decision id, observed time, label, value and label source."""
     o = spec.outcomes
     columns = [
         _Column(o.decision_id, pa.string(), required=True),
@@ -372,4 +372,6 @@ def outcome_schema(spec: Spec) -> TableSchema:
     ]
     if o.value:
         columns.append(_Column(o.value, pa.float64()))
+    if o.label_source:
+        columns.append(_Column(o.label_source, pa.string()))
     return TableSchema("outcomes", spec.model, spec.tz, tuple(columns))

@@ -88,6 +88,9 @@ class OutcomeColumns(_Model):
     observed_at: str = "observed_at"
     label: str = "label"
     value: str | None = "value"
+    #: where a label came from (``review`` for a person's review, ``chargeback``...); not logged
+    #: unless named, and a store written without it still reads
+    label_source: str | None = None
 
     @field_validator("*")
     @classmethod

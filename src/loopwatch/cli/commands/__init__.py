@@ -26,6 +26,7 @@ from loopwatch.cli.commands import serve
 from loopwatch.cli.commands import ui
 from loopwatch.cli.commands import tail
 from loopwatch.cli.commands import features
+from loopwatch.cli.commands import reviews
 from loopwatch.cli.commands import quarantine
 from loopwatch.cli.commands import demo
 from loopwatch.cli.commands import report
@@ -34,5 +35,5 @@ from loopwatch.cli.commands import inventory
 
 __all__ = ["alerts", "audit", "check",
            "compact", "compare", "demo", "evaluate", "export_training", "features", "flags", "gate",
-           "ingest", "init", "inventory", "models",
-           "profile", "quarantine", "report", "serve", "simulate", "summary", "tail", "ui", "watch"]
+           "ingest", "init", "inventory", "models", "profile", "quarantine", "report", "reviews", "serve",
+           "simulate", "summary", "tail", "ui", "watch"]
