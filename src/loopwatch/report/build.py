@@ -52,8 +52,7 @@ DAY = timedelta(days=1)
 #: Days the report covers by default (ending at ``as_of``).
 DEFAULT_DAYS = 30
 _DAILY = ("roc_auc", "precision", "recall", "false_positive_rate", "base_rate", "value_per_decision")
-_TABLE_METRICS = ("roc_auc", "precision", "recall", "decision_rate", "base_rate", "calibration_intercept",
-                  "value_per_decision")
+_TABLE_METRICS = ("roc_auc", "precision", "recall", "decision_rate", "base_rate")
 
 
 @dataclass(frozen=True)
@@ -120,7 +119,7 @@ def _environment() -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.PackageLoader("loopwatch.report", "templates"),
                              autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True,
                              lstrip_blocks=True, keep_trailing_newline=True)
-    env.filters.update(pct=_pct, num=_num, metric=_metric, day=_day, stamp=_stamp)
+    env.filters.update(pct=_pct, num=_num, metric=_metric, day=_day, stamp=_stamp, short=_short)
     return env
 
 
@@ -147,6 +146,10 @@ def _metric(m: Metric | None, name: str = "") -> dict[str, str]:
 
 def _day(value: datetime | None) -> str:
     return "–" if value is None else f"{value:%Y-%m-%d}"
+
+
+def _short(value: datetime | None) -> str:
+    return "–" if value is None else f"{value:%m-%d %H:%M}"
 
 
 def _stamp(value: datetime | None) -> str:
@@ -189,9 +192,11 @@ def render_report(inputs: ReportInputs) -> str:
     costs = [v for v in inputs.versions if v.cost_n]
     cost_n = sum(v.cost_n for v in inputs.versions)
     decisions_n = sum(v.n for v in inputs.versions)
+    loose = [m for m in inputs.flags if m.alert_id is None]
+    metrics = _TABLE_METRICS + (("value_per_decision",) if spec.value is not None else ())
     context = {
         "spec": spec, "window": window, "last_day": window.end - DAY, "views": views, "live": live,
-        "timeline": charts.timeline_chart(in_window, window.start, window.end) if in_window else None,
+        "timeline": charts.timeline_chart(in_window, window.start, window.end, loose) if in_window else None,
         "timeline_views": in_window, "flags": inputs.flags,
         "n": whole[ALL].n if ALL in whole else 0,
         "labelled": whole[ALL].score.labelled if ALL in whole else 0,
@@ -202,7 +207,7 @@ def render_report(inputs: ReportInputs) -> str:
         "daily_charts": [] if evaluation is None else
         [(m, charts.daily_metric_chart(m, evaluation.days)) for m in _DAILY
          if any(m in d.metrics for d in evaluation.days)],
-        "table_metrics": _TABLE_METRICS, "cohort_sections": cohort_sections,
+        "table_metrics": metrics, "cohort_sections": cohort_sections,
         "drift": charts.drift_chart(drift_cells(data, spec), data.days),
         "calibration": charts.calibration_chart(now_curve, ref_curve) if now_curve else None,
         "coverage": charts.coverage_chart(coverage, spec.monitoring.min_decisions) if coverage else None,

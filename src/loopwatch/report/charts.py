@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 from loopwatch.evaluation.metrics import Metric
 from loopwatch.evaluation.report import DayEvaluation
-from loopwatch.report.incidents import AlertView
+from loopwatch.report.incidents import AlertView, Mitigation
 from loopwatch.report.log_figures import VersionDay
 from loopwatch.report.series import CalibrationPoint, CoverageRow, DriftCell, VolumeDay
 from loopwatch.report.svg import Bar, Cell, Lane, Point, Series, bars, heatmap, line_chart, timeline
@@ -45,7 +45,7 @@ def daily_metric_chart(metric: str, days: Sequence[DayEvaluation]) -> str:
     series = [realized] + ([estimated] if any(metric in d.estimates for d in days) else [])
     bounded = metric in _RATES or metric == "roc_auc"
     return line_chart(f"{metric} per day (all decisions)", labels, series, fmt=_fmt(metric),
-                      low=0.0 if bounded else None, high=1.0 if metric == "roc_auc" else None)
+                      low=0.0 if bounded else None)
 
 
 def cohort_chart(column: str, metric: str, labels: Sequence[str],
@@ -53,8 +53,7 @@ def cohort_chart(column: str, metric: str, labels: Sequence[str],
     """One metric per week for each value of a cohort column, with intervals."""
     series = [Series(f"{column}={value}", tuple(point(m) for m in rows[metric]))
               for value, rows in values.items()]
-    return line_chart(f"{metric} per week by {column}", labels, series, fmt=_fmt(metric), low=0.0,
-                      high=1.0 if metric in _RATES or metric == "roc_auc" else None, height=180)
+    return line_chart(f"{metric} per week by {column}", labels, series, fmt=_fmt(metric), low=0.0, height=180)
 
 
 def drift_chart(cells: Sequence[Sequence[DriftCell]], days: Sequence[datetime]) -> str:
@@ -127,8 +126,10 @@ def cost_chart(rows: Sequence[VersionDay], days: Sequence[datetime]) -> str:
     return line_chart("cost per decision per day", labels, series, fmt="{:.2e}", low=0.0)
 
 
-def timeline_chart(views: Sequence[AlertView], start: datetime, end: datetime) -> str:
-    """Each alert of the window as a lane: time to detect, open time, mitigations."""
+def timeline_chart(views: Sequence[AlertView], start: datetime, end: datetime,
+                   loose: Sequence[Mitigation] = ()) -> str:
+    """Each alert of the window as a lane: time to detect, open time, mitigations; then a lane of the
+    mitigations tied to no alert (set by hand)."""
     day = timedelta(days=1)
     span = (end - start) / day
 
@@ -142,7 +143,7 @@ def timeline_chart(views: Sequence[AlertView], start: datetime, end: datetime) -
         if stop < start or a.onset >= end:
             continue
         subject = a.entity or a.feature or a.cohort or a.source or ""
-        lanes.append(Lane(label=f"#{a.id} {a.kind} {subject}"[:42],
+        lanes.append(Lane(label=f"#{a.id} {a.kind} {subject}"[:38],
                           onset=at(a.onset), detected=at(a.raised_at), end=at(stop), severity=str(a.severity),
                           resolved=a.resolved_at is not None,
                           title=f"#{a.id} {a.headline}; onset {a.onset:%Y-%m-%d %H:%M}, raised "
@@ -151,6 +152,11 @@ def timeline_chart(views: Sequence[AlertView], start: datetime, end: datetime) -
                           marks=tuple((at(m.when), f"{m.what} by {m.who} at {m.when:%Y-%m-%d %H:%M}"
                                        + (f", reverted {m.reverted_at:%Y-%m-%d}" if m.reverted_at else ""))
                                       for m in v.mitigations)))
+    marks = tuple((at(m.when), f"{m.what} by {m.who} at {m.when:%Y-%m-%d %H:%M}") for m in loose
+                  if start <= m.when < end)
+    if marks:
+        lanes.append(Lane(label="mitigations set by hand", onset=0.0, detected=0.0, end=0.0, severity="none",
+                          marks=marks, bar=False))
     every = max(1, round(span / 8))
     ticks = [(float(i), f"{start + i * day:%m-%d}") for i in range(0, math.ceil(span) + 1, every)]
     return timeline("alerts: time to detect (hatched), open (solid), mitigations (◆)", lanes, days=span,

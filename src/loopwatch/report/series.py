@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 from scipy import stats
@@ -278,6 +278,10 @@ def volume_days(data: DailyProfiles, *, baseline_days: int = 28) -> list[VolumeD
     if not data.days:
         return []
     first = data.days[0] - timedelta(days=baseline_days)
+    stored = data.parts.moments.column("day")
+    if len(stored):  # days before the first stored day are not days without decisions
+        earliest = min(v for v in stored.to_pylist() if v is not None)
+        first = max(first, datetime(earliest.year, earliest.month, earliest.day, tzinfo=UTC))
     counts: dict[datetime, int] = {}
     day = first
     while day <= data.days[-1]:
@@ -286,8 +290,9 @@ def volume_days(data: DailyProfiles, *, baseline_days: int = 28) -> list[VolumeD
         day += DAY
     out = []
     for day in data.days:
-        expected, spread, samples = expected_count(counts, Window(day, day + DAY),
-                                                   Window(day - timedelta(days=baseline_days), day))
+        baseline = Window(max(first, day - timedelta(days=baseline_days)), day) if day > first else None
+        expected, spread, samples = (expected_count(counts, Window(day, day + DAY), baseline)
+                                     if baseline is not None else (math.nan, math.nan, 0))
         low = high = math.nan
         if samples >= 2 and math.isfinite(expected):
             sd = math.sqrt(expected + (spread * expected) ** 2 * (1 + 1 / samples))

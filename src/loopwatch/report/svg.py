@@ -106,7 +106,7 @@ def line_chart(title: str, labels: Sequence[str], series: Sequence[Series], *, l
                    f"{escape(fmt.format(value))}</text>")
     step = max(1, math.ceil(count / 8))
     for i, label in enumerate(labels):
-        if i % step == 0 or i == count - 1:
+        if i % step == 0 or (i == count - 1 and i % step > step / 2):
             out.append(f'<text x="{_f(x(i))}" y="{_f(height - bottom + 13)}" text-anchor="middle" '
                        f'fill="#555">{escape(label)}</text>')
     if band is not None:
@@ -116,7 +116,7 @@ def line_chart(title: str, labels: Sequence[str], series: Sequence[Series], *, l
         colour = PALETTE[n % len(PALETTE)]
         points = [(i, p) for i, p in enumerate(s.points)]
         out += _band([(i, p.low, p.high) for i, p in points if p.enough], x, y, colour, s.name)
-        for run in _runs([(i, p) for i, p in points if math.isfinite(p.value)]):
+        for run in _runs([(i, p) for i, p in points if math.isfinite(p.value) and p.enough]):
             if len(run) > 1:
                 path = " ".join(f"{_f(x(i))},{_f(y(p.value))}" for i, p in run)
                 dash = ' stroke-dasharray="4 3"' if s.dashed else ""
@@ -313,6 +313,8 @@ class Lane:
     title: str = ""
     resolved: bool = False
     marks: tuple[tuple[float, str], ...] = ()
+    #: False for a lane of marks only (mitigations tied to no alert)
+    bar: bool = True
 
 
 def timeline(title: str, lanes: Sequence[Lane], *, days: float, labels: Sequence[tuple[float, str]],
@@ -339,12 +341,13 @@ def timeline(title: str, lanes: Sequence[Lane], *, days: float, labels: Sequence
         colour = colours.get(lane.severity, "#777")
         out.append(f'<text x="{_f(label_width - 6)}" y="{_f(y + 13)}" text-anchor="end">'
                    f"{escape(lane.label)}</text>")
-        if lane.detected > lane.onset:
+        if lane.bar and lane.detected > lane.onset:
             out.append(f'<rect class="detect" x="{_f(x(lane.onset))}" y="{_f(y + 4)}" '
                        f'width="{_f(max(x(lane.detected) - x(lane.onset), 0.5))}" height="{_f(row - 8)}" '
                        f'fill="url(#detect)" stroke="{colour}" stroke-width="0.6"><title>time to detect: '
                        f"{escape(lane.title)}</title></rect>")
-        out.append(f'<rect class="alert {lane.severity}" x="{_f(x(lane.detected))}" y="{_f(y + 4)}" '
+        out.append("" if not lane.bar else
+                   f'<rect class="alert {lane.severity}" x="{_f(x(lane.detected))}" y="{_f(y + 4)}" '
                    f'width="{_f(max(x(lane.end) - x(lane.detected), 1.5))}" height="{_f(row - 8)}" '
                    f'fill="{colour}" fill-opacity="{"0.45" if lane.resolved else "0.9"}">'
                    f"<title>{escape(lane.title)}</title></rect>")
