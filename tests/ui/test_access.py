@@ -148,6 +148,9 @@ def test_an_operator_resolves_snoozes_and_reverts_and_the_plane_refuses_what_it_
         (flag,) = [f for f in ControlFlags(plane.engine).rows(served.spec.model, include_reverted=True)
                    if f["id"] == served.flag]
         assert (flag["state"], flag["reverted_by"]) == ("reverted", "ana")
+    home = session.get(f"{served.url}/").text
+    recently = home.split("Resolved in")[1]
+    assert re.search(rf'<a href="/alerts/{resolved}">#{resolved}</a> performance', recently)
     audit = session.get(f"{served.url}/audit")
     assert "mitigation reverted" in audit.text and "the release was fixed" in audit.text
 

@@ -108,6 +108,9 @@ def test_a_reader_sees_the_alerts_but_no_button_to_act(browser: Any, served: Ser
         assert page.locator("button", has_text="acknowledge").count() == 0
         assert page.locator("form[action^='/alerts/']").count() == 0
         page.screenshot(path=str(SCREENSHOTS / "reader-home.png"), full_page=True)
+        page.goto(f"{served.url}/alerts/{served.alerts['real_page']}")
+        assert "History" in page.inner_text("main")
+        page.screenshot(path=str(SCREENSHOTS / "reader-alert.png"), full_page=True)
         page.goto(f"{served.url}/flags")
         assert page.locator("button", has_text="revert").count() == 0
         # a forged form posted from the reader's own session is refused, and nothing changes

@@ -32,11 +32,21 @@ Page = tuple[str, dict[str, Any]]
 AUDIT_ROWS = 200
 
 
+#: How far back from the latest run the home page lists resolved alerts.
+RESOLVED_DAYS = 7
+
+
 def home(ui: Dashboard, request: Request) -> Page:
-    found = incidents(ui.plane, ui.spec.model)
-    active = ControlFlags(ui.plane.engine).rows(ui.spec.model)
-    return "home.html", {"incidents": found, "active_flags": active,
-                         "last_run": ui.plane.last_run(ui.spec.model), "loud": sum(i.loud for i in found)}
+    model = ui.spec.model
+    found = incidents(ui.plane, model)
+    active = ControlFlags(ui.plane.engine).rows(model)
+    last_run = ui.plane.last_run(model)
+    since = (last_run or datetime.now(UTC)) - timedelta(days=RESOLVED_DAYS)
+    resolved = [a for a in ui.plane.alerts(model=model, resolved_since=since) if a.resolved_at is not None]
+    resolved.sort(key=lambda a: a.resolved_at or since, reverse=True)
+    return "home.html", {"incidents": found, "active_flags": active, "last_run": last_run,
+                         "loud": sum(i.loud for i in found), "resolved": resolved,
+                         "resolved_days": RESOLVED_DAYS}
 
 
 def alert(ui: Dashboard, request: Request) -> Page:

@@ -54,6 +54,10 @@ def ui(
     app = create_app(spec_obj, plane, tokens, secure_cookie=secure_cookie,
                      open_source=lambda: open_source(spec_obj, location=store or current.store, pii_key=key,
                                                      engine_memory=current.engine_memory))
+    if host not in ("127.0.0.1", "localhost", "::1") and not secure_cookie:
+        render.err().print(f"note: listening on {host} over plain HTTP: tokens and session cookies cross the "
+                           "network in clear; serve it behind an HTTPS proxy and pass --secure-cookie",
+                           markup=False)
     roles = ", ".join(f"{u.name} ({u.role})" for u in with_users)
     render.err().print(f"dashboard of {spec_obj.model} on http://{host}:{port} · users: {roles}",
                        markup=False)
