@@ -53,8 +53,8 @@ def test_every_module_of_the_commands_package_is_registered_in_help_order() -> N
     modules = {m.name.replace("_", "-") for m in pkgutil.iter_modules(loopwatch.cli.commands.__path__)}
     assert modules == set(COMMANDS)
     assert list(COMMANDS) == ["init", "simulate", "ingest", "compact", "profile", "summary", "check",
-                              "watch", "alerts", "audit", "flags", "models", "gate", "compare", "evaluate",
-                              "export-training",
+                              "watch", "alerts", "audit", "flags", "models", "gate", "rollout", "compare",
+                              "evaluate", "export-training",
                               "serve", "ui", "tail", "features", "reviews", "quarantine", "demo", "report",
                               "inventory"]
 

@@ -7,7 +7,9 @@ why and when (and optionally until when):
 * :class:`DisableFeature` - do not compute ``feature``; serve its fallback;
 * :class:`UseBaseline` - serve the baseline model instead of the model;
 * :class:`ReviewThreshold` - in ``cohort`` (``column=value``, or everywhere), send a
-  decision the model would let through to review from score ``threshold`` up.
+  decision the model would let through to review from score ``threshold`` up;
+* :class:`Canary` - serve the challenger ``version`` to a ``share`` of decisions (a
+  rollout step, :mod:`loopwatch.learning.rollout`; it replaces ``serving.canary``).
 
 A :class:`FlagSet` is the immutable snapshot of one model's mitigations in force,
 read through a :class:`FlagReader` (``current(model)``), which caches it for a short
@@ -40,6 +42,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError,
 from loopwatch.errors import InputError
 
 __all__ = [
+    "Canary",
     "DisableFeature",
     "FlagReader",
     "FlagSet",
@@ -123,7 +126,15 @@ class ReviewThreshold(_Base):
         return found is not None and str(found) == value
 
 
-Mitigation = Annotated[Rollback | DisableFeature | UseBaseline | ReviewThreshold,
+class Canary(_Base):
+    """Serve the challenger ``version`` to ``share`` of the decisions (0 keeps it in shadow)."""
+
+    kind: Literal["canary"] = "canary"
+    version: str = Field(min_length=1)
+    share: float = Field(ge=0, lt=1)
+
+
+Mitigation = Annotated[Rollback | DisableFeature | UseBaseline | ReviewThreshold | Canary,
                        Field(discriminator="kind")]
 _MITIGATIONS: TypeAdapter[list[Mitigation]] = TypeAdapter(list[Mitigation])
 
@@ -152,7 +163,7 @@ def parse_mitigations(data: Any, *, source: str) -> list[Mitigation]:
         for error in exc.errors():
             where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error["loc"]
                             if p not in {"rollback", "disable_feature", "baseline",
-                                         "review_threshold"})
+                                         "review_threshold", "canary"})
             what = "unknown key" if error["type"] == "extra_forbidden" else error["msg"]
             if error["type"] not in ("extra_forbidden", "missing"):
                 what += f"; got {error.get('input')!r}"
@@ -200,6 +211,12 @@ class FlagSet:
     def baseline(self) -> UseBaseline | None:
         """The latest switch to the baseline model in force, if any."""
         found: UseBaseline | None = self._latest(UseBaseline)
+        return found
+
+    @property
+    def canary(self) -> Canary | None:
+        """The latest canary share in force, if any."""
+        found: Canary | None = self._latest(Canary)
         return found
 
     def disabled(self, feature: str) -> DisableFeature | None:

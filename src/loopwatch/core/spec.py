@@ -29,6 +29,7 @@ from loopwatch.core.gate_spec import Gate
 from loopwatch.core.inputs import Inputs
 from loopwatch.core.learning_spec import Learning
 from loopwatch.core.monitoring_spec import Monitoring, Slo
+from loopwatch.core.rollout_spec import Rollout
 from loopwatch.core.serving import Serving
 from loopwatch.core.sinks import AlertSinks
 from loopwatch.core.source_spec import Source
@@ -170,6 +171,8 @@ class Spec(_Model):
     inputs: Inputs = Inputs()
     #: What a model version must pass before it is deployed (``core/gate_spec.py``).
     gate: Gate | None = None
+    #: How a challenger is rolled out and rolled back (``core/rollout_spec.py``).
+    rollout: Rollout = Rollout()
     #: The champion/challenger rule and the retraining hook (``core/learning_spec.py``).
     learning: Learning = Learning()
     #: Who may open the dashboard and act from it; tokens in environment variables (``core/ui_spec.py``).

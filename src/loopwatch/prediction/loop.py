@@ -22,7 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
-from loopwatch.core.flags import FlagReader, NoFlags
+from loopwatch.core.flags import FlagReader, FlagSet, NoFlags
 from loopwatch.core.serving import Serving
 from loopwatch.core.spec import Spec
 from loopwatch.prediction.assignment import assign
@@ -172,8 +172,18 @@ class DecisionLoop:
         s = self.serving
         key = request.inputs.get(s.assignment_key) if s.assignment_key != "decision_id" else None
         assignment = assign(str(decision_id if key is None else key), salt=s.salt,
-                            holdout=s.holdout, canary=s.canary if self.challenger else 0.0)
+                            holdout=s.holdout, canary=self._canary_share(flags))
         return Pending(decision_id, request.inputs, features, flags, assignment, received, at)
+
+    def _canary_share(self, flags: FlagSet) -> float:
+        """The challenger's share: a rollout's canary flag for this challenger, else ``serving.canary``;
+        never so large that it would eat into the holdout."""
+        if self.challenger is None:
+            return 0.0
+        step = flags.canary
+        if step is None or step.version != self.challenger.version:
+            return self.serving.canary
+        return min(step.share, max(0.0, 1.0 - self.serving.holdout - 1e-9))
 
     # --- the batch thread ---------------------------------------------------------------
 

@@ -19,6 +19,7 @@ from loopwatch.cli.commands import audit
 from loopwatch.cli.commands import flags
 from loopwatch.cli.commands import models
 from loopwatch.cli.commands import gate
+from loopwatch.cli.commands import rollout
 from loopwatch.cli.commands import compare
 from loopwatch.cli.commands import evaluate
 from loopwatch.cli.commands import export_training
@@ -35,5 +36,6 @@ from loopwatch.cli.commands import inventory
 
 __all__ = ["alerts", "audit", "check",
            "compact", "compare", "demo", "evaluate", "export_training", "features", "flags", "gate",
-           "ingest", "init", "inventory", "models", "profile", "quarantine", "report", "reviews", "serve",
+           "ingest", "init", "inventory", "models", "profile", "quarantine", "report", "reviews",
+           "rollout", "serve",
            "simulate", "summary", "tail", "ui", "watch"]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -74,6 +74,7 @@ def watch(
         if period is None:
             run = watch_once(spec_obj, as_of=when, plane=plane, store=target, checks=names)
             _show(spec_obj.model, run, fmt)
+            _rollout(spec_obj, plane, target)
             _flush(spec_obj, plane)
             exposition.update(run)
             raise typer.Exit(run.exit_code)
@@ -82,11 +83,24 @@ def watch(
         def shown(r: WatchRun) -> None:
             _show(spec_obj.model, r, fmt)
             exposition.update(r)
+            _rollout(spec_obj, plane, target)
             _flush(spec_obj, plane, wait=False)
 
         _worker(spec_obj, plane)
         watch_every(spec_obj, plane=plane, every=period, store=target, checks=names,
                     clock=lambda: datetime.now(UTC), on_run=shown)
+
+
+def _rollout(spec: Spec, plane: ControlPlane, source: Any) -> None:
+    """With ``rollout.automatic``, take the rollout policy's step after the run (a run's pages count)."""
+    if not spec.rollout.automatic or spec.serving is None:
+        return
+    from loopwatch.learning.rollout import apply, plan
+
+    step = apply(spec, plane, plan(spec, plane, source), actor="watch")
+    if step.verdict in ("advance", "rollback"):
+        render.err().print(f"rollout of version {step.challenger}: {step.verdict}: {'; '.join(step.reasons)}",
+                           markup=False)
 
 
 def _show(model: str, run: WatchRun, fmt: Format) -> None:

@@ -30,7 +30,7 @@ from loopwatch.storage.control.outbox import enqueue_change
 from loopwatch.storage.control.records import Transition
 from loopwatch.storage.control.tables import alerts, audit_log, flags
 
-__all__ = ["ControlFlags", "Flags", "auto_mitigate"]
+__all__ = ["ControlFlags", "Flags", "auto_mitigate", "revert_flag", "set_flag"]
 
 _RAISING = ("opened", "reopened", "escalated")
 
@@ -51,6 +51,26 @@ def _insert(con: Connection, m: Mitigation, *, automatic: bool, alert_id: int | 
         automatic=automatic, alert_id=alert_id, run_time=run_time, set_at=datetime.now(UTC), set_by=m.who))
     _audit(con, model=m.model, alert_id=alert_id, actor=m.who, action="mitigation_set", reason=reason,
            detail={"flag": m.model_dump(mode="json"), "automatic": automatic}, run_time=run_time)
+
+
+def set_flag(con: Connection, mitigation: Mitigation, *, reason: str = "") -> None:
+    """:meth:`ControlFlags.set` inside the caller's transaction (a rollout step changes a stage with it)."""
+    _insert(con, mitigation, automatic=False, alert_id=None, run_time=None, reason=reason or mitigation.why)
+
+
+def revert_flag(con: Connection, flag_id: str, *, actor: str, reason: str = "") -> None:
+    """:meth:`ControlFlags.revert` inside the caller's transaction."""
+    if not actor.strip():
+        raise InputError("who reverts a flag must be named (--by); got an empty name")
+    row = con.execute(select(flags).where(flags.c.id == flag_id).with_for_update()).mappings().first()
+    if row is None:
+        raise InputError(f"flag {flag_id}: no such flag (see `loopwatch flags list`)")
+    if row["state"] != "active":
+        raise InputError(f"flag {flag_id} is already reverted")
+    con.execute(update(flags).where(flags.c.id == flag_id).values(
+        state="reverted", reverted_at=datetime.now(UTC), reverted_by=actor))
+    _audit(con, model=row["model"], alert_id=row["alert_id"], actor=actor,
+           action="mitigation_reverted", reason=reason or "reverted", detail={"flag": row["mitigation"]})
 
 
 def auto_mitigate(con: Connection, transitions: Sequence[Transition], rules: Sequence[AutoMitigation], *,
@@ -132,24 +152,12 @@ class ControlFlags:
     def set(self, mitigation: Mitigation, *, reason: str = "") -> None:
         """Put ``mitigation`` in force (audited as ``mitigation_set`` by its ``who``)."""
         with self.engine.begin() as con:
-            _insert(con, mitigation, automatic=False, alert_id=None, run_time=None,
-                    reason=reason or mitigation.why)
+            set_flag(con, mitigation, reason=reason)
 
     def revert(self, flag_id: str, *, actor: str, reason: str = "") -> None:
         """End an active flag (audited as ``mitigation_reverted``)."""
-        if not actor.strip():
-            raise InputError("who reverts a flag must be named (--by); got an empty name")
         with self.engine.begin() as con:
-            row = con.execute(select(flags).where(flags.c.id == flag_id).with_for_update()).mappings().first()
-            if row is None:
-                raise InputError(f"flag {flag_id}: no such flag (see `loopwatch flags list`)")
-            if row["state"] != "active":
-                raise InputError(f"flag {flag_id} is already reverted")
-            con.execute(update(flags).where(flags.c.id == flag_id).values(
-                state="reverted", reverted_at=datetime.now(UTC), reverted_by=actor))
-            _audit(con, model=row["model"], alert_id=row["alert_id"], actor=actor,
-                   action="mitigation_reverted", reason=reason or "reverted",
-                   detail={"flag": row["mitigation"]})
+            revert_flag(con, flag_id, actor=actor, reason=reason)
 
     def rows(self, model: str, *, include_reverted: bool = False) -> list[dict[str, Any]]:
         """The flags of ``model`` as stored (newest first), active ones only unless asked."""

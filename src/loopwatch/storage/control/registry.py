@@ -155,6 +155,20 @@ class ModelRegistry:
             self._audit(con, model, actor=actor, action=action, from_stage=None, to_stage=None, reason=reason,
                         detail={"version": version, **(detail or {})}, at=datetime.now(UTC))
 
+    def step_within(self, con: Connection, model: str, version: str, *, action: str, actor: str, reason: str,
+                    summary: str, detail: dict[str, Any]) -> None:
+        """Audit a rollout step that keeps the version's stage (a new canary share) and announce it to
+        the sinks as a change event, inside the caller's transaction."""
+        at = datetime.now(UTC)
+        row = self._row(con, model, version)
+        if row is None:
+            raise InputError(f"model {model} has no version {version} (see `loopwatch models list`)")
+        self._audit(con, model, actor=actor, action=action, from_stage=row["stage"], to_stage=row["stage"],
+                    reason=reason, detail={"version": version, **detail}, at=at)
+        change = {"kind": "rollout", "summary": summary, "version": version, "who": actor, "why": reason,
+                  "owner": row["owner"], "detail": detail}
+        enqueue_model_change(con, model, change, self.sinks, action=action, reason=reason, now=at)
+
     @staticmethod
     def _audit(con: Connection, model: str, *, actor: str, action: str, from_stage: str | None,
                to_stage: str | None, reason: str, detail: dict[str, Any], at: datetime) -> None:

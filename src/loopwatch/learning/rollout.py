@@ -1,0 +1,265 @@
+"""Rollout: a challenger goes shadow → canary shares → production, or is rolled back, by policy.
+
+The state lives in the control plane: the challenger is the model's version in
+``shadow`` or ``canary`` (:mod:`loopwatch.storage.control.registry`), and its canary
+share is a :class:`~loopwatch.core.flags.Canary` flag, which the prediction loop reads
+(``loopwatch.Flags``) and serves by its stable hash assignment. :func:`plan` judges
+the current step from the monitors (page-level alerts raised since the step began)
+and from the decision log (the challenger's decisions against the model's of the same
+step: error rate and rate of positive decisions with 95% intervals of the difference,
+Newcombe's; p95 latency), and says ``hold``, ``advance`` or ``rollback``, with why.
+:func:`apply` carries it out in one transaction of the control plane: the canary flag
+changes, the stage moves (shadow → canary on the first share, canary → production
+after the last, canary/shadow → archived on a rollback), each step is audited and
+sent to the sinks as a change event (context, never a page).
+
+Labels of a canary's decisions mature in weeks, a step lasts hours: the rule uses what
+the log shows at once; the champion/challenger rule on matured labels belongs to the
+gate (``loopwatch gate``) before the rollout starts.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+import numpy as np
+
+from loopwatch.core.findings import Severity
+from loopwatch.core.flags import Canary
+from loopwatch.core.intervals import newcombe
+from loopwatch.core.registry import ModelVersion
+from loopwatch.core.spec import Spec, parse_duration
+from loopwatch.core.store import DecisionSource
+from loopwatch.errors import InputError
+from loopwatch.storage.control import ControlFlags, ControlPlane
+from loopwatch.storage.control.flags import revert_flag, set_flag
+from loopwatch.storage.control.registry import ModelRegistry
+
+__all__ = ["ArmStats", "RolloutPlan", "apply", "plan"]
+
+Verdict = Literal["hold", "advance", "rollback", "idle"]
+
+
+@dataclass(frozen=True)
+class ArmStats:
+    """What the log shows of one arm of a step: decisions, errors, positive decisions, p95 latency."""
+
+    decisions: int
+    errors: int
+    positives: int
+    p95_latency_ms: float | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"decisions": self.decisions, "errors": self.errors, "positives": self.positives,
+                "p95_latency_ms": self.p95_latency_ms}
+
+
+@dataclass(frozen=True)
+class RolloutPlan:
+    """Where a rollout stands and what the policy does next."""
+
+    model: str
+    verdict: Verdict
+    reasons: tuple[str, ...]
+    challenger: str | None = None
+    stage: str | None = None
+    share: float = 0.0
+    next_share: float | None = None
+    step_started: datetime | None = None
+    challenger_arm: ArmStats | None = None
+    model_arm: ArmStats | None = None
+    alerts: tuple[str, ...] = ()
+    figures: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"model": self.model, "verdict": self.verdict, "reasons": list(self.reasons),
+                "challenger": self.challenger, "stage": self.stage, "share": self.share,
+                "next_share": self.next_share,
+                "step_started": None if self.step_started is None else self.step_started.isoformat(),
+                "challenger_arm": None if self.challenger_arm is None else self.challenger_arm.to_dict(),
+                "model_arm": None if self.model_arm is None else self.model_arm.to_dict(),
+                "alerts": list(self.alerts), "figures": self.figures}
+
+
+def _challenger(registry: ModelRegistry, model: str) -> ModelVersion | None:
+    found = registry.versions(model, stages=["shadow", "canary"])
+    return found[-1] if found else None
+
+
+def _current(flags: ControlFlags, model: str, version: str) -> tuple[str | None, float]:
+    for m in reversed(flags.active(model)):
+        if isinstance(m, Canary) and m.version == version:
+            return m.id, m.share
+    return None, 0.0
+
+
+def _step_start(plane: ControlPlane, v: ModelVersion) -> datetime:
+    steps = [e.at for e in plane.audit(model=v.model) if e.detail.get("version") == v.version
+             and e.action in ("stage_changed", "rollout_step")]
+    return max([v.stage_changed_at, *steps])
+
+
+def arm_stats(spec: Spec, source: DecisionSource, start: datetime, end: datetime, *,
+              shadow_of: str | None = None) -> tuple[ArmStats, ArmStats]:
+    """The challenger's and the model's decisions logged in ``[start, end)``.
+
+    On canary, the challenger's arm is the decisions routed ``canary``; the model's
+    those routed ``primary``. In shadow (``shadow_of``: the challenger's version) the
+    challenger decides nothing: its arm counts the primary decisions that carry its
+    shadow score (errors and positives are the model's there, so only the count is read).
+    """
+    if spec.serving is None:
+        raise InputError("a rollout reads the serving columns of the decision log: the spec needs a "
+                         "'serving:' block")
+    c, s = spec.columns, spec.serving.columns
+    table = source.table("decisions")
+    table = table.filter((table[c.timestamp] >= start) & (table[c.timestamp] < end))
+    names = [n for n in (s.route, c.error, c.action, c.latency, s.shadow_version, c.score)
+             if n is not None and n in table.columns]
+    data = table.select(*names).to_pyarrow()
+
+    def column(name: str | None) -> np.ndarray[Any, Any] | None:
+        if name is None or name not in data.column_names:
+            return None
+        return np.asarray(data.column(name).to_numpy(zero_copy_only=False), dtype=object)
+
+    route = column(s.route)
+    if route is None:
+        raise InputError(f"the decision log has no {s.route!r} column (serving.columns.route)")
+    error, action, latency = column(c.error), column(c.action), column(c.latency)
+    shadow = column(s.shadow_version)
+
+    def stats(mask: np.ndarray[Any, Any]) -> ArmStats:
+        n = int(mask.sum())
+        errors = 0 if error is None else int(sum(1 for e in error[mask] if e not in (None, "")))
+        positives = 0 if action is None else int(sum(1 for a in action[mask] if a in spec.positive_actions))
+        times = [] if latency is None else [float(x) for x in latency[mask] if x is not None]
+        p95 = float(np.quantile(times, 0.95)) if times else None
+        return ArmStats(n, errors, positives, p95)
+
+    primary = route == "primary"
+    if shadow_of is not None:
+        carried = primary & (shadow == shadow_of) if shadow is not None else np.zeros_like(primary)
+        return stats(carried), stats(primary)
+    return stats(route == "canary"), stats(primary)
+
+
+def plan(spec: Spec, plane: ControlPlane, source: DecisionSource, *,
+         now: datetime | None = None) -> RolloutPlan:
+    """Judge the current step of the spec's model's rollout (changes nothing)."""
+    at = now or datetime.now(UTC)
+    rule = spec.rollout
+    registry = ModelRegistry(plane.engine)
+    v = _challenger(registry, spec.model)
+    if v is None:
+        return RolloutPlan(spec.model, "idle", ("no version in shadow or canary: nothing to roll out "
+                                                "(`loopwatch models promote VERSION --to shadow`)",))
+    _, share = _current(ControlFlags(plane.engine), spec.model, v.version)
+    started = _step_start(plane, v)
+    in_shadow = v.stage == "shadow"
+    later = [s for s in rule.shares if s > share]
+    next_share = later[0] if later else None
+    paged = tuple(f"alert #{a.id} ({a.kind}, page): {a.headline}"
+                  for a in plane.alerts(model=spec.model, include_resolved=True, raised_from=started)
+                  if a.severity >= Severity.PAGE)
+    ours, theirs = arm_stats(spec, source, started, at, shadow_of=v.version if in_shadow else None)
+    figures: dict[str, Any] = {}
+    reasons: list[str] = []
+    if paged:
+        reasons.append(f"the monitors paged since the step began ({started:%Y-%m-%d %H:%M} UTC): "
+                       + "; ".join(paged))
+    if not in_shadow and ours.decisions and theirs.decisions:
+        low, high = newcombe(ours.errors, ours.decisions, theirs.errors, theirs.decisions)
+        figures["error_rate_difference"] = [low, high]
+        if low > rule.max_error_rise:
+            reasons.append(f"the challenger's error rate {ours.errors / ours.decisions:.2%} is above the "
+                           f"model's {theirs.errors / theirs.decisions:.2%} by {low:.2%} to {high:.2%} "
+                           f"(95% interval; allowed {rule.max_error_rise:.2%})")
+        low, high = newcombe(ours.positives, ours.decisions, theirs.positives, theirs.decisions)
+        allowed = rule.max_decision_shift * theirs.positives / theirs.decisions
+        figures["positive_rate_difference"] = [low, high]
+        if theirs.positives and (low > allowed or high < -allowed):
+            reasons.append("the challenger's rate of positive decisions "
+                           f"{ours.positives / ours.decisions:.2%} differs from the model's "
+                           f"{theirs.positives / theirs.decisions:.2%} by "
+                           f"{low:+.2%} to {high:+.2%} (95% interval; allowed ±{allowed:.2%})")
+        if ours.p95_latency_ms is not None and theirs.p95_latency_ms:
+            ratio = ours.p95_latency_ms / theirs.p95_latency_ms
+            figures["p95_latency_ratio"] = ratio
+            if ratio > rule.max_latency_ratio and ours.decisions >= 100:
+                reasons.append(f"the challenger's p95 latency {ours.p95_latency_ms:.1f} ms is {ratio:.2f}× "
+                               f"the model's (allowed {rule.max_latency_ratio:g}×)")
+
+    def made(verdict: Verdict, why: list[str]) -> RolloutPlan:
+        return RolloutPlan(spec.model, verdict, tuple(why), challenger=v.version, stage=v.stage, share=share,
+                           next_share=next_share, step_started=started, challenger_arm=ours, model_arm=theirs,
+                           alerts=paged, figures=figures)
+
+    if reasons:
+        return made("rollback", reasons)
+    waiting = []
+    if at - started < parse_duration(rule.min_duration):
+        waiting.append(f"the step began {started:%Y-%m-%d %H:%M} UTC; each step lasts at least "
+                       f"{rule.min_duration}")
+    if ours.decisions < rule.min_decisions:
+        what = "decisions carry its shadow score" if in_shadow else "canary decisions"
+        waiting.append(f"{ours.decisions} {what} in this step; {rule.min_decisions} are needed")
+    if waiting:
+        return made("hold", waiting)
+    target = "production" if next_share is None else f"canary at {next_share:.0%}"
+    return made("advance", [f"no page since the step began and no guard crossed over {ours.decisions} "
+                            f"decisions: on to {target}"])
+
+
+def apply(spec: Spec, plane: ControlPlane, step: RolloutPlan, *, actor: str) -> RolloutPlan:
+    """Carry out ``step`` (an ``advance`` or a ``rollback``) in one transaction; ``hold`` and ``idle``
+    change nothing. Returns ``step``."""
+    if step.verdict in ("hold", "idle") or step.challenger is None:
+        return step
+    registry = ModelRegistry(plane.engine, sinks=spec.alerts.sinks)
+    flags = ControlFlags(plane.engine)
+    version = step.challenger
+    flag_id, _ = _current(flags, spec.model, version)
+    why = "; ".join(step.reasons)
+    with plane.engine.begin() as con:
+        if flag_id is not None:
+            revert_flag(con, flag_id, actor=actor, reason=f"rollout {step.verdict}: {why}")
+        if step.verdict == "rollback":
+            registry.move_within(con, spec.model, version, "archived", actor=actor,
+                                 reason=f"rolled back: {why}", detail=_detail(step))
+            return step
+        if step.next_share is None:
+            registry.move_within(con, spec.model, version, "production", actor=actor,
+                                 reason=f"rollout: {why}", detail=_detail(step))
+            return step
+        now = datetime.now(UTC)
+        set_flag(con, Canary(id=f"canary-{version}-{now:%Y%m%dT%H%M%S%f}", model=spec.model, who=actor,
+                             why=f"rollout: canary at {step.next_share:.0%}", when=now, version=version,
+                             share=step.next_share))
+        if step.stage == "shadow":
+            registry.move_within(con, spec.model, version, "canary", actor=actor,
+                                 reason=f"rollout: {why}", detail=_detail(step))
+        else:
+            registry.step_within(con, spec.model, version, action="rollout_step", actor=actor,
+                                 reason=f"rollout: {why}",
+                                 summary=f"version {version}: canary {step.share:.0%} → "
+                                         f"{step.next_share:.0%}",
+                                 detail=_detail(step))
+    return step
+
+
+def _detail(step: RolloutPlan) -> dict[str, Any]:
+    def clean(value: Any) -> Any:
+        if isinstance(value, float) and not math.isfinite(value):
+            return None
+        if isinstance(value, list):
+            return [clean(v) for v in value]
+        return value
+
+    return {"share": step.share, "next_share": step.next_share,
+            "challenger_arm": None if step.challenger_arm is None else step.challenger_arm.to_dict(),
+            "model_arm": None if step.model_arm is None else step.model_arm.to_dict(),
+            "figures": {k: clean(v) for k, v in step.figures.items()}}
