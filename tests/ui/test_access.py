@@ -73,6 +73,7 @@ def test_every_page_renders_for_a_reader_with_no_script_and_a_strict_policy(serv
                      rf'page</span> <a href="/alerts/{served.alerts["coverage"]}">', health)
     assert re.search(r'data-testid="family-system">\s*<td>system</td>\s*<td><span class="healthy">', health)
     assert "the latest run did not see again" in health
+    assert '<a href="/cohorts?column=region">quality per region</a>' in home  # the AFR alert's drill-down
     models = session.get(f"{served.url}/models").text
     assert re.search(r"<td>v2</td><td><strong>production</strong>", models)
 
