@@ -37,12 +37,9 @@ from loopwatch.core.spec import Spec
 from loopwatch.core.store import DecisionSource
 from loopwatch.core.window import Window
 from loopwatch.errors import InputError
-from loopwatch.evaluation.bins import ScoreBins
-from loopwatch.evaluation.maturity import LabelMaturity, label_maturity
 from loopwatch.evaluation.profile_metrics import DEFAULT_THRESHOLD
 from loopwatch.learning.champion_rule import ChampionChallengerResult, CohortComparison, judge
-from loopwatch.learning.training_data import rows_as_of
-from loopwatch.storage.profile_history import ProfileHistory
+from loopwatch.learning.training_data import bools, rows_as_of, window_maturity
 from loopwatch.storage.sources import open_source
 
 __all__ = ["ChampionChallengerResult", "CohortComparison", "Scorer", "compare_replay", "compare_versions"]
@@ -59,36 +56,6 @@ def _floats(column: Any) -> npt.NDArray[np.float64]:
     """A numeric column as floats, null as NaN."""
     return np.asarray(pc.fill_null(pc.cast(column, pa.float64()), np.nan).to_numpy(zero_copy_only=False),
                       dtype=np.float64)
-
-
-def _bools(column: Any) -> npt.NDArray[np.bool_]:
-    """A boolean column, null as false."""
-    return np.asarray(pc.fill_null(column, False).to_numpy(zero_copy_only=False), dtype=np.bool_)
-
-
-def _strata(rows: pa.Table, spec: Spec, score: str, threshold: float) -> npt.NDArray[np.float64]:
-    """``by_label`` of two score bins (below, at or above the threshold): negative, positive, unlabelled."""
-    flagged = _bools(pc.greater_equal(rows.column(score), threshold))
-    label = rows.column(spec.outcomes.label)
-    known = _bools(pc.is_valid(label))
-    positive = _bools(label)
-    out = np.zeros((3, 2))
-    for stratum, mask in enumerate((~flagged, flagged)):
-        out[0, stratum] = (mask & known & ~positive).sum()
-        out[1, stratum] = (mask & positive).sum()
-        out[2, stratum] = (mask & ~known).sum()
-    return out
-
-
-def _maturity(store: DecisionSource, rows: pa.Table, spec: Spec, threshold: float,
-              maturity: float) -> LabelMaturity:
-    reference_window = ProfileHistory(store).reference_window()
-    reference = rows_as_of(store, reference_window,
-                           columns=[spec.columns.decision_id, spec.columns.score])
-    bins = ScoreBins.from_edges((threshold,), lowest=0.0)
-    return label_maturity(_strata(rows, spec, spec.columns.score, threshold),
-                          _strata(reference, spec, spec.columns.score, threshold),
-                          bins=bins, threshold=threshold, maturity=maturity)
 
 
 def _cohorts(rows: pa.Table, spec: Spec) -> dict[str, npt.NDArray[Any]]:
@@ -109,7 +76,7 @@ def _judged(store: DecisionSource, spec: Spec, window: Window, rows: pa.Table, c
     rule = spec.learning.champion
     threshold = _threshold(spec)
     span = (window.start.isoformat(), window.end.isoformat())
-    matured = _maturity(store, rows, spec, threshold, rule.maturity)
+    matured = window_maturity(store, rows, threshold=threshold, maturity=rule.maturity)
     if not matured.mature:
         ratios = ", ".join(f"{k} {v:.0%}" for k, v in matured.ratios.items() if np.isfinite(v))
         return ChampionChallengerResult(
@@ -119,7 +86,7 @@ def _judged(store: DecisionSource, spec: Spec, window: Window, rows: pa.Table, c
             reason=(f"the window's labels have not matured: label coverage per score stratum is "
                     f"{ratios or 'unknown'} of the reference's (needs {rule.maturity:.0%}); wait for "
                     "more outcomes"))
-    labelled = _bools(pc.is_valid(rows.column(spec.outcomes.label)))
+    labelled = bools(pc.is_valid(rows.column(spec.outcomes.label)))
     a = np.asarray(champion_scores, dtype=np.float64)[labelled]
     b = np.asarray(challenger_scores, dtype=np.float64)[labelled]
     kept = rows.filter(pa.array(labelled))
@@ -188,7 +155,7 @@ def compare_versions(spec: Spec, champion: str, challenger: str, window: Window,
             source="shadow", window=(window.start.isoformat(), window.end.isoformat()),
             reason=(f"no decision in the window carries both {champion} and {challenger}'s scores "
                     f"({version} and {s.shadow_version})"))
-    on_canary = _bools(rows.column("_canary"))
+    on_canary = bools(rows.column("_canary"))
     own, other = _floats(rows.column(score)), _floats(rows.column(s.shadow_score))
     champion_scores = np.where(on_canary, other, own)
     challenger_scores = np.where(on_canary, own, other)

@@ -30,6 +30,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -37,10 +39,13 @@ from loopwatch.core.spec import MODEL_COLUMN, Spec
 from loopwatch.core.store import DecisionSource
 from loopwatch.core.window import Window
 from loopwatch.errors import InputError, StoreError
+from loopwatch.evaluation.bins import ScoreBins
+from loopwatch.evaluation.maturity import LabelMaturity, label_maturity
 from loopwatch.storage.atomic import commit, write_temp
+from loopwatch.storage.profile_history import ProfileHistory
 from loopwatch.storage.views import join_outcomes, latest_outcomes
 
-__all__ = ["TrainingExport", "export_training", "rows_as_of"]
+__all__ = ["TrainingExport", "bools", "export_training", "rows_as_of", "window_maturity"]
 
 
 def rows_as_of(store: DecisionSource, window: Window, *, as_of: datetime | None = None,
@@ -178,3 +183,38 @@ def export_training(store: DecisionSource, window: Window, *, as_of: datetime, o
                           decisions=table.num_rows, labelled=labelled, positives=positives,
                           excluded_unlabelled=table.num_rows - kept.num_rows)
 
+
+
+def bools(column: Any) -> npt.NDArray[np.bool_]:
+    """A boolean Arrow column as a NumPy array, null as false."""
+    return np.asarray(pc.fill_null(column, False).to_numpy(zero_copy_only=False), dtype=np.bool_)
+
+
+def _strata(rows: pa.Table, spec: Spec, threshold: float) -> npt.NDArray[np.float64]:
+    """``by_label`` of two score bins (below, at or above the threshold): negative, positive, unlabelled."""
+    flagged = bools(pc.greater_equal(rows.column(spec.columns.score), threshold))
+    label = rows.column(spec.outcomes.label)
+    known = bools(pc.is_valid(label))
+    positive = bools(label)
+    out = np.zeros((3, 2))
+    for stratum, mask in enumerate((~flagged, flagged)):
+        out[0, stratum] = (mask & known & ~positive).sum()
+        out[1, stratum] = (mask & positive).sum()
+        out[2, stratum] = (mask & ~known).sum()
+    return out
+
+
+def window_maturity(store: DecisionSource, rows: pa.Table, *, threshold: float,
+                    maturity: float) -> LabelMaturity:
+    """Whether the labels of ``rows`` (a window read by :func:`rows_as_of`) have matured.
+
+    Their label coverage below and at or above the threshold is compared with the
+    reference window's, as :func:`~loopwatch.evaluation.maturity.label_maturity` does
+    with profiles.
+    """
+    spec = store.spec
+    reference = rows_as_of(store, ProfileHistory(store).reference_window(),
+                           columns=[spec.columns.decision_id, spec.columns.score])
+    bins = ScoreBins.from_edges((threshold,), lowest=0.0)
+    return label_maturity(_strata(rows, spec, threshold), _strata(reference, spec, threshold),
+                          bins=bins, threshold=threshold, maturity=maturity)

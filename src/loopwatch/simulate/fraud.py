@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from loopwatch.core.learning_spec import Learning
 from loopwatch.core.spec import Feature, Reference, Spec, load_spec
 from loopwatch.errors import InputError
 from loopwatch.simulate import world
@@ -256,6 +257,8 @@ def _spec(config: SimulationConfig, reference_days: int,
         # better than it ever will again, and every later window would seem to regress
         reference=Reference(start=start + timedelta(days=_train_days(reference_days)),
                             end=start + timedelta(days=reference_days)),
+        # loopwatch ablate retrains the simulated model from the log with this
+        learning=Learning(train="loopwatch.simulate.retrain:train"),
     )
 
 

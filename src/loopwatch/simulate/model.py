@@ -59,12 +59,16 @@ class FraudModel:
     estimator: HistGradientBoostingClassifier
     known_categories: Mapping[str, FloatArray]
     version: str = MODEL_VERSION
+    #: the matrix's columns (a retrained model may use fewer, or other, features)
+    names: Sequence[str] = FEATURES
 
     def score(self, matrix: FloatArray) -> FloatArray:
         """Probability of fraud per row; rows with an unknown category get the unknown vector."""
         unknown = np.zeros(matrix.shape[0], dtype=np.bool_)
         for name in CATEGORICAL_FEATURES:
-            column = matrix[:, FEATURES.index(name)]
+            if name not in self.known_categories:  # not an input of this model, or not categorical
+                continue
+            column = matrix[:, list(self.names).index(name)]
             unknown |= ~np.isnan(column) & ~np.isin(column, self.known_categories[name])
         if unknown.any():
             matrix = matrix.copy()
@@ -95,8 +99,9 @@ class FraudModel:
 
 
 def train_model(matrix: FloatArray, labels: BoolArray, *, seed: int,
-                categorical: Sequence[str] = CATEGORICAL_FEATURES) -> FraudModel:
-    """Fit the fraud model on ``matrix`` (columns in :data:`FEATURES` order).
+                categorical: Sequence[str] = CATEGORICAL_FEATURES,
+                names: Sequence[str] = FEATURES) -> FraudModel:
+    """Fit the fraud model on ``matrix`` (columns ``names``, by default :data:`FEATURES` in order).
 
     Raises
     ------
@@ -108,7 +113,8 @@ def train_model(matrix: FloatArray, labels: BoolArray, *, seed: int,
         raise ValueError(
             f"the training sample holds {positives} frauds; at least 20 are needed "
             "(increase days or decisions_per_day)")
-    mask = np.array([name in categorical for name in FEATURES])
+    names = tuple(names)
+    mask = np.array([name in categorical for name in names])
     estimator = HistGradientBoostingClassifier(
         max_iter=60, learning_rate=0.15, max_leaf_nodes=15, min_samples_leaf=40,
         l2_regularization=1.0, categorical_features=mask, early_stopping=False,
@@ -117,6 +123,6 @@ def train_model(matrix: FloatArray, labels: BoolArray, *, seed: int,
     # OpenMP threads on a small fit cost more than they save, badly so on a busy machine
     with threadpool_limits(limits=1, user_api="openmp"):
         estimator.fit(matrix, labels)
-    known = {name: np.unique(matrix[:, FEATURES.index(name)][~np.isnan(
-        matrix[:, FEATURES.index(name)])]) for name in categorical}
-    return FraudModel(estimator=estimator, known_categories=known)
+    known = {name: np.unique(matrix[:, names.index(name)][~np.isnan(
+        matrix[:, names.index(name)])]) for name in categorical if name in names}
+    return FraudModel(estimator=estimator, known_categories=known, names=names)

@@ -3,11 +3,11 @@
 :func:`train` takes logged decisions (a pyarrow table with the fraud spec's
 feature columns and a label column), fits the simulator's gradient-boosted model
 (:func:`~loopwatch.simulate.model.train_model`) on the features it is given and
-returns a function that scores a table of logged decisions. A feature left out
-is held at a constant in training and scoring, so the model cannot use it.
+returns a function that scores a table of logged decisions. Features other than
+the simulator's own (a column added to the log) are read as numbers.
 ``loopwatch ablate`` calls it through the spec (``learning: {train:
-"loopwatch.simulate.retrain:train"}``); the champion/challenger tests use it to
-build versions.
+"loopwatch.simulate.retrain:train"}``) with every feature but the ablated ones;
+the champion/challenger tests use it to build versions.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from loopwatch.simulate.model import train_model
-from loopwatch.simulate.world import CARD_TYPES, CATEGORICAL_FEATURES, FEATURES, MERCHANT_CATEGORIES
+from loopwatch.simulate.world import CARD_TYPES, CATEGORICAL_FEATURES, MERCHANT_CATEGORIES
 
 __all__ = ["matrix", "train"]
 
@@ -31,22 +31,16 @@ def _column(table: pa.Table, name: str) -> np.ndarray:
     if name in _CODES:
         codes = pc.index_in(column, value_set=pa.array(_CODES[name]))
         return np.asarray(pc.cast(codes, pa.float64()).to_numpy(zero_copy_only=False), dtype=np.float64)
-    return np.asarray(pc.cast(column, pa.float64()).to_numpy(zero_copy_only=False), dtype=np.float64)
+    return np.asarray(pc.fill_null(pc.cast(column, pa.float64()), np.nan).to_numpy(zero_copy_only=False),
+                      dtype=np.float64)
 
 
-def matrix(table: pa.Table, features: Sequence[str] = FEATURES) -> np.ndarray:
-    """The model's input matrix of logged decisions (columns in the simulator's feature order).
+def matrix(table: pa.Table, features: Sequence[str]) -> np.ndarray:
+    """The input matrix of logged decisions, one column per feature in ``features`` order.
 
-    A feature not in ``features`` is the constant 0 (categories: code 0). Unknown
-    categories and missing values are NaN.
+    Categories are coded as the simulator codes them; unknown ones and missing values are NaN.
     """
-    columns = []
-    for name in FEATURES:
-        if name in features:
-            columns.append(_column(table, name))
-        else:
-            columns.append(np.zeros(table.num_rows))
-    return np.column_stack(columns) if columns else np.zeros((table.num_rows, 0))
+    return np.column_stack([_column(table, name) for name in features])
 
 
 def train(rows: pa.Table, features: Sequence[str], label: str, *, seed: int = 0
@@ -56,15 +50,17 @@ def train(rows: pa.Table, features: Sequence[str], label: str, *, seed: int = 0
     Raises
     ------
     ValueError
-        A feature is not one of the simulator's, or the rows hold fewer than 20 frauds.
+        A feature is not a column of ``rows``, or the rows hold fewer than 20 frauds.
     """
-    unknown = [f for f in features if f not in FEATURES]
-    if unknown:
-        raise ValueError(f"unknown features {unknown}; the simulated model knows {list(FEATURES)}")
+    used = tuple(features)
+    missing = [f for f in used if f not in rows.column_names]
+    if missing:
+        raise ValueError(f"features {missing} are not columns of the training rows")
+    if not used:
+        raise ValueError("no features left to train on")
     kept = rows.filter(pc.is_valid(rows.column(label)))
     labels = np.asarray(kept.column(label).to_numpy(zero_copy_only=False), dtype=np.bool_)
-    used = tuple(features)
-    model = train_model(matrix(kept, used), labels, seed=seed,
+    model = train_model(matrix(kept, used), labels, seed=seed, names=used,
                         categorical=[name for name in CATEGORICAL_FEATURES if name in used])
 
     def score(table: pa.Table) -> np.ndarray:
