@@ -100,18 +100,16 @@ def _cost(spec: Spec, removed: Sequence[str]) -> FeatureCost:
     calls = spec.serving.cost.calls if spec.serving is not None else {}
     for name in removed:
         feature = spec.feature(name)
-        declared = getattr(feature, "cost", None)  # the feature registry's entry, where the spec has one
-        ms = getattr(declared, "latency_ms", None)
-        each = getattr(declared, "price_per_call", None)
+        ms, each = feature.cost.latency_ms, feature.cost.price_per_call
         if each is None:
-            source = getattr(feature, "source", None) or feature.owner
+            source = feature.source or feature.owner
             each = calls.get(source) if source else None
         if ms is None and each is None:
             undeclared.append(name)
         if ms is not None:
-            latency = (latency or 0.0) + float(ms)
+            latency = (latency or 0.0) + ms
         if each is not None:
-            price = (price or 0.0) + float(each)
+            price = (price or 0.0) + each
     currency = spec.serving.cost.currency if spec.serving is not None else "USD"
     return FeatureCost(latency, price, currency, tuple(undeclared))
 

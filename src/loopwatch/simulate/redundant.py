@@ -19,7 +19,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from loopwatch.core.spec import Feature, Spec
+from loopwatch.core.spec import Spec
 from loopwatch.simulate.fraud import SimulationResult
 
 __all__ = ["REDUNDANT_FEATURE", "with_redundant_feature"]
@@ -30,16 +30,12 @@ _SOURCE = "ip-vendor-b"
 
 
 def _spec(spec: Spec, *, latency_ms: float, price: float) -> Spec:
-    entry: dict[str, Any] = {"name": REDUNDANT_FEATURE, "dtype": "numeric", "owner": "trust-and-safety",
-             "description": "A second vendor's IP reputation score (redundant with ip_risk_score, built so)."}
-    if "cost" in Feature.model_fields:  # the feature registry's cost, where the spec declares one
-        entry |= {"source": _SOURCE, "cost": {"latency_ms": latency_ms, "price_per_call": price}}
-    else:
-        entry["owner"] = _SOURCE
+    entry: dict[str, Any] = {
+        "name": REDUNDANT_FEATURE, "dtype": "numeric", "owner": "trust-and-safety", "source": _SOURCE,
+        "description": "A second vendor's IP reputation score (redundant with ip_risk_score, built so).",
+        "cost": {"latency_ms": latency_ms, "price_per_call": price}, "derived_from": [_SOURCE]}
     data = spec.model_dump(mode="json", exclude_none=True)
     data["features"] = [*data["features"], entry]
-    serving = data.setdefault("serving", {})
-    serving.setdefault("cost", {}).setdefault("calls", {})[_SOURCE] = price
     return Spec.model_validate({**data, "base_dir": spec.base_dir})
 
 

@@ -21,7 +21,10 @@ import pyarrow.compute as pc
 from loopwatch.simulate.model import train_model
 from loopwatch.simulate.world import CARD_TYPES, CATEGORICAL_FEATURES, MERCHANT_CATEGORIES
 
-__all__ = ["matrix", "train"]
+__all__ = ["TRAIN_ROWS", "matrix", "train"]
+
+#: At most this many labelled rows are trained on (a seeded sample), as the simulator's own model is.
+TRAIN_ROWS = 50_000
 
 _CODES = {"merchant_category": MERCHANT_CATEGORIES, "card_type": CARD_TYPES}
 
@@ -47,6 +50,8 @@ def train(rows: pa.Table, features: Sequence[str], label: str, *, seed: int = 0
           ) -> Callable[[pa.Table], np.ndarray]:
     """Fit the simulator's model on labelled ``rows`` using only ``features``; returns a scorer.
 
+    At most :data:`TRAIN_ROWS` of the rows are used, a sample drawn with ``seed``.
+
     Raises
     ------
     ValueError
@@ -59,6 +64,9 @@ def train(rows: pa.Table, features: Sequence[str], label: str, *, seed: int = 0
     if not used:
         raise ValueError("no features left to train on")
     kept = rows.filter(pc.is_valid(rows.column(label)))
+    if kept.num_rows > TRAIN_ROWS:
+        sample = np.sort(np.random.default_rng(seed).choice(kept.num_rows, TRAIN_ROWS, replace=False))
+        kept = kept.take(pa.array(sample))
     labels = np.asarray(kept.column(label).to_numpy(zero_copy_only=False), dtype=np.bool_)
     model = train_model(matrix(kept, used), labels, seed=seed, names=used,
                         categorical=[name for name in CATEGORICAL_FEATURES if name in used])

@@ -23,6 +23,7 @@ from loopwatch.cli.commands import rollout
 from loopwatch.cli.commands import compare
 from loopwatch.cli.commands import evaluate
 from loopwatch.cli.commands import export_training
+from loopwatch.cli.commands import ablate
 from loopwatch.cli.commands import serve
 from loopwatch.cli.commands import ui
 from loopwatch.cli.commands import tail
@@ -34,7 +35,7 @@ from loopwatch.cli.commands import report
 from loopwatch.cli.commands import inventory
 # isort: on
 
-__all__ = ["alerts", "audit", "check",
+__all__ = ["ablate", "alerts", "audit", "check",
            "compact", "compare", "demo", "evaluate", "export_training", "features", "flags", "gate",
            "ingest", "init", "inventory", "models", "profile", "quarantine", "report", "reviews",
            "rollout", "serve",
