@@ -30,6 +30,7 @@ from loopwatch.learning.gate import (
     GateReport,
     calibration_check,
     canary_check,
+    champion_check,
     latency_check,
     schema_check,
 )
@@ -196,9 +197,9 @@ def test_a_slow_model_fails_the_latency_budget() -> None:
                          model).status == "pass"
 
 
-def labelled_store(tmp_path: Path) -> tuple[Any, Any]:
+def labelled_store(tmp_path: Path, *, corrections: bool = True) -> tuple[Any, Any]:
     """20,000 decisions over 14 days whose score is the true probability of a positive; each label is
-    observed 2 days after its decision, and then corrected to the opposite 40 days later."""
+    observed 2 days after its decision, and (``corrections``) corrected to the opposite 40 days later."""
     spec = spec_from_mapping({
         "model": "m", "store": str(tmp_path / "store"), "threshold": 0.5,
         "features": [{"name": "x", "dtype": "numeric"}],
@@ -213,10 +214,11 @@ def labelled_store(tmp_path: Path) -> tuple[Any, Any]:
     ids = [f"d{i}" for i in range(n)]
     store = ParquetStore.for_spec(spec)
     store.ingest("decisions", pa.table({"decision_id": ids, "timestamp": ts, "score": p, "x": x}), source="t")
-    store.ingest("outcomes", pa.table({"decision_id": ids * 2,
-                                       "observed_at": [t + timedelta(days=2) for t in ts]
-                                       + [t + timedelta(days=42) for t in ts],
-                                       "label": np.concatenate([y, ~y])}), source="t")
+    copies = 2 if corrections else 1
+    store.ingest("outcomes", pa.table({"decision_id": ids * copies,
+                                       "observed_at": ([t + timedelta(days=2) for t in ts]
+                                                       + [t + timedelta(days=42) for t in ts])[: n * copies],
+                                       "label": np.concatenate([y, ~y])[: n * copies]}), source="t")
     return spec, open_source(spec)
 
 
@@ -244,6 +246,30 @@ def test_calibration_passes_the_truth_fails_overconfidence_and_waits_for_labels(
     early = calibration_check(spec, rule, Model(predictor=truth, version="t", features=["x"]), source,
                               START + timedelta(days=3))
     assert early.status == "not_evaluated" and "not enough data" in early.summary
+
+
+def test_the_champion_challenger_rule_passes_a_better_version_and_fails_a_worse_one(tmp_path: Path) -> None:
+    spec, source = labelled_store(tmp_path, corrections=False)
+    rule = Gate.model_validate({"champion": {"window": "7d", "label_delay": "3d"}}).champion
+    as_of = START + timedelta(days=14)
+    rng = np.random.default_rng(9)
+    noise = rng.normal(scale=1.5, size=200_000)
+
+    def truth(x: Any) -> Any:
+        return 1 / (1 + np.exp(-(1.5 * x[:, 0] - 3)))
+
+    def blurred(x: Any) -> Any:  # the same score seen through noise: a worse ranking
+        return 1 / (1 + np.exp(-(1.5 * x[:, 0] + noise[: len(x)] - 3)))
+
+    good, worse = (Model(predictor=f, version=v, features=["x"]) for f, v in ((truth, "2"), (blurred, "1")))
+    better = champion_check(spec, rule, version_of(good), good, (version_of(worse), worse), source, as_of)
+    assert better.status == "pass", better
+    assert better.detail["verdict"] == "passed" and better.detail["champion"] == "1"
+    regressed = champion_check(spec, rule, version_of(worse), worse, (version_of(good), good), source, as_of)
+    assert regressed.status == "fail" and regressed.detail["verdict"] in ("blocked", "not_superior")
+    assert regressed.failures, regressed
+    alone = champion_check(spec, rule, version_of(good), good, None, source, as_of)
+    assert alone.status == "not_evaluated" and "no other version" in alone.summary
 
 
 def test_gate_cases_are_checked_against_the_spec_with_key_paths() -> None:

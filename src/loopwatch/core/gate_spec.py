@@ -17,6 +17,12 @@
     intercept (Cox 1958, with intervals: :mod:`loopwatch.evaluation.calibration`)
     must not be shown outside ``slope`` and ``intercept``; fewer than ``min_positives``
     positives is "not enough data", never a pass.
+``champion``
+    the champion/challenger rule of the spec's ``learning.champion`` (per-cohort
+    non-inferiority, superiority overall: :mod:`loopwatch.learning.champion`), the
+    version against the model's production version, both replaying the logged
+    decisions of ``window`` ending ``label_delay`` before now; labels that have not
+    matured, or too few, are "not evaluated", never a pass.
 
 Examples
 --------
@@ -35,7 +41,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-__all__ = ["Calibration", "Case", "Gate", "Latency"]
+__all__ = ["Calibration", "Case", "ChampionWindow", "Gate", "Latency"]
 
 
 class _Model(BaseModel):
@@ -94,6 +100,15 @@ class Calibration(_Model):
         return value
 
 
+class ChampionWindow(_Model):
+    """The matured window on which the version is compared with the production version."""
+
+    window: str = "14d"
+    label_delay: str = "30d"
+
+    _check_window = field_validator("window", "label_delay")(_duration)
+
+
 class Gate(_Model):
     """The deploy gate of the spec's model (``gate:``)."""
 
@@ -103,6 +118,7 @@ class Gate(_Model):
     canary_inputs: tuple[dict[str, Any], ...] = ()
     latency: Latency | None = None
     calibration: Calibration | None = None
+    champion: ChampionWindow | None = None
 
     @field_validator("actions")
     @classmethod

@@ -22,8 +22,10 @@ Checks, each ``pass``, ``fail`` or ``not_evaluated`` (never counted as a pass):
     are not shown outside the spec's ranges; too few labelled positives is
     ``not_evaluated``.
 ``champion_challenger``
-    the champion/challenger rule against the production version; ``not_evaluated``
-    until :mod:`loopwatch.learning.champion` is part of this build.
+    the spec's champion/challenger rule (:mod:`loopwatch.learning.champion`) against
+    the production version, both replaying the logged decisions of the matured
+    window: ``blocked`` (a cohort shown worse beyond the margin) and ``not_superior``
+    fail, naming the cohorts; labels not matured or too few are ``not_evaluated``.
 
 The gate passes when no check fails (``strict``: and every check was evaluated).
 """
@@ -33,20 +35,22 @@ from __future__ import annotations
 import math
 import os
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
 import numpy as np
 
-from loopwatch.core.gate_spec import ActionExpectation, Calibration, Gate, Latency
+from loopwatch.core.gate_spec import ActionExpectation, Calibration, ChampionWindow, Gate, Latency
 from loopwatch.core.registry import ModelVersion
 from loopwatch.core.spec import Spec, parse_duration
 from loopwatch.core.store import DecisionSource
+from loopwatch.core.window import Window
 from loopwatch.errors import InputError
 from loopwatch.evaluation.bins import ScoreBins
 from loopwatch.evaluation.calibration import calibration_intercept, calibration_slope
+from loopwatch.learning.champion import compare_replay
 from loopwatch.prediction.models import Model, score_rows
 from loopwatch.storage.views import join_outcomes, latest_outcomes
 
@@ -114,18 +118,18 @@ class GateReport:
 
 
 def run_gate(spec: Spec, version: ModelVersion, model: Model, *, source: DecisionSource | None = None,
-             now: datetime | None = None, strict: bool = False) -> GateReport:
+             production: tuple[ModelVersion, Model] | None = None, now: datetime | None = None,
+             strict: bool = False) -> GateReport:
     """Run every check of the spec's ``gate:`` block on ``model`` (the artifact of ``version``).
 
-    ``source`` holds the logged decisions the calibration check scores (not needed without one).
+    ``source`` holds the logged decisions the calibration and champion/challenger checks score;
+    ``production`` is the version in production and its model (the champion).
     """
     gate = spec.gate or Gate()
     at = now or datetime.now(UTC)
     checks = [schema_check(spec, version, model), canary_check(gate, model), case_check(spec, gate, model),
               latency_check(gate, model), calibration_check(spec, gate.calibration, model, source, at),
-              GateCheck("champion_challenger", "not_evaluated",
-                        "not evaluated: the champion/challenger rule (loopwatch.learning.champion) is not "
-                        "part of this build")]
+              champion_check(spec, gate.champion, version, model, production, source, at)]
     return GateReport(model=version.model, version=version.version, checks=tuple(checks), strict=strict,
                       at=at)
 
@@ -273,6 +277,44 @@ def calibration_check(spec: Spec, rule: Calibration | None, model: Model, source
     if failures:
         return GateCheck("calibration", "fail", line, tuple(failures), detail)
     return GateCheck("calibration", "pass", line, detail=detail)
+
+
+def champion_check(spec: Spec, rule: ChampionWindow | None, version: ModelVersion, model: Model,
+                   production: tuple[ModelVersion, Model] | None, source: DecisionSource | None,
+                   now: datetime) -> GateCheck:
+    """The champion/challenger rule: the version against the production version on a matured window."""
+    name = "champion_challenger"
+    if rule is None:
+        return GateCheck(name, "not_evaluated", "not evaluated: the spec has no gate.champion")
+    if production is None or production[0].version == version.version:
+        return GateCheck(name, "not_evaluated",
+                         "not evaluated: no other version of the model is in production")
+    end = now - parse_duration(rule.label_delay)
+    window = Window(end - parse_duration(rule.window), end)
+    if source is None:
+        return GateCheck(name, "not_evaluated", f"not evaluated: no decision source to read {window}")
+    champion = production[1]
+
+    def scorer(m: Model) -> Callable[[Any], Any]:
+        def score(rows: Any) -> Any:
+            names = [f for f in m.features if f in rows.column_names]
+            return score_rows(m, rows.select(names).to_pylist()).scores
+        return score
+
+    result = compare_replay(spec, window, challenger=scorer(model), champion=scorer(champion),
+                            champion_version=production[0].version, challenger_version=version.version,
+                            store=source)
+    detail = result.to_dict()
+    line = f"against production version {production[0].version} on {window}: {result.verdict}"
+    if result.reason:
+        line += f" ({result.reason})"
+    if result.passed:
+        return GateCheck(name, "pass", line, detail=detail)
+    if result.verdict in ("blocked", "not_superior"):
+        failures = tuple(f"cohort {c}: not shown within the margin of the production version"
+                         for c in result.blocked_cohorts) or (line,)
+        return GateCheck(name, "fail", line, failures, detail)
+    return GateCheck(name, "not_evaluated", f"not evaluated: {line}", detail=detail)
 
 
 def matured_rows(spec: Spec, source: DecisionSource, features: Sequence[str], start: datetime, end: datetime,

@@ -57,11 +57,16 @@ def gate(
         found = registry.get(name, version)
         loaded = load_model(found)
         source = None
-        if spec_obj.gate is not None and spec_obj.gate.calibration is not None:
+        current_production = registry.in_stage(name, "production")
+        production = None
+        wanted = spec_obj.gate is not None and spec_obj.gate.champion is not None
+        if wanted and current_production is not None and current_production.version != version:
+            production = (current_production, load_model(current_production))
+        if spec_obj.gate is not None and (spec_obj.gate.calibration or spec_obj.gate.champion) is not None:
             current = settings()
             source = open_source(spec_obj, location=store or current.store,
                                  engine_memory=current.engine_memory)
-        report = run_gate(spec_obj, found, loaded, source=source, strict=strict,
+        report = run_gate(spec_obj, found, loaded, source=source, strict=strict, production=production,
                           now=parse_time(as_of, "--as-of"))
         failed = [c.name for c in report.failed]
         registry.note(name, version, action="gate_passed" if report.passed else "gate_failed",
