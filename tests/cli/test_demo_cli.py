@@ -1,5 +1,5 @@
 """``loopwatch demo``: a short run end to end, its incidents.json against the ground truth and the control
-plane, and a directory it must not replace."""
+plane, the mitigations it set, a store the other commands open, and a directory it must not replace."""
 
 from __future__ import annotations
 
@@ -46,3 +46,24 @@ def test_a_short_demo_times_each_incident_from_the_alerts_it_leaves(tmp_path: Pa
         onset, at = datetime.fromisoformat(r["onset"]), datetime.fromisoformat(r["detected_at"])
         assert at > onset
         assert r["days_to_detect"] == pytest.approx((at - onset).total_seconds() / 86400, abs=0.01)
+    # the unscored category (onset on day 31) pages on coverage, and the spec's rule sent it to review
+    unscored = next(r for r in found["incidents"] if r["incident"] == "dropped_category")
+    assert unscored["severity"] == "page" and unscored["alert_kind"] == "coverage", unscored
+    flags = runner.invoke(app, ["flags", "list", "--spec", str(out / "loopwatch.yaml"), "--format", "json"])
+    assert flags.exit_code == 0, flags.output
+    by_alert = {f["alert_id"]: f for f in json.loads(flags.stdout)["flags"] if f["automatic"]}
+    flag = by_alert[unscored["alert_id"]]
+    assert flag["kind"] == "review_threshold"
+    assert flag["mitigation"]["cohort"] == "merchant_category=crypto_exchange"
+    assert unscored["mitigation"]["id"] == flag["id"]
+    assert found["mitigations"] and {m["id"] for m in found["mitigations"]} == {
+        f["id"] for f in by_alert.values()}
+    # the store and control plane it leaves open for the other commands
+    spec = str(out / "loopwatch.yaml")
+    checked = runner.invoke(app, ["check", "--spec", spec, "--as-of", unscored["detected_at"][:10],
+                                  "--format", "json"])
+    assert checked.exit_code == 1, checked.output  # that day pages
+    assert any(f["kind"] == "coverage" for f in json.loads(checked.stdout)["findings"])
+    evaluated = runner.invoke(app, ["evaluate", "--spec", spec, "--format", "json"])
+    assert evaluated.exit_code in (0, 1), evaluated.output
+    assert json.loads(evaluated.stdout)

@@ -60,7 +60,7 @@ def _show(found: dict[str, Any], out_dir: Path) -> None:
     out.print(f"{found['runs']} daily runs, {found['alerts']} alerts; the injected incidents:", markup=False)
     columns = [render.Column("incident", "left", key=True), render.Column("began", "left"),
                render.Column("paged (days to detect)", "left"), render.Column("finding", "left", wrap=True),
-               render.Column("resolved", "left")]
+               render.Column("mitigation", "left", wrap=True), render.Column("resolved", "left")]
     for part in render.table(columns, describe(found["incidents"])):
         out.print(part)
     false = found["false_pages"]
