@@ -8,6 +8,7 @@ flag is set by hand. Built once per session (~8 s of CPU).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -48,6 +49,10 @@ class Served:
 
     def plane(self) -> ControlPlane:
         return ControlPlane.for_spec(self.spec)
+
+    def another(self, log_path: Path) -> contextlib.AbstractContextManager[str]:
+        """A second `loopwatch ui` process over the same store, for a test that must not disturb the first."""
+        return launch(self.spec_path, log_path)
 
 
 def _draft(model: str, kind: Kind, severity: Severity, day: datetime, headline: str, *,
@@ -105,18 +110,11 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture(scope="session")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    """`loopwatch ui` on a free port over the small store: ana operates, ben reads."""
-    root = tmp_path_factory.mktemp("ui-store")
-    _, alerts, flag, first_day = _build(root)
-    # the users come from the spec, tokens from the environment: as a deployment would have them
-    spec_path = root / "loopwatch.yaml"
-    spec_path.write_text(spec_path.read_text() + "ui:\n  users:\n"
-                         "    - {name: ana, role: operator, token_env: LW_TEST_ANA}\n"
-                         "    - {name: ben, role: read, token_env: LW_TEST_BEN}\n")
+@contextlib.contextmanager
+def launch(spec_path: Path, log_path: Path) -> Iterator[str]:
+    """`loopwatch ui` over ``spec_path`` in its own process on a free port; its URL once it answers."""
     port = _free_port()
-    log = open(root / "ui.log", "w")  # noqa: SIM115 - closed below
+    log = open(log_path, "w")  # noqa: SIM115 - closed below
     server = subprocess.Popen([LOOPWATCH, "ui", "--spec", str(spec_path), "--port", str(port)],
                               env={**os.environ, **TOKENS}, stderr=log, stdout=log)
     url = f"http://127.0.0.1:{port}"
@@ -130,11 +128,9 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
             except OSError:
                 if server.poll() is not None or time.monotonic() > deadline:
                     log.flush()
-                    output = (root / "ui.log").read_text()
-                    raise RuntimeError(f"loopwatch ui did not start: {output}") from None
+                    raise RuntimeError(f"loopwatch ui did not start: {log_path.read_text()}") from None
                 time.sleep(0.2)
-        yield Served(url=url, spec_path=spec_path, spec=load_spec(spec_path), alerts=alerts, flag=flag,
-                     first_day=first_day)
+        yield url
     finally:
         server.send_signal(signal.SIGTERM)
         try:
@@ -143,3 +139,18 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
             server.kill()
             server.wait()
         log.close()
+
+
+@pytest.fixture(scope="session")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    """`loopwatch ui` on a free port over the small store: ana operates, ben reads."""
+    root = tmp_path_factory.mktemp("ui-store")
+    _, alerts, flag, first_day = _build(root)
+    # the users come from the spec, tokens from the environment: as a deployment would have them
+    spec_path = root / "loopwatch.yaml"
+    spec_path.write_text(spec_path.read_text() + "ui:\n  users:\n"
+                         "    - {name: ana, role: operator, token_env: LW_TEST_ANA}\n"
+                         "    - {name: ben, role: read, token_env: LW_TEST_BEN}\n")
+    with launch(spec_path, root / "ui.log") as url:
+        yield Served(url=url, spec_path=spec_path, spec=load_spec(spec_path), alerts=alerts, flag=flag,
+                     first_day=first_day)

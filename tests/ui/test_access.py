@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
@@ -172,3 +173,17 @@ def test_sign_in_never_sends_a_user_to_another_site(served: Served, target: str)
     r = requests.post(f"{served.url}/login", data={"token": served.reader, "next": target},
                       allow_redirects=False)
     assert r.status_code == 303 and r.headers["location"] == "/"
+
+
+def test_an_address_that_keeps_failing_to_sign_in_waits(served: Served, tmp_path: Path) -> None:
+    with served.another(tmp_path / "ui.log") as url:  # its own server: the lock-out must not reach the others
+        answers = [requests.post(f"{url}/login", data={"token": f"guess-{i:02d}-of-a-token"},
+                                 allow_redirects=False).status_code for i in range(11)]
+        assert answers == [401] * 11
+        late = requests.post(f"{url}/login", data={"token": served.reader}, allow_redirects=False)
+        assert late.status_code == 429 and 50 <= int(late.headers["retry-after"]) <= 61
+        bearer = requests.get(f"{url}/", headers={"Authorization": f"Bearer {served.reader}x"})
+        assert bearer.status_code == 429
+        # the dashboard under the other tests still lets the same address in
+        assert requests.post(f"{served.url}/login", data={"token": served.reader},
+                             allow_redirects=False).status_code == 303

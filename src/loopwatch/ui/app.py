@@ -9,7 +9,8 @@ so each is audited with the signed-in user's name, as the command line audits
 ``--by``.
 
 Statuses: 303 after an action (back to the page it was taken on); 401 without a
-valid sign-in (a page redirects to ``/login`` instead); 403 for a ``read`` user's
+valid sign-in (a page redirects to ``/login`` instead); 429 after more than ten failed
+sign-ins from one address in a minute (:class:`~loopwatch.ui.auth.Attempts`); 403 for a ``read`` user's
 action or a form whose CSRF token or origin is wrong; 404 for an alert or flag
 of another model; 409 when the control plane refuses (an alert already resolved).
 """
@@ -35,7 +36,7 @@ from loopwatch.core.spec import Spec, parse_duration
 from loopwatch.errors import InputError
 from loopwatch.storage.control import ControlFlags, ControlPlane
 from loopwatch.ui import pages
-from loopwatch.ui.auth import Session, Sessions, Tokens, User, same_origin
+from loopwatch.ui.auth import Attempts, Session, Sessions, Tokens, User, same_origin
 from loopwatch.ui.views import Background
 
 if TYPE_CHECKING:
@@ -67,6 +68,7 @@ class Dashboard:
     open_source: Callable[[], DecisionSource]
     evaluations: Background
     env: Environment
+    attempts: Attempts
     secure_cookie: bool = False
     _source: DecisionSource | None = None
 
@@ -98,6 +100,21 @@ def _who(ui: Dashboard, request: Request) -> tuple[User, Session | None] | None:
     cookie = request.cookies.get(COOKIE)
     session = ui.sessions.get(cookie) if cookie else None
     return None if session is None else (session.user, session)
+
+
+def _client(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def _too_many(ui: Dashboard, request: Request) -> Response | None:
+    """429 while this client has failed to sign in too often (a wrong token in the form or a header)."""
+    wait = ui.attempts.wait(_client(request))
+    if not wait:
+        return None
+    response = ui.problem(request, 429,
+                          f"too many failed sign-ins from this address: try again in {wait:.0f} s")
+    response.headers["Retry-After"] = str(int(wait) + 1)
+    return response
 
 
 def _safe_next(target: str | None) -> str:
@@ -140,8 +157,12 @@ async def login(request: Request) -> Response:
     if not _origin_ok(request):
         return ui.problem(request, 403, "this sign-in form was posted from another site")
     target = _safe_next(form.get("next"))
+    refused = _too_many(ui, request)
+    if refused is not None:
+        return refused
     user = ui.tokens.find(form.get("token", "").strip())
     if user is None:
+        ui.attempts.failed(_client(request))
         return ui.render(request, "login.html", status=401, next=target, failed=True)
     session = ui.sessions.start(user)
     response = RedirectResponse(target, status_code=303)
@@ -167,8 +188,13 @@ async def logout(request: Request) -> Response:
 
 async def _authorized_action(ui: Dashboard, request: Request) -> tuple[User, dict[str, str]] | Response:
     """The acting user and the form, or the response refusing: 401, 403, 413, 415."""
+    refused = _too_many(ui, request)
+    if refused is not None:
+        return refused
     who = _who(ui, request)
     if who is None:
+        if "authorization" in request.headers:
+            ui.attempts.failed(_client(request))
         return ui.problem(request, 401, "sign in first: this action needs an operator's token")
     user, session = who
     if not user.may_act:
@@ -256,6 +282,10 @@ def _page(handler: Callable[[Dashboard, Request], Any]) -> Callable[[Request], A
         ui: Dashboard = request.app.state.ui
         if _who(ui, request) is None:
             if "authorization" in request.headers:
+                refused = _too_many(ui, request)
+                if refused is not None:
+                    return refused
+                ui.attempts.failed(_client(request))
                 return ui.problem(request, 401, "unknown token")
             return RedirectResponse(f"/login?next={quote(request.url.path)}", status_code=303)
         template, context = await run_in_threadpool(handler, ui, request)
@@ -265,15 +295,15 @@ def _page(handler: Callable[[Dashboard, Request], Any]) -> Callable[[Request], A
 
 
 def create_app(spec: Spec, plane: ControlPlane, tokens: Tokens, *, open_source: Callable[[], DecisionSource],
-               sessions: Sessions | None = None, secure_cookie: bool = False,
-               evaluation_seconds: float = 600.0) -> Starlette:
+               sessions: Sessions | None = None, attempts: Attempts | None = None,
+               secure_cookie: bool = False, evaluation_seconds: float = 600.0) -> Starlette:
     """The dashboard of ``spec``'s model over ``plane``; ``open_source`` opens its store when needed."""
     env = Environment(loader=PackageLoader("loopwatch.ui", "templates"), autoescape=select_autoescape(),
                       trim_blocks=True, lstrip_blocks=True)
     env.filters.update(pages.FILTERS)
     ui = Dashboard(spec=spec, plane=plane, tokens=tokens, sessions=sessions or Sessions(),
                    open_source=open_source, evaluations=Background(ttl=evaluation_seconds), env=env,
-                   secure_cookie=secure_cookie)
+                   attempts=attempts or Attempts(), secure_cookie=secure_cookie)
     routes = [
         Route("/login", login_page, methods=["GET"]),
         Route("/login", login, methods=["POST"]),

@@ -43,7 +43,8 @@ from dataclasses import dataclass
 from loopwatch.core.ui_spec import Role, UiUser
 from loopwatch.errors import InputError
 
-__all__ = ["MIN_TOKEN_LENGTH", "Session", "Sessions", "Tokens", "User", "parse_user", "same_origin"]
+__all__ = ["MIN_TOKEN_LENGTH", "Attempts", "Session", "Sessions", "Tokens", "User", "parse_user",
+           "same_origin"]
 
 #: The shortest token accepted: 16 characters (``secrets.token_urlsafe(16)`` gives 22).
 MIN_TOKEN_LENGTH = 16
@@ -190,3 +191,49 @@ def same_origin(origin: str | None, *, scheme: str, host: str | None) -> bool:
     if origin is None:
         return True
     return host is not None and origin == f"{scheme}://{host}"
+
+
+class Attempts:
+    """Failed sign-ins per client address: past ``limit`` in ``window`` seconds, that address waits.
+
+    Tokens of 16 characters or more cannot be guessed at any rate; this keeps a
+    client that tries from filling the log and the CPU, and makes a leaked prefix
+    or a short token useless to brute force.
+
+    >>> now = [0.0]
+    >>> attempts = Attempts(limit=2, window=60, clock=lambda: now[0])
+    >>> attempts.failed("10.0.0.1"); attempts.failed("10.0.0.1"); attempts.wait("10.0.0.1")
+    0.0
+    >>> attempts.failed("10.0.0.1"); attempts.wait("10.0.0.1"), attempts.wait("10.0.0.2")
+    (60.0, 0.0)
+    >>> now[0] = 61.0; attempts.wait("10.0.0.1")
+    0.0
+    """
+
+    def __init__(self, *, limit: int = 10, window: float = 60.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.limit, self.window, self._clock = limit, window, clock
+        self._lock = threading.Lock()
+        self._failures: dict[str, list[float]] = {}
+
+    def _recent(self, client: str, now: float) -> list[float]:
+        kept = [t for t in self._failures.get(client, []) if now - t < self.window]
+        if kept:
+            self._failures[client] = kept
+        else:
+            self._failures.pop(client, None)
+        return kept
+
+    def failed(self, client: str) -> None:
+        with self._lock:
+            now = self._clock()
+            self._failures[client] = [*self._recent(client, now), now]
+
+    def wait(self, client: str) -> float:
+        """Seconds ``client`` must wait before its next try (0 when it may try now)."""
+        with self._lock:
+            now = self._clock()
+            recent = self._recent(client, now)
+            if len(recent) <= self.limit:
+                return 0.0
+            return max(self.window - (now - recent[-self.limit - 1]), 0.0)
