@@ -25,6 +25,7 @@ class Action(StrEnum):
     show = "show"
     promote = "promote"
     archive = "archive"
+    import_ = "import"
 
 
 class Target(StrEnum):
@@ -42,7 +43,8 @@ ByOption = Annotated[str | None, typer.Option(
 @command()
 def models(
     action: Annotated[Action, typer.Argument(
-        help="list, register VERSION, show VERSION, promote VERSION --to STAGE, archive VERSION")]
+        help="list, register VERSION, show VERSION, promote VERSION --to STAGE, archive VERSION, "
+             "import [VERSION] --from models:/NAME@ALIAS")]
         = Action.list,
     version: Annotated[str | None, typer.Argument(metavar="[VERSION]", help="The model version",
                                                   show_default=False)] = None,
@@ -75,6 +77,15 @@ def models(
     description: Annotated[str | None, typer.Option(
         "--description", metavar="TEXT", help="register: what changed in this version")] = None,
     to: Annotated[Target | None, typer.Option("--to", help="promote: the stage")] = None,
+    from_uri: Annotated[str | None, typer.Option(
+        "--from", metavar="URI",
+        help="import: models:/NAME/N or models:/NAME@ALIAS of an MLflow registry")] = None,
+    mlflow_uri: Annotated[str | None, typer.Option(
+        "--mlflow-uri", metavar="URI",
+        help="import: the MLflow tracking and registry URI \\[default: MLFLOW_TRACKING_URI]")] = None,
+    follow_alias: Annotated[bool, typer.Option(
+        "--follow-alias",
+        help="import: move it to the stage its MLflow alias maps to (champion: production)")] = False,
     show_all: Annotated[bool, typer.Option("--all", help="list: include archived versions")] = False,
     by: ByOption = None,
     reason: Annotated[str, typer.Option("--reason", metavar="TEXT", help="Why, for the audit log")] = "",
@@ -86,7 +97,7 @@ def models(
     """
     from loopwatch.storage.control.registry import ModelRegistry
 
-    if action is not Action.list and version is None:
+    if action is not Action.list and action is not Action.import_ and version is None:
         usage_error("VERSION", f"models {action} needs a version")
     if action is Action.promote and to is None:
         usage_error("--to", "models promote needs --to shadow|canary|production")
@@ -101,6 +112,14 @@ def models(
             found = registry.versions(name, include_archived=show_all)
             _print_list(name, found, fmt)
             return
+        if action is Action.import_:
+            from loopwatch.learning.mlflow_import import import_version
+
+            if from_uri is None:
+                usage_error("--from", "models import needs --from models:/NAME/N or models:/NAME@ALIAS")
+            version = import_version(registry, from_uri, model=name, version=version, tracking_uri=mlflow_uri,
+                                     actor=who, follow_alias=follow_alias,
+                                     default_features=tuple(f.name for f in spec_obj.features)).version
         assert version is not None
         if action is Action.register:
             if artifact is None:
