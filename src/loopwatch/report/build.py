@@ -21,7 +21,7 @@ import jinja2
 
 from loopwatch.core.alerts import Alert
 from loopwatch.core.profile import ALL, HOUR_OF_DAY, latency_edges, utc_day_start
-from loopwatch.core.spec import Spec
+from loopwatch.core.spec import Spec, load_spec
 from loopwatch.core.store import DecisionSource
 from loopwatch.core.window import Window
 from loopwatch.errors import InputError
@@ -223,13 +223,16 @@ def render_report(inputs: ReportInputs) -> str:
     return _environment().get_template("report.html.j2").render(**context)
 
 
-def write_report(spec: Spec, out_path: str | Path, *, store: DecisionSource | None = None,
+def write_report(spec: Spec | str | Path, out_path: str | Path, *, store: DecisionSource | None = None,
                  as_of: datetime | None = None, days: int = DEFAULT_DAYS, plane: ControlPlane | None = None,
                  update: bool = True) -> Path:
     """Write the HTML report of the ``days`` days ending at ``as_of`` to ``out_path`` (atomically).
 
-    Returns the path written. See :func:`gather` for the inputs.
+    ``spec`` is a spec or the path of its ``loopwatch.yaml``. Returns the path written; see
+    :func:`gather` for the inputs.
     """
+    if not isinstance(spec, Spec):
+        spec = load_spec(spec)
     inputs = gather(spec, store=store, as_of=as_of, days=days, plane=plane, update=update)
     path = Path(out_path)
     replace_text(path, render_report(inputs))

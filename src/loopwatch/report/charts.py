@@ -93,12 +93,18 @@ def calibration_chart(now: Sequence[CalibrationPoint], reference: Sequence[Calib
 
 def coverage_chart(rows: Sequence[CoverageRow], min_rows: int) -> str:
     """Each entity's coverage with its interval and a tick at its reference coverage."""
-    items = [Bar(f"{r.column}={r.value}", r.share, r.low, r.high, r.reference, r.enough,
+    columns = sorted({r.column for r in rows})
+
+    def name(r: CoverageRow) -> str:
+        text = r.value if len(columns) == 1 else f"{r.column}={r.value}"
+        return text if len(text) <= 28 else text[:27] + "…"
+
+    items = [Bar(name(r), r.share, r.low, r.high, r.reference, r.enough,
                  f"{r.column}={r.value}: {r.covered:,} of {r.n:,} decisions scored outside one score"
                  + ("" if r.enough else f" (fewer than {min_rows} decisions: not enough data)"),
-                 alarm=r.enough and math.isfinite(r.reference) and r.high < 0.5 * r.reference)
+                 alarm=r.enough and math.isfinite(r.reference) and r.high < 0.5 * r.reference, n=r.n)
              for r in rows]
-    return bars("coverage per entity (share of decisions with a real score)", items)
+    return bars(f"coverage per {', '.join(columns)} (share of decisions with a real score)", items)
 
 
 def volume_chart(days: Sequence[VolumeDay]) -> str:

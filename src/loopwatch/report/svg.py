@@ -261,13 +261,14 @@ class Bar:
     enough: bool = True
     title: str = ""
     alarm: bool = False
+    n: int | None = None
 
 
 def bars(title: str, items: Sequence[Bar], *, high: float = 1.0, fmt: str = "{:.0%}",
          width: float = 640, label_width: float = 170) -> str:
     """Horizontal bars (0 to ``high``) with interval whiskers and a reference tick each."""
     row, top = 18.0, 6.0
-    plot = width - label_width - 70
+    plot = width - label_width - 150
     height = top + row * max(len(items), 1) + 6
     out = _open("bars", title, width, height)
 
@@ -292,8 +293,10 @@ def bars(title: str, items: Sequence[Bar], *, high: float = 1.0, fmt: str = "{:.
                        f'y2="{_f(y + row - 2)}" stroke="#222" stroke-width="2"><title>reference '
                        f"{escape(fmt.format(bar.reference))}</title></line>")
         text = fmt.format(bar.value) if math.isfinite(bar.value) else "–"
-        out.append(f'<text x="{_f(width - 64)}" y="{_f(y + 12)}">{escape(text)}'
-                   f'{"" if bar.enough else " (thin)"}</text>')
+        if bar.n is not None:
+            text += f" n={bar.n:,}"
+        out.append(f'<text x="{_f(width - 144)}" y="{_f(y + 12)}">{escape(text)}'
+                   f'{"" if bar.enough else " (too few)"}</text>')
     out.append("</svg>")
     return "".join(out)
 
