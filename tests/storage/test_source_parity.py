@@ -3,8 +3,8 @@
 One simulated decision log (every incident injected) is ingested into the embedded
 store, copied into PostgreSQL tables (127.0.0.1:5432, in a schema of its own) and
 into Spark tables (local mode), and one spec is pointed at each through its
-``source:`` block. ``summary``, ``profile``, ``check`` and ``evaluate`` (all with
-``--format json``) must agree: every count exactly, every float within 1e-9
+``source:`` block. ``summary``, ``profile``, ``check``, ``evaluate`` and one
+``watch --once`` (all with ``--format json``) must agree: every count exactly, every float within 1e-9
 relative (engines add in different orders).
 
 What may differ, and why: where the rows are (``store``) and how long a run took
@@ -93,6 +93,8 @@ def run_all(log: Log, spec: Path, env: dict[str, str] | None = None) -> dict[str
         "profile": ["profile", "--from", log.start, "--to", log.end],
         "check": ["check", "--as-of", log.as_of],
         "evaluate": ["evaluate", "--from", log.start, "--to", log.end],
+        # the control plane and the profiles stay in the source's own local store directory
+        "watch": ["watch", "--once", "--as-of", log.as_of],
     }
     for name, args in commands.items():
         result = runner.invoke(app, [*args, "--spec", str(spec), "--format", "json"], env=env)
@@ -141,6 +143,7 @@ def test_the_embedded_run_has_something_to_compare(log: Log, embedded: dict[str,
     assert 0 < summary["labelled"] < summary["decisions"]
     assert embedded["check"]["json"]["findings"], "the incidents give the check findings"
     assert embedded["evaluate"]["json"]["cohorts"]
+    assert embedded["watch"]["json"]["transitions"], "the watch run opens alerts"
 
 
 def _rows(log: Log, kind: str) -> Any:

@@ -53,7 +53,7 @@ def serving_report(spec: Spec, store: Any, *, start: datetime | None = None, end
         table = store.table("decisions")
         latest = table[spec.columns.timestamp].max().to_pyarrow().as_py()
         if latest is None:
-            raise InputError(f"the store at {store.root} holds no decisions of {spec.model!r}")
+            raise InputError(f"{store.location} holds no decisions of {spec.model!r}")
         end = end or latest + timedelta(microseconds=1)
         start = start or end - DEFAULT_WINDOW
     if start >= end:

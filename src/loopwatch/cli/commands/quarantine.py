@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from loopwatch.cli import render
-from loopwatch.cli.app import Format, FormatOption, SpecOption, StoreOption, command, open_store, parse_time
+from loopwatch.cli.app import Format, FormatOption, SpecOption, StoreOption, command, open_source, parse_time
 
 if TYPE_CHECKING:
     from loopwatch.storage.quarantine import Quarantined
@@ -35,7 +35,7 @@ def quarantine(
     last = parse_time(end, "--to")
     if last is not None and end is not None and len(end.strip()) == 10:  # a date: its whole day
         last += timedelta(days=1)
-    _, target = open_store(spec, store)
+    _, target = open_source(spec, store)
     found = quarantined(target, start=first, end=last, reason=reason, limit=limit)
     if fmt is Format.json:
         render.print_json({"total": found.total, "rows": [r.to_dict() for r in found.rows]})

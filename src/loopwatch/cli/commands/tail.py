@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from loopwatch.cli import render
-from loopwatch.cli.app import Format, FormatOption, SpecOption, StoreOption, command, open_store, parse_time
+from loopwatch.cli.app import Format, FormatOption, SpecOption, StoreOption, command, open_source, parse_time
 from loopwatch.cli.commands.serve import LoopOption
 
 if TYPE_CHECKING:
@@ -30,7 +30,7 @@ def tail(
     from loopwatch.service.serving_report import serving_report
 
     first, last = parse_time(start, "--from"), parse_time(end, "--to")
-    spec_obj, target = open_store(spec, store)
+    spec_obj, target = open_source(spec, store)
     wanted = loop or (spec_obj.serving.loop if spec_obj.serving else None)
     decision_loop = load_loop(spec_obj, wanted) if wanted else None
     report = serving_report(spec_obj, target, start=first, end=last, loop=decision_loop, tail=share)
