@@ -155,6 +155,10 @@ class Spec(_Model):
     positive_actions: tuple[str, ...] = ("block", "review")
     threshold: float | None = None
     outcomes: OutcomeColumns = OutcomeColumns()
+    #: How far apart an outcome may be observed from its decision and still count in profiles
+    #: (``30d``); outcomes farther away are ignored and counted. ``None``: every outcome counts,
+    #: and a daily profile run reads every stored outcome.
+    label_horizon: str | None = None
     reference: Reference = Reference(trailing="30d")
     value: ValueModel | None = None
     monitoring: Monitoring = Monitoring()
@@ -198,6 +202,18 @@ class Spec(_Model):
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"expected an IANA time zone such as 'UTC'; got {value!r}") from None
         return value
+
+    @field_validator("label_horizon")
+    @classmethod
+    def _horizon(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_duration(value)
+        return value
+
+    @property
+    def label_horizon_seconds(self) -> int | None:
+        """``label_horizon`` in whole seconds, or ``None`` when every outcome counts."""
+        return None if self.label_horizon is None else int(parse_duration(self.label_horizon).total_seconds())
 
     @field_validator("cohorts", "entities")
     @classmethod

@@ -18,19 +18,43 @@ from loopwatch.storage.bin_expressions import numeric_bin
 from loopwatch.storage.fitting import as_text
 
 __all__ = ["action_slot", "categorical_slot", "conform", "feature_dtype", "label_columns",
-           "latency_slot", "outcome_labels", "positive", "system_columns", "unseen_hash"]
+           "latency_slot", "outcome_labels", "positive", "system_columns", "unseen_hash",
+           "within_horizon"]
 
 _UNSEEN_HASH_MOD = 1 << (HLL_BITS + HLL_RANK_BITS)
 
 
-def outcome_labels(outcomes: Any, spec: Spec) -> Any:
-    """The outcomes as ``(_oid, _label, _value)``, to join on the decision id."""
+def outcome_labels(outcomes: Any, spec: Spec, *, observed: bool = False) -> Any:
+    """The outcomes as ``(_oid, _label, _value)``, to join on the decision id (and ``_obs``,
+    the time observed, with ``observed``)."""
     import ibis
 
     o = spec.outcomes
     value = (outcomes[o.value].cast("float64") if o.value
              else ibis.literal(None).cast("float64"))
-    return outcomes.select(_oid=outcomes[o.decision_id], _label=outcomes[o.label], _value=value)
+    extra = {"_obs": outcomes[o.observed_at]} if observed else {}
+    return outcomes.select(_oid=outcomes[o.decision_id], _label=outcomes[o.label], _value=value,
+                           **extra)
+
+
+def within_horizon(rows: Any, outcomes: Any, spec: Spec, horizon: int) -> Any:
+    """For each decision of ``rows``, its latest outcome observed at most ``horizon`` seconds
+    from the decision's time (either side), as ``(_oid, _label, _value)``.
+
+    ``outcomes`` are :func:`outcome_labels` with ``observed``, every one of them (not only
+    the latest): a correction that comes after the horizon is ignored, and the label
+    observed within it stands.
+    """
+    import ibis
+
+    c = spec.columns
+    pairs = rows.select(_did=rows[c.decision_id], _ts=rows[c.timestamp])
+    pairs = pairs.inner_join(outcomes, pairs._did == outcomes._oid)
+    gap = pairs._obs.epoch_seconds() - pairs._ts.epoch_seconds()
+    pairs = pairs.filter((gap <= horizon) & (gap >= -horizon))
+    rank = ibis.row_number().over(group_by=pairs._oid, order_by=ibis.desc(pairs._obs))
+    latest = pairs.mutate(_rank=rank).filter(lambda t: t._rank == 0)
+    return latest.select("_oid", "_label", "_value")
 
 
 def system_columns(joined: Any, spec: Spec) -> dict[str, Any]:

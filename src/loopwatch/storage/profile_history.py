@@ -7,11 +7,14 @@ Layout under the store root::
     profiles/model=<model>/binning=<fingerprint>/cohorts.json     cohort values kept apart
     profiles/model=<model>/binning=<fingerprint>/<part>/<uuid>.parquet
 
-A day is profiled again only when its decision files changed; the label part is
-recomputed for every stored day when outcomes changed (outcomes arrive late and
-may concern any earlier day), with a lighter query. Files and the manifest are
-written atomically, so a crash leaves the previous history intact; running an
-update twice does nothing the second time.
+A day is profiled again only when its decision files changed; its label part (a
+lighter query) is recomputed only when outcomes arrived for its decisions: the days of
+observation whose outcomes changed since the last run are joined to the decisions
+(:mod:`loopwatch.storage.label_days`), so a daily run does not rescan the history.
+The manifest keeps the outcome versions it has seen and the days whose labels are
+still owed (a run limited to some days, or one interrupted, leaves the others owed).
+Files and the manifest are written atomically, so a crash leaves the previous history
+intact; running an update twice does nothing the second time.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from loopwatch.errors import InputError, StoreError
 from loopwatch.storage.atomic import replace_text, write_atomic
 from loopwatch.storage.cohort_cap import capped_cohort_values, kept_digest
 from loopwatch.storage.fitting import fit_binning
+from loopwatch.storage.label_days import arrived_outcomes, contiguous_days
 from loopwatch.storage.profiling import (
     binned_dimensions,
     dimensions,
@@ -60,6 +64,9 @@ class UpdateResult:
     days_relabelled: int
     days_stored: int
     seconds: float
+    #: outcomes that no profile uses: none of their decisions is stored within ``label_horizon``
+    #: of them (or at all, without one)
+    outcomes_ignored: int = 0
 
 
 def _day(value: str) -> datetime:
@@ -141,7 +148,8 @@ class ProfileHistory:
 
     def update(self, *, start: datetime | None = None, end: datetime | None = None,
                refit: bool = False, on_progress: Progress | None = None) -> UpdateResult:
-        """Profile the days in ``[start, end)`` whose decisions changed since the last update.
+        """Profile the days in ``[start, end)`` whose decisions changed since the last update,
+        and recompute the label part of the days whose decisions got outcomes since then.
 
         Idempotent: a second call with nothing new in the store does nothing.
         """
@@ -156,48 +164,83 @@ class ProfileHistory:
                 if (start is None or _day(d) >= utc_day_start(start)) and (end is None or _day(d) < end)]
         stale = [d for d in days if manifest["days"].get(d, {}).get("decisions") != fingerprints[d]]
         outcome_versions = self.store.versions("outcomes")
-        outcomes = _fingerprint(outcome_versions)
-        relabel = [d for d in days if d not in stale
-                   and manifest["days"].get(d, {}).get("outcomes") != outcomes]
+        con: Any = None
+        pending = set(manifest.get("relabel", ()))
+        seen: dict[str, str] | None = manifest.get("outcome_versions")
+        if seen is not None and set(seen) - set(outcome_versions):
+            # a day of outcomes is gone: whose labels it held is unknown, so every day is relabelled
+            pending |= set(manifest["days"])
+            seen = None
+        # a new history (or one from before arrivals were tracked) looks at every day of outcomes once
+        changed = [d for d, v in outcome_versions.items() if seen is None or seen.get(d) != v]
+        if changed:
+            con = self.store.connect()
+            arrivals = arrived_outcomes(self.store, changed, con=con,
+                                        horizon=self.spec.label_horizon_seconds)
+            pending |= arrivals.decision_days & set(manifest["days"])
+            ignored = {} if seen is None else manifest.get("outcomes_ignored", {})
+            manifest["outcomes_ignored"] = {**ignored, **dict.fromkeys(changed, 0), **arrivals.ignored}
+        # what is owed is written down before any work, so an interrupted run leaves it owed
+        manifest["outcome_versions"] = outcome_versions
+        manifest["relabel"] = sorted(pending - set(stale))
+        wanted = set(days)
+        relabel = [d for d in manifest["relabel"] if d in wanted and d in manifest["days"]]
         total = len(stale) + len(relabel)
         done = 0
         if not total:  # nothing new: no engine to start
+            self._save_manifest(binning, manifest)
             self._collect_garbage(binning, manifest)
-            return UpdateResult(0, 0, len(manifest["days"]),
-                                (datetime.now(UTC) - began).total_seconds())
-        con = self.store.connect()
+            return self._result(manifest, 0, 0, began)
+        self._save_manifest(binning, manifest)
+        con = con or self.store.connect()
         decisions = self.store.table("decisions", con=con)
-        latest = self.store.outcomes_latest(con=con) if outcome_versions else None
+        horizon = self.spec.label_horizon_seconds
 
         def scan(first: datetime, last: datetime) -> Any:
             # a chunk's decisions from its days' files only
             return self.store.table("decisions", con=con, between=Window(first, last))
+
+        def outcomes(first: datetime, last: datetime) -> Any:
+            if not outcome_versions:
+                return None
+            if horizon is None:
+                return self.store.outcomes_latest(con=con)
+            # every outcome that may lie within the horizon of the run's decisions
+            reach = timedelta(seconds=horizon)
+            return self.store.table("outcomes", con=con, between=Window(first - reach, last + reach))
 
         # each chunk of a run is stored, and recorded in the manifest, before the next one
         # is computed: memory holds one chunk's aggregates, and an interrupted update keeps
         # the days it finished
         for labels_only, run_days in [(False, stale), (True, relabel)]:
             which = {"labels"} if labels_only else set(_PARTS)
-            for run in _runs(run_days):
+            for run in contiguous_days(run_days):
+                first, last = _day(run[0]), _day(run[-1]) + timedelta(days=1)
                 for chunk in iter_profile_parts(
-                        decisions, self.spec, binning, start=_day(run[0]),
-                        end=_day(run[-1]) + timedelta(days=1), outcomes=latest, con=con,
-                        labels_only=labels_only, scan=scan, kept=kept):
+                        decisions, self.spec, binning, start=first, end=last,
+                        outcomes=outcomes(first, last), con=con, labels_only=labels_only,
+                        scan=scan, kept=kept, horizon=horizon):
                     files = self._write_parts(binning, chunk.parts, which)
                     covered = [d for d in run if chunk.start <= _day(d) < chunk.end]
                     for d in covered:
                         if labels_only:
-                            manifest["days"][d].update(outcomes=outcomes, **files)
+                            manifest["days"][d].update(**files)
                         else:
-                            manifest["days"][d] = {"decisions": fingerprints[d],
-                                                   "outcomes": outcomes, **files}
+                            manifest["days"][d] = {"decisions": fingerprints[d], **files}
+                    owed = set(manifest["relabel"]) - set(covered)
+                    manifest["relabel"] = sorted(owed)
                     done += len(covered)
                     self._save_manifest(binning, manifest)
                     if on_progress:
                         on_progress(done, total)
         self._collect_garbage(binning, manifest)
-        seconds = (datetime.now(UTC) - began).total_seconds()
-        return UpdateResult(len(stale), len(relabel), len(manifest["days"]), seconds)
+        return self._result(manifest, len(stale), len(relabel), began)
+
+    def _result(self, manifest: dict[str, Any], profiled: int, relabelled: int,
+                began: datetime) -> UpdateResult:
+        ignored = sum(manifest.get("outcomes_ignored", {}).values())
+        return UpdateResult(profiled, relabelled, len(manifest["days"]),
+                            (datetime.now(UTC) - began).total_seconds(), ignored)
 
     # --- reading ------------------------------------------------------------------------
 
@@ -320,14 +363,3 @@ def _only_days(table: pa.Table, days: list[str]) -> pa.Table:
 
     stamps = pa.array([_day(d) for d in days], pa.timestamp("us", tz="UTC"))
     return table.filter(pc.is_in(table.column("day"), value_set=stamps))
-
-
-def _runs(days: list[str]) -> list[list[str]]:
-    """Consecutive days grouped, so each run is one query over a contiguous range."""
-    runs: list[list[str]] = []
-    for d in days:
-        if runs and _day(runs[-1][-1]) + timedelta(days=1) == _day(d):
-            runs[-1].append(d)
-        else:
-            runs.append([d])
-    return runs

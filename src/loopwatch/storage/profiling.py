@@ -53,6 +53,7 @@ from loopwatch.storage.decision_columns import (
     positive,
     system_columns,
     unseen_hash,
+    within_horizon,
 )
 from loopwatch.storage.engines import Runner, Views
 from loopwatch.storage.fitting import as_text, split_features, without_nan
@@ -120,6 +121,7 @@ def iter_profile_parts(
     cohorts: bool = True,
     scan: Scan | None = None,
     kept: KeptValues | None = None,
+    horizon: int | None = None,
 ) -> Iterator[PartsChunk]:
     """Aggregate the decisions of ``[start, end)`` by UTC day and cohort, in the engine,
     chunk by chunk.
@@ -137,7 +139,8 @@ def iter_profile_parts(
         What to profile, and the reference's bins.
     outcomes
         Ibis table of outcomes, one per decision (the latest), on the same backend;
-        ``None`` when there are none (every decision is then unlabelled).
+        ``None`` when there are none (every decision is then unlabelled). With ``horizon``,
+        every outcome (not only the latest) observed near the window.
     con
         The backend, to register the small tables of codes.
     labels_only
@@ -151,13 +154,16 @@ def iter_profile_parts(
     kept
         Per capped cohort column, the values profiled apart; the others count as
         ``(other)`` (:mod:`loopwatch.storage.cohort_cap`).
+    horizon
+        The spec's label horizon in seconds: a decision's label is its latest outcome
+        observed within it (:func:`~loopwatch.storage.decision_columns.within_horizon`).
     """
     con = con if con is not None else table._find_backend()
     views = Views(con)
     try:
         dims = dimensions(spec) if cohorts else (GLOBAL,)
         yield from _profile_parts(table, spec, binning, start, end, outcomes, con, views,
-                                  labels_only, dims, scan, kept or {})
+                                  labels_only, dims, scan, kept or {}, horizon)
     finally:
         views.drop()
 
@@ -165,18 +171,20 @@ def iter_profile_parts(
 def profile_parts(table: Any, spec: Spec, binning: Binning, *, start: datetime, end: datetime,
                   outcomes: Any | None = None, con: Any | None = None,
                   labels_only: bool = False, cohorts: bool = True,
-                  scan: Scan | None = None, kept: KeptValues | None = None) -> ProfileParts:
+                  scan: Scan | None = None, kept: KeptValues | None = None,
+                  horizon: int | None = None) -> ProfileParts:
     """All of :func:`iter_profile_parts` at once, as one :class:`ProfileParts`."""
     chunks = [chunk.parts for chunk in iter_profile_parts(
         table, spec, binning, start=start, end=end, outcomes=outcomes, con=con,
-        labels_only=labels_only, cohorts=cohorts, scan=scan, kept=kept)]
+        labels_only=labels_only, cohorts=cohorts, scan=scan, kept=kept, horizon=horizon)]
     return ProfileParts.concat(chunks)
 
 
 def _profile_parts(table: Any, spec: Spec, binning: Binning, start: datetime, end: datetime,
                    outcomes: Any | None, con: Any, views: Views,
                    labels_only: bool, dims: tuple[str, ...],
-                   scan: Scan | None, kept: KeptValues) -> Iterator[PartsChunk]:
+                   scan: Scan | None, kept: KeptValues,
+                   horizon: int | None) -> Iterator[PartsChunk]:
     import ibis
 
     c = spec.columns
@@ -195,10 +203,11 @@ def _profile_parts(table: Any, spec: Spec, binning: Binning, start: datetime, en
     # 1. integer codes for cohort values and categories; 2. the projection of a chunk
     values, null_codes, lookups, other_codes = _cohort_codes(window, spec, binning, dims, views,
                                                              labels_only, kept)
-    lab = outcome_labels(outcomes, spec) if outcomes is not None else None
+    lab = (outcome_labels(outcomes, spec, observed=horizon is not None) if outcomes is not None
+           else None)
     n_scores = len(binning.score) + 1
     project = _Projection(spec, binning, dims, null_codes, lookups, lab, day0, labels_only,
-                          other_codes)
+                          other_codes, horizon)
 
     # 3. whole days in chunks of about CHUNK_ROWS rows: each chunk is materialised once
     # (narrow integers) and aggregated by several group-bys, so memory is bounded by the
@@ -297,10 +306,11 @@ class _Projection:
     dims: tuple[str, ...]
     null_codes: list[int]
     lookups: list[tuple[str, Any, str]]
-    lab: Any | None  # the outcomes' (_oid, _label, _value), or None
+    lab: Any | None  # the outcomes' (_oid, _label, _value) (and _obs with a horizon), or None
     day0: int
     labels_only: bool
     other_codes: list[int | None]
+    horizon: int | None  # seconds; None: ``lab`` is already one outcome per decision
 
     def __call__(self, rows: Any) -> Any:
         joined = rows
@@ -308,8 +318,9 @@ class _Projection:
             joined = joined.left_join(codes, as_text(joined[name], feature_dtype(self.spec, name))
                                       == codes[f"_v_{suffix}"])
         if self.lab is not None:
-            joined = joined.left_join(self.lab, joined[self.spec.columns.decision_id]
-                                      == self.lab._oid)
+            lab = self.lab if self.horizon is None else within_horizon(rows, self.lab, self.spec,
+                                                                       self.horizon)
+            joined = joined.left_join(lab, joined[self.spec.columns.decision_id] == lab._oid)
         score = score_bin(joined[self.spec.columns.score], self.binning.score)
         columns = {**self._cohorts(joined),
                    **label_columns(joined, self.binning, self.lab is not None, score)}

@@ -48,11 +48,17 @@ def profile(
         render.print_json({"update": {"days_profiled": result.days_profiled,
                                       "days_relabelled": result.days_relabelled,
                                       "days_stored": result.days_stored,
+                                      "outcomes_ignored": result.outcomes_ignored,
                                       "seconds": round(result.seconds, 3)},
                            "profile": found.to_dict()})
         return
     render.err().print(f"profiled {result.days_profiled} new days, relabelled {result.days_relabelled}, "
                        f"{result.days_stored} stored ({result.seconds:.1f} s)", markup=False)
+    if result.outcomes_ignored:
+        horizon = spec_obj.label_horizon
+        render.err().print(f"{render.count(result.outcomes_ignored)} outcomes are not in the profiles: "
+                           + (f"no decision of theirs is stored within label_horizon ({horizon})"
+                              if horizon else "their decisions are not stored"), markup=False)
     _show(found)
 
 
