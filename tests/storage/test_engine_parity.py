@@ -39,10 +39,12 @@ import pyarrow.parquet as pq
 import pytest
 
 from loopwatch.core.profile import ALL, HLL_REGISTERS, Binning, Cohort, Profile
+from loopwatch.core.profile_parts import ProfileParts
 from loopwatch.core.spec import Spec, spec_from_mapping
+from loopwatch.storage import profiling
 from loopwatch.storage.fitting import fit_binning
 from loopwatch.storage.parquet_store import ParquetStore
-from loopwatch.storage.profiling import profile_parts
+from loopwatch.storage.profiling import iter_profile_parts, profile_parts
 from loopwatch.storage.window import window_parts
 
 pytestmark = [
@@ -428,6 +430,24 @@ def test_spark_profile_equals_duckdb(case: Case, on_spark: Callable[[Case], Any]
     record_property("seconds", round(time.perf_counter() - began, 2))
     assert_same_profiles(got, case, "pyspark")
     assert {t for t in spark.list_tables() if t.startswith("_lw_")} <= before
+
+
+def test_spark_fetches_its_window_in_day_groups_with_the_same_profile(
+        decision_log: Case, on_spark: Callable[..., Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    # Spark keeps the window's projection as one job and fetches its aggregates a few days
+    # at a time (here a day at a time): the groups add up to the same profile
+    monkeypatch.setattr(profiling, "FETCH_ROWS", 1)
+    chunks: list[Any] = []
+
+    def plan(case: Case, decisions: Any, outcomes: Any, con: Any) -> dict[Cohort, Profile]:
+        chunks.extend(iter_profile_parts(decisions, case.spec, case.binning, start=case.start,
+                                         end=case.end, outcomes=outcomes, con=con))
+        return ProfileParts.concat([c.parts for c in chunks]).profiles(
+            case.binning, start=case.start, end=case.end)
+
+    got = on_spark(decision_log, plan)
+    assert len(chunks) > 1
+    assert_same_profiles(got, decision_log, "pyspark")
 
 
 def test_an_empty_window_is_the_same_empty_profile(decision_log: Case,

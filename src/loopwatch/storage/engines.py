@@ -21,12 +21,18 @@ from loopwatch.errors import InputError
 
 __all__ = ["Runner", "Views"]
 
-#: About the most decisions a profile run materialises at once, per engine. DuckDB and
-#: PostgreSQL keep a chunk in the process's (or the server's) memory, so chunks are small.
-#: Each chunk costs Spark a few jobs of fixed overhead: its 10M-row profile took 1,050 s in
-#: chunks of 500,000 rows, 314 s in chunks of 2.5M and 270 s in chunks of 5M, whose
-#: aggregates took the Python side's peak from 1.0 to 1.1 GB.
-CHUNK_ROWS = {"duckdb": 500_000, "postgres": 500_000, "pyspark": 2_500_000}
+#: About the most decisions a profile run materialises at once, per engine; ``None``: the whole
+#: window at once. DuckDB and PostgreSQL keep a chunk in the process's (or the server's)
+#: memory, so chunks are small. Spark keeps the window's projection as one cached job (it
+#: spills to disk): each chunk costs it a few jobs of fixed overhead and a scan of the source
+#: (its 10M-row profile took 1,050 s in chunks of 500,000 rows, 314 s in chunks of 2.5M and
+#: 270 s in chunks of 5M).
+CHUNK_ROWS: dict[str, int | None] = {"duckdb": 500_000, "postgres": 500_000, "pyspark": None}
+#: On an engine that materialises the whole window, about the most aggregate rows fetched into
+#: Python at once: the aggregates of a day do not depend on how many decisions it holds, so
+#: the days of a window are fetched in groups of about this many rows (an estimate from the
+#: codes and bins), which bounds the driver's memory.
+FETCH_ROWS = 2_000_000
 
 
 class Runner:
@@ -39,6 +45,16 @@ class Runner:
                 f"and pyspark; got {con.name!r}, where only summary works")
         self.con = con
         self.chunk_rows = CHUNK_ROWS[con.name]
+
+    @property
+    def whole_window(self) -> bool:
+        """Whether the engine materialises a window at once and fetches it day group by day group
+        (a distributed engine), rather than chunk by chunk."""
+        return self.chunk_rows is None
+
+    def define_view(self, name: str, sql: str) -> None:
+        """Define (or redefine) the temporary view ``name`` as ``sql`` (dropped by :meth:`drop`)."""
+        self._execute(f"CREATE OR REPLACE TEMPORARY VIEW {self._quoted(name)} AS {sql}")
 
     def sql(self, expr: Any) -> str:
         """``expr`` compiled for this engine."""

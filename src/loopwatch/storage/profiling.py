@@ -55,7 +55,7 @@ from loopwatch.storage.decision_columns import (
     unseen_hash,
     within_horizon,
 )
-from loopwatch.storage.engines import Runner, Views
+from loopwatch.storage.engines import FETCH_ROWS, Runner, Views
 from loopwatch.storage.fitting import as_text, split_features, without_nan
 
 __all__ = [
@@ -209,9 +209,7 @@ def _profile_parts(table: Any, spec: Spec, binning: Binning, start: datetime, en
     project = _Projection(spec, binning, dims, null_codes, lookups, lab, day0, labels_only,
                           other_codes, horizon)
 
-    # 3. whole days in chunks of about CHUNK_ROWS rows: each chunk is materialised once
-    # (narrow integers) and aggregated by several group-bys, so memory is bounded by the
-    # chunk, not by the window
+    # 3. the rows per day, to cut the window into chunks of whole days
     daily = (window.group_by(_day=(window[c.timestamp].epoch_seconds() // 86400 - day0))
              .aggregate(n=ibis._.count()).to_pyarrow())
     light = (len(features), len(features) + 1)
@@ -237,21 +235,57 @@ def _profile_parts(table: Any, spec: Spec, binning: Binning, start: datetime, en
     compiled = {part: runner.sql(query) for part, query in queries.items()}
     # days from the one holding `start` to the one holding the last instant before `end`
     n_days = max(1, -(-int(end.timestamp() - day0 * 86400) // 86400))
-    for first, last in _chunks(daily, runner.chunk_rows, n_days):
-        chunk_start = max(start, _day_start(day0 + first))
-        chunk_end = min(end, _day_start(day0 + last))
-        views.replace(source, between(chunk_start, chunk_end))
-        raw: dict[str, pa.Table] = {}
-        runner.materialize(chunk_name, projected)
-        try:
-            for part, sql in compiled.items():
-                raw[part] = normalize(runner.fetch(sql), part, len(numeric), len(features))
-        finally:
-            runner.drop(chunk_name)
+
+    def fetched(first: int, last: int) -> PartsChunk:
+        """The aggregates of the days ``[first, last)`` of the view ``chunk_name``."""
+        raw = {part: normalize(runner.fetch(sql), part, len(numeric), len(features))
+               for part, sql in compiled.items()}
         for part in RAW:
             raw.setdefault(part, normalize(None, part, len(numeric), len(features)))
-        parts = decode(day0, values, dims, features, n_scores, raw, n_binned)
-        yield PartsChunk(chunk_start, chunk_end, parts)
+        return PartsChunk(max(start, _day_start(day0 + first)), min(end, _day_start(day0 + last)),
+                          decode(day0, values, dims, features, n_scores, raw, n_binned))
+
+    if runner.whole_window:
+        # a distributed engine: the window's projection is one job, kept (cached) once; its
+        # aggregates are fetched in groups of days sized for the driver's memory
+        cached = views.name("window")
+        views.replace(source, between(start, end))
+        per_day = _aggregate_rows(values, n_binned, binning, spec, n_scores)
+        weights = daily.set_column(1, "n", pa.array([per_day] * daily.num_rows, pa.int64()))
+        runner.materialize(cached, projected)
+        try:
+            window_rows = ibis.table(projection.schema(), name=cached)
+            for first, last in _chunks(weights, FETCH_ROWS, n_days):
+                days = window_rows.filter((window_rows._day >= first) & (window_rows._day < last))
+                runner.define_view(chunk_name, runner.sql(days))
+                yield fetched(first, last)
+        finally:
+            runner.drop(chunk_name)
+            runner.drop(cached)
+        return
+    # an engine on one machine: whole days in chunks of about CHUNK_ROWS rows, each
+    # materialised once (narrow integers) and aggregated by several group-bys, so memory is
+    # bounded by the chunk, not by the window
+    for first, last in _chunks(daily, runner.chunk_rows or 0, n_days):
+        views.replace(source, between(max(start, _day_start(day0 + first)),
+                                      min(end, _day_start(day0 + last))))
+        runner.materialize(chunk_name, projected)
+        try:
+            chunk = fetched(first, last)
+        finally:
+            runner.drop(chunk_name)
+        yield chunk
+
+
+def _aggregate_rows(values: list[tuple[int, str]], n_binned: int, binning: Binning, spec: Spec,
+                    n_scores: int) -> int:
+    """About how many aggregate rows a day gives at most: each binned dimension's codes times
+    every feature's bins, and every code times the score, action and latency bins."""
+    numeric, categorical = split_features(spec)
+    slots = (sum(len(binning.numeric[n]) + 2 for n in numeric)
+             + sum(len(binning.categorical[n]) + 2 for n in categorical))
+    binned = sum(1 for i, _ in values if i < n_binned)
+    return max(1, binned * slots + len(values) * (4 * n_scores + 64))
 
 
 def _cohort_codes(table: Any, spec: Spec, binning: Binning, dims: tuple[str, ...],
