@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/profile_bench.py                 # 1M and 10M rows on DuckDB
     .venv/bin/python benchmarks/profile_bench.py --rows 1000000  # one size
-    .venv/bin/python benchmarks/profile_bench.py --engines duckdb,pyspark --rows 10000000
+    .venv/bin/python benchmarks/profile_bench.py --engines duckdb,postgres,pyspark --rows 10000000
 
 The data: the synthetic drift job's reference generator (20 features: 14 numeric,
 6 categorical with 5 to 10,000 values; one cohort column with 8 values), with
@@ -22,7 +22,10 @@ day). Each measurement runs in a fresh process, so its peak RSS is its own.
   empty history: the full daily profile (every day × every cohort value and hour of
   day, bins of all 20 features, score × action, moments, unseen sketches), written
   chunk by chunk, with the reference bins already fitted (the fit is timed on its own).
-* profile (Spark): the same aggregates returned in memory (`profile_parts`).
+* profile (Spark, PostgreSQL): the same aggregates returned in memory (`profile_parts`), Spark
+  on the store's files (local[2]), PostgreSQL on a table at 127.0.0.1:5432/test loaded from
+  them once by COPY (not timed). Spark keeps the window's projection as one cached job and
+  fetches the aggregates in day groups; PostgreSQL, like DuckDB, goes chunk by chunk.
 
 Every measurement is repeated (``--repeat``, 3 by default) and appended to
 ``records/profile_bench.jsonl``; the tables quote the median and the spread of the
@@ -130,14 +133,14 @@ def measure(directory: Path, what: str, engine: str) -> dict[str, Any]:
         out["seconds"] = time.perf_counter() - began
     elif what in ("trees", "histogram"):
         out["seconds"] = _bins_alone(store, spec, what)
-    elif engine == "pyspark":
+    elif engine in ("pyspark", "postgres"):
         con = store.connect()
         reference_table = store.table("decisions", con=con)
         ts = reference_table.timestamp
         began = time.perf_counter()
         binning = fit_binning(reference_table.filter(ts < START + timedelta(days=30)), spec)
         out["fit_seconds"] = time.perf_counter() - began
-        con, table = _spark_table(store)
+        con, table = _spark_table(store) if engine == "pyspark" else _postgres_table(store)
         began = time.perf_counter()
         parts = profile_parts(table, spec, binning, start=START, end=START + timedelta(days=DAYS),
                               con=con)
@@ -199,6 +202,36 @@ def _spark_table(store: Any) -> tuple[Any, Any]:
     # one glob: Ibis's Spark backend takes a single path (committed files end in .parquet)
     pattern = store.root / "decisions" / f"model={store.spec.model}" / "date=*" / "*.parquet"
     return con, con.read_parquet(str(pattern))
+
+
+def _postgres_table(store: Any) -> tuple[Any, Any]:
+    """The store's decisions in a PostgreSQL table at 127.0.0.1:5432/test (loaded once, by COPY)."""
+    import io
+
+    import ibis
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    con = ibis.postgres.connect(host="127.0.0.1", port=5432, user="postgres", database="test")
+    files = store.files("decisions")
+    name = f"lw_bench_decisions_{sum(pq.ParquetFile(f).metadata.num_rows for f in files)}"
+    if name not in con.list_tables():
+        loading = f"{name}_loading"
+        con.create_table(loading, schema=ibis.Schema.from_pyarrow(store.schema("decisions").arrow),
+                         overwrite=True)
+        for path in files:
+            buffer = io.BytesIO()
+            table = pq.read_table(path)
+            pacsv.write_csv(table, buffer)
+            columns = ", ".join(f'"{c}"' for c in table.column_names)
+            with con.con.cursor() as cursor, cursor.copy(
+                    f'COPY "{loading}" ({columns}) FROM STDIN WITH (FORMAT csv, HEADER true)') as copy:
+                copy.write(buffer.getvalue())
+            con.con.commit()
+        with con.con.cursor() as cursor:  # complete, then named: an interrupted load is not reused
+            cursor.execute(f'ALTER TABLE "{loading}" RENAME TO "{name}"')
+        con.con.commit()
+    return con, con.table(name)
 
 
 def child(directory: Path, what: str, engine: str) -> dict[str, Any]:
