@@ -282,3 +282,13 @@ def test_gate_cases_are_checked_against_the_spec_with_key_paths() -> None:
                           {"name": "a", "input": {}, "expect": "approved"}])
     with pytest.raises(SpecError, match=r"gate\.cases\[0\]\.expect"):
         small_spec(cases=[{"name": "a", "input": {}, "expect": "maybe"}])
+
+
+def test_the_example_specs_commented_gate_and_rollout_blocks_are_valid_when_uncommented() -> None:
+    example = Path(__file__).parents[2] / "src" / "loopwatch" / "cli" / "example_spec.yaml"
+    text = example.read_text()
+    lines = [line[2:] for line in text[text.index("# gate:"):].splitlines()
+             if line.startswith(("# gate:", "# rollout:", "#   "))]
+    spec = spec_from_mapping({**yaml.safe_load(text), **yaml.safe_load("\n".join(lines))})
+    assert spec.gate is not None and spec.gate.cases[0].name == "known_fraud_pattern"
+    assert spec.rollout.shares == (0.05, 0.25, 0.5) and spec.gate.champion is not None

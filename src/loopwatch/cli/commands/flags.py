@@ -115,7 +115,8 @@ def _print(model: str, rows: list[dict[str, Any]], fmt: Format) -> None:
     cells = []
     for f in found:
         m = f["mitigation"]
-        what = {k: v for k, v in m.items() if k in ("version", "feature", "threshold", "cohort", "expires")}
+        what = {k: v for k, v in m.items()
+                if k in ("version", "share", "feature", "threshold", "cohort", "expires")}
         detail = ", ".join(f"{k} {v}" for k, v in what.items() if v is not None)
         cells.append([f["id"], f["kind"], f["state"] + (" (automatic)" if f["automatic"] else ""),
                       f["set_by"], f"#{f['alert_id']}" if f["alert_id"] else "-",
