@@ -66,7 +66,8 @@ def test_every_page_renders_for_a_reader_with_no_script_and_a_strict_policy(serv
         assert "acknowledge</button>" not in r.text and "revert</button>" not in r.text, path
     # what changed around the alerts: the registry's stage change and the flag set by hand
     home = session.get(f"{served.url}/").text
-    assert "stage changed of version v2 (candidate → production) by dana: retrained on January" in home
+    assert re.search(r"\d+ d after onset\)</span> · stage changed of version v2 "
+                     r"\(candidate → production\) by dana: retrained on January", home)
     assert "mitigation set by carla" in home
     # current health: every check family alerting, healthy or not checked, and the alerts not seen again
     health = session.get(f"{served.url}/health").text

@@ -180,6 +180,20 @@ def _ago(value: datetime | None, now: datetime | None = None) -> str:
     return f"{int(delta.total_seconds() // 60)} min ago"
 
 
+def _around(when: datetime, onset: datetime) -> str:
+    """Where a change falls against an alert's onset: ``2 d before onset``, ``5 h after onset``."""
+    delta = when - onset
+    side = "before" if delta < timedelta(0) else "after"
+    span = abs(delta)
+    if span >= timedelta(days=2):
+        text = f"{span.days} d"
+    elif span >= timedelta(hours=2):
+        text = f"{int(span.total_seconds() // 3600)} h"
+    else:
+        text = f"{int(span.total_seconds() // 60)} min"
+    return f"{text} {side} onset"
+
+
 def _number(value: Any, digits: int = 3) -> str:
     if not isinstance(value, int | float) or isinstance(value, bool):
         return "-" if value is None else str(value)
@@ -221,7 +235,8 @@ def _subject(item: Any) -> str:
 
 FILTERS: dict[str, Callable[..., str]] = {"time": _time, "ago": _ago, "number": _number,
                                           "interval": _interval, "subject": _subject,
-                                          "signed_percent": _signed_percent, "seconds_ago": _seconds_ago}
+                                          "signed_percent": _signed_percent, "seconds_ago": _seconds_ago,
+                                          "around": _around}
 
 PAGES: tuple[tuple[str, Callable[[Dashboard, Request], Page]], ...] = (
     ("/", home), ("/alerts/{alert_id}", alert), ("/models", models_page), ("/health", health),
