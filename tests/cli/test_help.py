@@ -54,7 +54,7 @@ def test_every_module_of_the_commands_package_is_registered_in_help_order() -> N
     assert modules == set(COMMANDS)
     assert list(COMMANDS) == ["init", "simulate", "ingest", "compact", "profile", "summary", "check",
                               "watch", "alerts", "audit", "flags", "models", "gate", "rollout", "compare",
-                              "evaluate", "export-training", "ablate",
+                              "evaluate", "export-training", "ablate", "effect",
                               "serve", "ui", "tail", "features", "reviews", "quarantine", "demo", "report",
                               "inventory"]
 

@@ -24,6 +24,7 @@ from loopwatch.cli.commands import compare
 from loopwatch.cli.commands import evaluate
 from loopwatch.cli.commands import export_training
 from loopwatch.cli.commands import ablate
+from loopwatch.cli.commands import effect
 from loopwatch.cli.commands import serve
 from loopwatch.cli.commands import ui
 from loopwatch.cli.commands import tail
@@ -36,7 +37,7 @@ from loopwatch.cli.commands import inventory
 # isort: on
 
 __all__ = ["ablate", "alerts", "audit", "check",
-           "compact", "compare", "demo", "evaluate", "export_training", "features", "flags", "gate",
+           "compact", "compare", "demo", "effect", "evaluate", "export_training", "features", "flags", "gate",
            "ingest", "init", "inventory", "models", "profile", "quarantine", "report", "reviews",
            "rollout", "serve",
            "simulate", "summary", "tail", "ui", "watch"]
