@@ -52,7 +52,8 @@ def effect(
                      number(row["effect"]), interval, render.count(row["n_model"]),
                      render.count(row["n_holdout"])])
     state = "labels mature" if report.mature else "LABELS NOT MATURE: effects on outcomes will move"
-    title = (f"{report.model}: model minus holdout, {report.window} "
-             f"({render.count(report.labelled)} labelled of {render.count(report.decisions)} decisions; {render.count(report.excluded_canary)} canary "
-             f"left out; {state}); outcomes in {report.currency} per decision")
+    count = render.count
+    title = (f"{report.model}: model minus holdout, {report.window} ({count(report.labelled)} labelled "
+             f"of {count(report.decisions)} decisions; {count(report.excluded_canary)} canary left out; "
+             f"{state}); outcomes in {report.currency} per decision")
     render.print_tables(render.table(columns, rows), title=title)
