@@ -143,3 +143,26 @@ def test_the_report_opens_offline_with_no_console_errors_and_its_charts_render(w
     for chart in charts:
         assert chart["width"] > 100 and chart["height"] > 50 and chart["marks"] > 0, chart
     assert printed == "none", "the print style hides the navigation"
+
+
+def test_the_weekly_cohort_figures_are_the_evaluations(fraud_store: tuple[Spec, datetime]) -> None:
+    from loopwatch.core.profile import Cohort
+    from loopwatch.evaluation.profile_metrics import evaluate_profile
+    from loopwatch.report.series import COHORT_METRICS, cohort_weeks, weeks
+
+    spec, _ = fraud_store
+    data = gather(spec, days=10, update=False).profiles
+    _, values = cohort_weeks(data, spec, "region")
+    assert values
+    for index, (a, b) in enumerate(weeks(len(data.days))):
+        week = data.window(a, b)
+        for value, rows in values.items():
+            expected = evaluate_profile(week[Cohort("region", value)], data.binning, spec)
+            for name in COHORT_METRICS:
+                ours = rows[name][index]
+                assert ours.n == expected[name].n
+                assert ours.value == pytest.approx(expected[name].value, nan_ok=True)
+                if ours.status == "ok":
+                    assert ours.interval == pytest.approx(expected[name].interval)
+                else:  # thin by the evaluation's rule, or labels not mature
+                    assert expected[name].status != "ok" or ours.reason == "labels not mature yet"

@@ -24,10 +24,11 @@ from loopwatch.core.profile import ALL, HOUR_OF_DAY, Binning, Cohort, Profile
 from loopwatch.core.profile_parts import ProfileParts
 from loopwatch.core.spec import Spec
 from loopwatch.core.window import Window
+from loopwatch.evaluation import metrics
 from loopwatch.evaluation.bins import ScoreBins
 from loopwatch.evaluation.maturity import label_maturity
 from loopwatch.evaluation.metrics import Metric
-from loopwatch.evaluation.profile_metrics import DEFAULT_THRESHOLD, evaluate_profile
+from loopwatch.evaluation.profile_metrics import DEFAULT_THRESHOLD
 from loopwatch.monitoring.coverage import coverage
 from loopwatch.monitoring.drift_stats import categorical_drift, numeric_drift
 from loopwatch.monitoring.impact import decision_shift, slot_shares
@@ -135,16 +136,27 @@ def cohort_weeks(data: DailyProfiles, spec: Spec, column: str, *,
         ref = data.reference.get(cohort) or data.reference.get(ALL)
         for (a, b), week in zip(spans, merged, strict=True):
             profile = week.get(cohort) or data.binning.empty(data.days[a], data.days[b - 1] + DAY, cohort)
-            metrics = evaluate_profile(profile, data.binning, spec)
+            found = _cohort_metrics(profile, data.binning, spec, bins, threshold)
             mature = ref is not None and label_maturity(profile.score.by_label, ref.score.by_label, bins=bins,
                                                         threshold=threshold).mature
             for name in COHORT_METRICS:
-                m = metrics[name]
+                m = found[name]
                 if name in LABELLED and not mature and m.status == "ok":
                     m = Metric.not_enough_data(name, m.value, n=m.n, reason="labels not mature yet")
                 rows[name].append(m)
         out[str(cohort.value)] = rows
     return labels, out
+
+
+def _cohort_metrics(profile: Profile, binning: Binning, spec: Spec, bins: ScoreBins,
+                    threshold: float) -> dict[str, Metric]:
+    """The :data:`COHORT_METRICS` of a profile, as :func:`evaluate_profile` computes them (only those)."""
+    by_label = profile.score.by_label
+    positive_rows = [i for i, action in enumerate(binning.actions) if action in spec.positive_actions]
+    return {"decision_rate": metrics.decision_rate(profile.score.by_action, positive_rows=positive_rows),
+            "recall": metrics.recall(by_label, bins=bins, threshold=threshold),
+            "precision": metrics.precision(by_label, bins=bins, threshold=threshold),
+            "roc_auc": metrics.roc_auc(by_label)}
 
 
 @dataclass(frozen=True)
