@@ -58,6 +58,9 @@ def test_a_short_demo_times_each_incident_from_the_alerts_it_leaves(tmp_path: Pa
     assert unscored["mitigation"]["id"] == flag["id"]
     assert found["mitigations"] and {m["id"] for m in found["mitigations"]} == {
         f["id"] for f in by_alert.values()}
+    # the report beside it, built from the same profiles and alerts
+    html = (out / "report.html").read_text()
+    assert html.lstrip().lower().startswith("<!doctype html") and "crypto_exchange" in html
     # the store and control plane it leaves open for the other commands
     spec = str(out / "loopwatch.yaml")
     checked = runner.invoke(app, ["check", "--spec", spec, "--as-of", unscored["detected_at"][:10],
