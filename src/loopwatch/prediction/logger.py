@@ -315,13 +315,16 @@ def _column_batch(columns: Mapping[str, Sequence[Any]]) -> ColumnBatch:
     for name, values in columns.items():
         if not isinstance(name, str):
             raise InputError(f"DecisionLogger.log_columns: column names are strings; got {name!r}")
-        tolist = getattr(values, "tolist", None)  # NumPy arrays: Python scalars, in C
-        if callable(tolist):
-            values = tolist()
-        if isinstance(values, str | bytes) or not isinstance(values, Sequence):
-            raise InputError(f"DecisionLogger.log_columns: column {name!r} must be a sequence "
-                             f"of values; got {_kind(values)}")
-        copied[name] = list(values)
+        if type(values) is list:  # the serving loop's columns: no ABC check (~1 µs a column)
+            copied[name] = values.copy()
+        else:
+            tolist = getattr(values, "tolist", None)  # NumPy arrays: Python scalars, in C
+            if callable(tolist):
+                values = tolist()
+            if isinstance(values, str | bytes) or not isinstance(values, Sequence):
+                raise InputError(f"DecisionLogger.log_columns: column {name!r} must be a sequence "
+                                 f"of values; got {_kind(values)}")
+            copied[name] = list(values)
         if rows is None:
             rows, first = len(values), name
         elif len(values) != rows:

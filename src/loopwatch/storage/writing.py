@@ -99,19 +99,26 @@ def write_rows(layout: StoreLayout, kind: Kind, schema: TableSchema, conformed: 
                 keep: list[bool] = []
                 fresh: list[str] = []
                 differ: list[int] = []
-                for i, (key, value) in enumerate(zip(part_keys, scores, strict=True)):
-                    new = key not in stored
-                    keep.append(new)
-                    if new:
-                        stored[key] = value
-                        fresh.append(key)
-                    elif stored[key] != value:
-                        differ.append(i)
-                duplicates += len(part_keys) - len(fresh) - len(differ)
+                if stored.keys().isdisjoint(part_keys) and len(set(part_keys)) == len(part_keys):
+                    # the common case of a logger: every key is new (set operations, no row loop)
+                    stored.update(zip(part_keys, scores, strict=True))
+                    fresh, keep = part_keys, [True] * len(part_keys)
+                else:
+                    for i, (key, value) in enumerate(zip(part_keys, scores, strict=True)):
+                        new = key not in stored
+                        keep.append(new)
+                        if new:
+                            stored[key] = value
+                            fresh.append(key)
+                        elif stored[key] != value:
+                            differ.append(i)
+                duplicates += len(keep) - len(fresh) - len(differ)
                 if differ:
                     resent += _resent(table.filter(mask), differ, stored, schema, conformed.source)
                 if fresh:
-                    part = table.filter(mask).filter(pa.array(keep))
+                    part = table.filter(mask)
+                    if len(fresh) < len(keep):
+                        part = part.filter(pa.array(keep))
                     try:
                         path = write_atomic(part, directory)
                     except StoreError:
