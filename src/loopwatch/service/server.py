@@ -30,10 +30,14 @@ __all__ = ["ServeOptions", "build_app", "load_loop", "serve"]
 
 #: Decisions the service's logger holds before the batch thread waits for room.
 LOG_QUEUE = 200_000
-#: Seconds between the service logger's writes: each write has a fixed cost (locks, a file,
-#: fsync) of about 4 ms of CPU, 17 µs a decision at 300 a write and 4 µs at 2,000
-#: (docs/DESIGN-NOTES.md); decisions reach the store at most this much later.
-LOG_FLUSH_SECONDS = 5.0
+#: Seconds between the service logger's writes (``--log-flush-seconds``): each write has a
+#: fixed cost (a Parquet file, two fsyncs, the day's directory listed) of about 8 ms of CPU,
+#: so a writer at 2,000 rows a write spends 7.8 µs a row and at 10,000 rows 4.7 µs
+#: (docs/DESIGN-NOTES.md, "Logging's share of serving"); decisions reach the store at most
+#: this much later, and a graceful stop still writes every one.
+LOG_FLUSH_SECONDS = 30.0
+#: Rows the service's logger writes at once at most (a write by size, before the interval).
+LOG_WRITE_ROWS = 20_000
 #: Seconds the service waits at shutdown for its logger to write what it holds.
 CLOSE_TIMEOUT = 30.0
 
@@ -87,6 +91,7 @@ class ServeOptions:
     max_rows: int | None = None
     max_wait_ms: float | None = None
     log: bool = True
+    log_flush_seconds: float = LOG_FLUSH_SECONDS
     token: str | None = None
 
 
@@ -101,8 +106,8 @@ def build_app(spec: Spec, loop: DecisionLoop, options: ServeOptions) -> Any:
     logger = loop.logger
     owned = False
     if options.log and logger is None:
-        logger = DecisionLogger(spec, queue_size=LOG_QUEUE, batch_size=10_000,
-                                flush_interval=LOG_FLUSH_SECONDS,
+        logger = DecisionLogger(spec, queue_size=LOG_QUEUE, batch_size=LOG_WRITE_ROWS,
+                                flush_interval=options.log_flush_seconds,
                                 on_full="block")
         loop.logger, owned = logger, True
     if not options.log:
@@ -111,6 +116,11 @@ def build_app(spec: Spec, loop: DecisionLoop, options: ServeOptions) -> Any:
     async def close_logger() -> None:
         if owned and logger is not None:
             await asyncio.to_thread(logger.close, CLOSE_TIMEOUT)
+            done = logger.stats()
+            # what the operator (and serve_bench) reads at exit: nothing pending, and what writing cost
+            print(f"loopwatch serve: logged {done.written} decisions ({done.duplicates} duplicates, "
+                  f"{done.quarantined} quarantined, {done.dropped} dropped, {done.pending} pending); "
+                  f"writer CPU {done.writer_cpu_s:.3f} s", file=sys.stderr, flush=True)
 
     return create_app(loop, token=options.token, logger=logger, on_shutdown=close_logger)
 

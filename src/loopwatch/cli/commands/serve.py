@@ -28,6 +28,9 @@ def serve(
         "--batch-wait-ms", min=0.0, show_default=False,
         help="Longest a row waits for its batch \\[default: the loop's]")] = None,
     log: Annotated[bool, typer.Option("--log/--no-log", help="Log decisions to the store")] = True,
+    log_flush_seconds: Annotated[float, typer.Option(
+        "--log-flush-seconds", min=0.1, max=3600.0,
+        help="Longest a logged decision waits to be written (fewer, larger writes cost less CPU)")] = 30.0,
 ) -> None:
     """Serve the decision loop over HTTP: POST /v1/decide, /metrics, /healthz, /readyz."""
     try:
@@ -43,7 +46,7 @@ def serve(
         fail(str(exc))
     token = current.serve_token.get_secret_value() if current.serve_token else None
     options = ServeOptions(host=host, port=port, max_rows=batch_rows, max_wait_ms=batch_wait_ms, log=log,
-                           token=token)
+                           log_flush_seconds=log_flush_seconds, token=token)
     render.err().print(f"serving {spec_obj.model} ({decision_loop.model.version}) on http://{host}:{port}"
                        f"{'' if log else ' (decisions not logged)'}", markup=False)
     run_server(spec_obj, decision_loop, options)
