@@ -34,6 +34,7 @@ import json
 import math
 import os
 import pickle
+import re
 import shutil
 import signal
 import socket
@@ -207,9 +208,17 @@ def serve_once(config: str, *, wrk: str, work: Path, script: Path, seconds: floa
     finally:
         server.send_signal(signal.SIGINT)
         try:
-            server.wait(60)
+            _, stderr = server.communicate(timeout=60)
         except subprocess.TimeoutExpired:
             server.kill()
+            stderr = b""
+    # the writer's CPU a decision over the server's life, every write included (a write
+    # every --log-flush-seconds falls inside a short measured window or not: counted so,
+    # the window's writer CPU would be 0 or several intervals' worth)
+    final = re.search(rb"logged (\d+) decisions .*writer CPU ([\d.]+) s", stderr or b"")
+    writer_per_decision = (float(final.group(2)) / int(final.group(1))
+                           if log and final and int(final.group(1)) else None)
+    steady_writer = writer_per_decision * measured["requests"] if writer_per_decision is not None else None
     record = {"part": "serving", "config": config, "round": round_, "batch_rows_max": rows,
               "wait_ms": wait, "logging": log, "connections": connections, "seconds": seconds,
               "throughput": round(measured["throughput"], 1), "p50_ms": measured["p50_us"] / 1e3,
@@ -222,6 +231,9 @@ def serve_once(config: str, *, wrk: str, work: Path, script: Path, seconds: floa
               "logging_cpu_share_pct": round(100 * log_cpu / cpu_used, 2) if cpu_used else None,
               "logging_batch_thread_pct": round(100 * batch_cpu / cpu_used, 2) if cpu_used else None,
               "logging_writer_pct": round(100 * writer_cpu / cpu_used, 2) if cpu_used else None,
+              "writer_us_per_decision": (None if writer_per_decision is None
+                                         else round(1e6 * writer_per_decision, 2)),
+              **_steady(cpu_used, batch_cpu, writer_cpu, steady_writer),
               "load_before": round(load_before, 2),
               "load_after": round(os.getloadavg()[0], 2), "server_exit": server.returncode}
     _records.append(BENCH, run, record)
@@ -234,6 +246,16 @@ def serve_once(config: str, *, wrk: str, work: Path, script: Path, seconds: floa
           f"  load {record['load_before']}",
           flush=True)
     return record
+
+
+def _steady(cpu_used: float, batch_cpu: float, writer_cpu: float, steady_writer: float | None
+            ) -> dict[str, float | None]:
+    """Logging's share of the server's CPU with the writer's CPU a decision over the server's life."""
+    if steady_writer is None or not cpu_used:
+        return {"logging_share_steady_pct": None, "logging_writer_steady_pct": None}
+    total = cpu_used - writer_cpu + steady_writer
+    return {"logging_share_steady_pct": round(100 * (batch_cpu + steady_writer) / total, 2),
+            "logging_writer_steady_pct": round(100 * steady_writer / total, 2)}
 
 
 def prepare(work: Path, *, seed: int) -> Any:
@@ -266,7 +288,8 @@ def bench_serving(args: argparse.Namespace, run: dict[str, Any], work: Path) -> 
     print("logging's CPU per decision: "
           f"{_records.fmt_spread([r['logging_cpu'] for r in ratios], 1, '%')} more than without logging; "
           f"logging's share of the batched server's CPU (in-process): "
-          f"{_records.fmt_spread([r['logging_share'] for r in ratios], 1, '%')}")
+          f"{_records.fmt_spread([r['logging_share'] for r in ratios], 1, '%')}; the writer counted over "
+          f"the server's life: {_records.fmt_spread([r['logging_share_steady'] for r in ratios], 1, '%')}")
     return {k: statistics.median(r[k] for r in ratios) for k in ratios[0]}
 
 
@@ -281,7 +304,9 @@ def round_ratios(servers: dict[str, dict[str, Any]]) -> dict[str, float]:
             # counted in-process, so the other load on the machine does not move it
             "logging_share": batched.get("logging_cpu_share_pct") or float("nan"),
             "logging_batch": batched.get("logging_batch_thread_pct") or float("nan"),
-            "logging_writer": batched.get("logging_writer_pct") or float("nan")}
+            "logging_writer": batched.get("logging_writer_pct") or float("nan"),
+            "logging_share_steady": batched.get("logging_share_steady_pct") or float("nan"),
+            "logging_writer_steady": batched.get("logging_writer_steady_pct") or float("nan")}
 
 
 def bench_cascade(run: dict[str, Any], serving: Any) -> None:
@@ -391,7 +416,11 @@ def _serving_table(records: list[dict[str, Any]]) -> str:
                                    ("logging_batch", "… of which the batch thread building and enqueuing "
                                     "logged batches, %", 1),
                                    ("logging_writer", "… of which the logger's writer thread validating "
-                                    "and writing, %", 1)):
+                                    "and writing, %", 1),
+                                   ("logging_share_steady", "share of the batched server's CPU spent "
+                                    "logging, the writer counted over the server's life, %", 1),
+                                   ("logging_writer_steady", "… of which the writer thread (over the "
+                                    "server's life), %", 1)):
             if any(math.isnan(x[key]) for x in complete):
                 continue  # a run from before the server counted it
             lines.append(f"| {label} | {_records.fmt_spread([x[key] for x in complete], digits)} |")
