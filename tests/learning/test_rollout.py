@@ -6,6 +6,8 @@ the sinks as a change event."""
 from __future__ import annotations
 
 import json
+import os
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -72,10 +74,36 @@ class Serving:
         return list(decisions)
 
 
-@pytest.fixture
-def plane(tmp_path: Path) -> Iterator[ControlPlane]:
+def _postgres() -> Iterator[str]:
+    """A fresh database on the PostgreSQL at 127.0.0.1:5432; skipped without one, failed under CI=true."""
+    try:
+        import psycopg
+
+        admin = psycopg.connect(host="127.0.0.1", port=5432, user="postgres", dbname="postgres",
+                                autocommit=True, connect_timeout=5)
+    except Exception as exc:
+        reason = f"PostgreSQL is not available at postgres@127.0.0.1:5432: {type(exc).__name__}: {exc}"
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{reason} (CI=true: the control plane's tests must run on PostgreSQL)",
+                        pytrace=False)
+        pytest.skip(reason)
+    name = f"loopwatch_rollout_{uuid.uuid4().hex[:12]}"
+    admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"postgresql://postgres@127.0.0.1:5432/{name}"
+    finally:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def plane(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ControlPlane]:
+    """The control plane, on SQLite (in the store) and on PostgreSQL, with v2 in production and v3 in
+    shadow."""
     spec = spec_at(tmp_path)
-    with ControlPlane.for_spec(spec) as plane:
+    urls = _postgres() if request.param == "postgresql" else iter([None])
+    url = next(urls)
+    with ControlPlane.for_spec(spec, url=url) as plane:
         registry = ModelRegistry(plane.engine, sinks=spec.alerts.sinks)
         for v in ("v2", "v3"):
             registry.register(new_version(model="fraud", version=v, artifact=f"/models/{v}.joblib"),
@@ -83,6 +111,8 @@ def plane(tmp_path: Path) -> Iterator[ControlPlane]:
         registry.move("fraud", "v2", "production", actor="ana", reason="the model in service")
         registry.move("fraud", "v3", "shadow", actor="ana", reason="gate passed")
         yield plane
+    for _ in urls:  # drop the PostgreSQL database
+        pass
 
 
 def step(spec: Spec, plane: ControlPlane) -> Any:
@@ -160,6 +190,7 @@ def test_a_canary_that_flags_far_more_is_rolled_back_at_its_first_step(
     assert lines[-1]["alert"] is None and lines[-1]["severity"] == "info"
 
 
+@pytest.mark.parametrize("plane", ["sqlite"], indirect=True)
 def test_a_page_since_the_step_began_rolls_the_canary_back(tmp_path: Path, plane: ControlPlane) -> None:
     spec = spec_at(tmp_path)
     serving = Serving(spec, plane, linear("v3", 1.0))
@@ -174,6 +205,7 @@ def test_a_page_since_the_step_began_rolls_the_canary_back(tmp_path: Path, plane
     assert "errors tripled" in verdict.reasons[0]
 
 
+@pytest.mark.parametrize("plane", ["sqlite"], indirect=True)
 def test_rollout_on_the_command_line_reports_then_takes_the_step(tmp_path: Path, plane: ControlPlane) -> None:
     spec = spec_at(tmp_path)
     path = tmp_path / "loopwatch.yaml"
