@@ -212,6 +212,8 @@ def _signed_percent(value: Any) -> str:
     """A relative change or a difference of shares as a signed percentage: ``+4.4%``."""
     if not isinstance(value, int | float) or not math.isfinite(value):
         return "-"
+    if abs(value) < 5e-5:  # what would print as +0% or -0%
+        return "0%"
     return f"{value * 100:+.3g}%"
 
 
