@@ -94,6 +94,9 @@ def test_what_nobody_recorded_is_a_gap_and_the_three_questions_are_answered(
     for column in ("region", "device", "customer_type"):
         shares = [d["share"] for d in harmed[f"by {column}"]["data"]]
         assert sum(shares) == pytest.approx(1.0)
+    quality = found["quality"]
+    if quality["label maturity"]["gap"]:  # an early reading is not passed off as the model's quality
+        assert all(quality[m]["gap"] for m in ("roc_auc", "precision", "recall"))
     gaps = found["_"]["gaps"]
     assert len(gaps) == sum(1 for key, _ in SECTIONS for item in found[key].values() if item["gap"])
 

@@ -247,7 +247,11 @@ def _quality(inputs: ReportInputs) -> list[Item]:
     items = [Item("label maturity", f"label coverage {_pct(whole.maturity.coverage)} of the window ({state})",
                   "logs", whole.maturity.to_dict(), gap=not whole.maturity.mature)]
     for name in ("roc_auc", "precision", "recall", "calibration_intercept", "brier_score"):
-        items.append(_metric_item(name, whole.metrics.get(name)))
+        item = _metric_item(name, whole.metrics.get(name))
+        if not whole.maturity.mature and not item.gap:  # measured on the labels that came first
+            item = Item(item.label, item.text + " — labels not mature yet: an early, biased reading",
+                        item.source, item.data, gap=True)
+        items.append(item)
     return items
 
 
