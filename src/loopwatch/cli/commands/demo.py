@@ -23,7 +23,8 @@ def demo(
         "--out", metavar="DIR",
         help="Directory for the store, spec, control plane, incidents.json and report.html "
              "(an earlier demo or simulation in it is replaced)")] = Path("demo-data"),
-    per_day: Annotated[int, typer.Option("--per-day", min=100, help="Decisions per day")] = 20_000,
+    per_day: Annotated[int, typer.Option(
+        "--per-day", min=100, help="Decisions per day (at 5,000 every incident is still caught)")] = 5_000,
     seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same data")] = 7,
     fmt: FormatOption = Format.table,
 ) -> None:
