@@ -25,8 +25,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-import numpy as np
-
 from loopwatch.core.findings import Severity
 from loopwatch.core.flags import Canary
 from loopwatch.core.intervals import newcombe
@@ -116,35 +114,30 @@ def arm_stats(spec: Spec, source: DecisionSource, start: datetime, end: datetime
                          "'serving:' block")
     c, s = spec.columns, spec.serving.columns
     table = source.table("decisions")
-    table = table.filter((table[c.timestamp] >= start) & (table[c.timestamp] < end))
-    names = [n for n in (s.route, c.error, c.action, c.latency, s.shadow_version, c.score)
-             if n is not None and n in table.columns]
-    data = table.select(*names).to_pyarrow()
-
-    def column(name: str | None) -> np.ndarray[Any, Any] | None:
-        if name is None or name not in data.column_names:
-            return None
-        return np.asarray(data.column(name).to_numpy(zero_copy_only=False), dtype=object)
-
-    route = column(s.route)
-    if route is None:
+    if s.route not in table.columns:
         raise InputError(f"the decision log has no {s.route!r} column (serving.columns.route)")
-    error, action, latency = column(c.error), column(c.action), column(c.latency)
-    shadow = column(s.shadow_version)
+    table = table.filter((table[c.timestamp] >= start) & (table[c.timestamp] < end))
 
-    def stats(mask: np.ndarray[Any, Any]) -> ArmStats:
-        n = int(mask.sum())
-        errors = 0 if error is None else int(sum(1 for e in error[mask] if e not in (None, "")))
-        positives = 0 if action is None else int(sum(1 for a in action[mask] if a in spec.positive_actions))
-        times = [] if latency is None else [float(x) for x in latency[mask] if x is not None]
-        p95 = float(np.quantile(times, 0.95)) if times else None
-        return ArmStats(n, errors, positives, p95)
+    def stats(rows: Any) -> ArmStats:
+        # only the aggregates leave the engine
+        measures: dict[str, Any] = {"n": rows.count()}
+        if c.error is not None and c.error in rows.columns:
+            measures["errors"] = (rows[c.error].notnull() & (rows[c.error] != "")).sum()
+        if c.action is not None and c.action in rows.columns:
+            measures["positives"] = rows[c.action].isin(list(spec.positive_actions)).sum()
+        if c.latency is not None and c.latency in rows.columns:
+            measures["p95"] = rows[c.latency].quantile(0.95)
+        (r,) = rows.aggregate(**measures).to_pyarrow().to_pylist()
+        p95 = r.get("p95")
+        return ArmStats(int(r.get("n") or 0), int(r.get("errors") or 0), int(r.get("positives") or 0),
+                        None if p95 is None else float(p95))
 
-    primary = route == "primary"
-    if shadow_of is not None:
-        carried = primary & (shadow == shadow_of) if shadow is not None else np.zeros_like(primary)
-        return stats(carried), stats(primary)
-    return stats(route == "canary"), stats(primary)
+    primary = table.filter(table[s.route] == "primary")
+    if shadow_of is None:
+        return stats(table.filter(table[s.route] == "canary")), stats(primary)
+    if s.shadow_version not in table.columns:
+        return ArmStats(0, 0, 0, None), stats(primary)
+    return stats(primary.filter(primary[s.shadow_version] == shadow_of)), stats(primary)
 
 
 def plan(spec: Spec, plane: ControlPlane, source: DecisionSource, *,
