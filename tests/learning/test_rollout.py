@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -223,3 +224,21 @@ def test_rollout_on_the_command_line_reports_then_takes_the_step(tmp_path: Path,
     assert ModelRegistry(plane.engine).get("fraud", "v3").stage == "canary"
     (entry,) = [e for e in plane.audit(model="fraud") if e.to_state == "canary"]
     assert entry.actor == "ana" and entry.reason.startswith("rollout: no page since the step began")
+
+
+@pytest.mark.parametrize("plane", ["sqlite"], indirect=True)
+def test_watch_takes_the_step_after_its_run_only_with_rollout_automatic(tmp_path: Path,
+                                                                       plane: ControlPlane) -> None:
+    from loopwatch.cli.commands.watch import _rollout
+
+    spec = spec_at(tmp_path)
+    Serving(spec, plane, linear("v3", 1.0)).decide(100)
+    quick = spec.model_copy(update={"rollout": spec.rollout.model_copy(update={"min_duration": "1s"})})
+    time.sleep(1.1)
+    _rollout(quick, plane, open_source(spec))
+    assert ModelRegistry(plane.engine).get("fraud", "v3").stage == "shadow", "automatic is off by default"
+    automatic = quick.model_copy(update={"rollout": quick.rollout.model_copy(update={"automatic": True})})
+    _rollout(automatic, plane, open_source(spec))
+    assert ModelRegistry(plane.engine).get("fraud", "v3").stage == "canary"
+    (entry,) = [e for e in plane.audit(model="fraud") if e.to_state == "canary"]
+    assert entry.actor == "watch"
