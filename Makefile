@@ -83,6 +83,7 @@ bench-full: $(STAMP)
 	$(BIN)/python benchmarks/baselines_replay.py --generator churn --variant open
 	$(BIN)/python benchmarks/baselines_replay.py --generator churn --variant none
 	$(BIN)/python benchmarks/store_readers.py --runs 3
+	$(BIN)/python benchmarks/demo_bench.py --repeat 3
 	$(BIN)/python benchmarks/serve_bench.py --rounds 5 --seconds 8
 	$(BIN)/python benchmarks/tables.py
 

@@ -92,7 +92,11 @@ def _demo_table(records: list[dict[str, Any]]) -> str:
     latest = _records.latest_runs(records, count=3)
     if not latest:
         return "_no records yet: run `.venv/bin/python benchmarks/demo_bench.py`_\n"
-    lines = ["| days | per day | runs | wall | CPU (user+sys) | peak RSS | load avg (1 min) | "
+    run = latest[-1]["run"]
+    lines = [f"`{run['command']}` on {run['date'][:10]} ({run['cpus']} CPUs, load average "
+             f"{run['load_average'][0]} at start). Wall and CPU time of the whole command in a new process "
+             "(simulation, 60 daily runs, report); load average before and after each run.", "",
+             "| days | per day | runs | wall | CPU (user+sys) | peak RSS | load avg (1 min) | "
              "paged / warned / missed | false pages | run date |",
              "|---|---|---|---|---|---|---|---|---|---|"]
     tagged = [{**r, "_run": r["run"]["id"]} for r in latest]
