@@ -287,8 +287,11 @@ def test_gate_cases_are_checked_against_the_spec_with_key_paths() -> None:
 def test_the_example_specs_commented_gate_and_rollout_blocks_are_valid_when_uncommented() -> None:
     example = Path(__file__).parents[2] / "src" / "loopwatch" / "cli" / "example_spec.yaml"
     text = example.read_text()
-    lines = [line[2:] for line in text[text.index("# gate:"):].splitlines()
-             if line.startswith(("# gate:", "# rollout:", "#   "))]
-    spec = spec_from_mapping({**yaml.safe_load(text), **yaml.safe_load("\n".join(lines))})
+    blocks: dict[str, Any] = {}
+    for key in ("gate", "rollout"):  # each block: its commented lines up to the next blank line
+        block = text[text.index(f"# {key}:"):].split("\n\n", 1)[0]
+        blocks.update(yaml.safe_load("\n".join(line[2:] for line in block.splitlines()
+                                               if line.startswith((f"# {key}:", "#   ")))))
+    spec = spec_from_mapping({**yaml.safe_load(text), **blocks})
     assert spec.gate is not None and spec.gate.cases[0].name == "known_fraud_pattern"
     assert spec.rollout.shares == (0.05, 0.25, 0.5) and spec.gate.champion is not None
