@@ -78,17 +78,18 @@ def drift_chart(cells: Sequence[Sequence[DriftCell]], days: Sequence[datetime]) 
 
 
 def calibration_chart(now: Sequence[CalibrationPoint], reference: Sequence[CalibrationPoint]) -> str:
-    """Observed positive rate per score group (window and reference) against the mean score."""
-    labels = [f"{p.score:.2f}" for p in now]
+    """Observed positive rate per score group (window and reference) against the group's mean score."""
+    labels = [f"{p.score:.3f}" for p in now]
     observed = Series("observed (window)",
                       tuple(Point(p.observed, p.low, p.high, note=f"n={p.n:,}") for p in now))
     ideal = Series("perfect calibration", tuple(Point(p.score) for p in now), dashed=True)
     series = [observed, ideal]
-    if len(reference) == len(now):
-        series.append(Series("observed (reference)", tuple(Point(p.observed, p.low, p.high, note=f"n={p.n:,}")
-                                                           for p in reference)))
-    return line_chart("calibration: observed positive rate by mean score of each tenth of labelled decisions",
-                      labels, series, fmt="{:.2f}", low=0.0, high=1.0)
+    then = {p.group: p for p in reference}
+    series.append(Series("observed (reference)", tuple(
+        Point(r.observed, r.low, r.high, note=f"n={r.n:,}") if (r := then.get(p.group)) else Point(math.nan)
+        for p in now)))
+    return line_chart("calibration: observed positive rate by score group (x: the group's mean score)",
+                      labels, series, fmt="{:.3f}", low=0.0)
 
 
 def coverage_chart(rows: Sequence[CoverageRow], min_rows: int) -> str:

@@ -209,6 +209,7 @@ def drift_cells(data: DailyProfiles, spec: Spec) -> list[list[DriftCell]]:
 class CalibrationPoint:
     """One group of score bins: mean score, observed positive rate with its Wilson interval, rows."""
 
+    group: int
     score: float
     observed: float
     low: float
@@ -216,26 +217,32 @@ class CalibrationPoint:
     n: int
 
 
-def calibration_curve(profile: Profile, binning: Binning, *, groups: int = 10) -> list[CalibrationPoint]:
-    """Reliability curve of labelled decisions: score bins pooled into ``groups`` of about equal rows."""
+#: Score groups of the calibration curve: finer at low scores, where a rare-event model puts most
+#: decisions (equal-count groups would all sit near 0).
+CALIBRATION_EDGES = (0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 0.9)
+
+
+def calibration_curve(profile: Profile, binning: Binning, *,
+                      edges: Sequence[float] = CALIBRATION_EDGES) -> list[CalibrationPoint]:
+    """Reliability curve of labelled decisions: score bins pooled into groups between ``edges``, each
+    with its mean score and the observed positive rate (Wilson interval); empty groups left out."""
     bins = ScoreBins.from_edges(binning.score)
     neg, pos = profile.score.by_label[0].astype(float), profile.score.by_label[1].astype(float)
     rows = neg + pos
-    total = rows.sum()
-    if total <= 0:
+    if rows.sum() <= 0:
         return []
     scores = np.nan_to_num(np.asarray(bins.scores, dtype=float), nan=0.0)
-    cut = np.floor(np.cumsum(rows) / total * groups - 1e-9).clip(0, groups - 1)
+    group = np.searchsorted(np.asarray(edges, dtype=float), scores, side="right")
     out = []
-    for g in range(groups):
-        mask = (cut == g) & (rows > 0)
+    for g in range(len(edges) + 1):
+        mask = (group == g) & (rows > 0)
         n = float(rows[mask].sum())
         if n <= 0:
             continue
         positives = float(pos[mask].sum())
         low, high = wilson(positives, n)
-        out.append(CalibrationPoint(float((scores[mask] * rows[mask]).sum() / n), positives / n, low, high,
-                                    round(n)))
+        out.append(CalibrationPoint(g, float((scores[mask] * rows[mask]).sum() / n), positives / n, low,
+                                    high, round(n)))
     return out
 
 
