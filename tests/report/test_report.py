@@ -134,6 +134,8 @@ def test_the_report_opens_offline_with_no_console_errors_and_its_charts_render(w
             page.screenshot(path=str(tmp_path / "report.png"), full_page=False)
             page.emulate_media(media="print")
             printed = page.evaluate("() => getComputedStyle(document.querySelector('nav')).display")
+            pdf = page.pdf(format="A4")
+            (tmp_path / "report.pdf").write_bytes(pdf)
         finally:
             browser.close()
     assert attempted == [], f"the report asked the network for {attempted}"
@@ -143,6 +145,8 @@ def test_the_report_opens_offline_with_no_console_errors_and_its_charts_render(w
     for chart in charts:
         assert chart["width"] > 100 and chart["height"] > 50 and chart["marks"] > 0, chart
     assert printed == "none", "the print style hides the navigation"
+    pages = len(re.findall(rb"/Type\s*/Page[^s]", pdf))
+    assert pdf.startswith(b"%PDF") and pages > 1, "it prints to A4 pages"
 
 
 def test_the_weekly_cohort_figures_are_the_evaluations(fraud_store: tuple[Spec, datetime]) -> None:
