@@ -37,7 +37,7 @@ def test_the_redundant_expensive_feature_is_removable_and_its_original_with_it_i
     # without both vendors' scores the model loses the signal: the same test must not say remove
     both = ablate(simulated, features=[REDUNDANT_FEATURE, "ip_risk_score"], train=TRAIN, held_out=HELD_OUT)
     print(both.report())
-    assert both.recommendation in ("keep", "inconclusive")
+    assert both.recommendation != "remove"
     assert both.auc is not None and both.auc.difference < auc["difference"]
 
 

@@ -18,8 +18,10 @@ price per call. :func:`ablate` measures both sides on the decision log:
 The recommendation uses the champion/challenger margin and level
 (``learning.champion``): **remove** when the ablated model is shown
 non-inferior (its AUC is not lower by more than the margin, one-sided at
-``alpha``), **keep** when it is shown worse (its 95% interval lies below zero
-and non-inferiority is not shown), otherwise **inconclusive**;
+``alpha``) and its loss is not significant (the 95% interval reaches zero);
+**weigh** when the loss is significant but shown within the margin (a small,
+real loss: set it against the saving); **keep** when the loss is significant
+and not shown within the margin; otherwise **inconclusive**;
 **not_enough_data** when the held-out window has fewer labelled positives or
 negatives than ``min_class_rows``. The held-out window's labels must have
 matured as for champion/challenger; an immature window is reported as such.
@@ -54,7 +56,7 @@ __all__ = ["AblationResult", "FeatureCost", "TrainHook", "ablate", "load_train_h
 
 #: ``train(rows, features, label) -> scorer``: fit on labelled rows using only ``features``.
 TrainHook = Callable[[pa.Table, Sequence[str], str], Callable[[pa.Table], npt.ArrayLike]]
-Recommendation = Literal["remove", "keep", "inconclusive", "not_enough_data", "labels_not_mature"]
+Recommendation = Literal["remove", "weigh", "keep", "inconclusive", "not_enough_data", "labels_not_mature"]
 
 #: Held-out window after the training window when none is given.
 DEFAULT_HELD_OUT = timedelta(days=14)
@@ -301,8 +303,10 @@ def _recommend(auc: PairedDifference, saved: FeatureCost, margin: float, alpha: 
     if saved.price is not None:
         gain.append(f"{saved.price:g} {saved.currency}")
     saving = f"; saves {' and '.join(gain)} per decision" if gain else "; its cost is not declared"
-    if p <= alpha:
+    if p <= alpha and not significant:
         return "remove", f"{loss}, within the margin {margin:g} (p = {p:.3g}){saving}"
+    if p <= alpha:
+        return "weigh", f"{loss}, small enough to be within the margin {margin:g} (p = {p:.3g}){saving}"
     if significant:
         return "keep", f"{loss}, beyond what the margin {margin:g} allows (p = {p:.3g})"
     return "inconclusive", (f"{loss}, but not shown within the margin {margin:g} (p = {p:.3g}); "

@@ -1,0 +1,227 @@
+"""The learning loop's figures: paired-interval coverage by simulation, and the simulator's scenarios.
+
+Two parts, each writing records to ``benchmarks/records/learning_loop.jsonl``:
+
+* ``coverage``: how often the intervals the learning loop relies on cover a known truth —
+  the correlated-DeLong interval of an AUC difference (binormal and heavy-tailed scores, at
+  the rule's floor of 25 positives and above) and the weighted model-effect interval
+  (a holdout share that changes with the world, lognormal dollar losses).
+* ``scenarios``: on the fraud simulator, per seed, the champion/challenger scenario (a
+  challenger better overall but misreading one region's IP reputation) and the ablation
+  scenario (a second IP-reputation vendor built to be redundant).
+
+    .venv/bin/python benchmarks/learning_loop.py --runs 400 --seeds 11,12,13
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from _records import append, latest_runs, load, new_run
+from scipy import stats
+
+from loopwatch.core.spec import load_spec
+from loopwatch.core.window import Window
+from loopwatch.evaluation.paired import paired_auc
+from loopwatch.evaluation.policy_effect import policy_effect
+from loopwatch.learning.ablation import ablate
+from loopwatch.learning.champion import compare_replay
+from loopwatch.learning.training_data import rows_as_of
+from loopwatch.simulate.fraud import SimulationConfig, simulate, write_simulation
+from loopwatch.simulate.redundant import REDUNDANT_FEATURE, with_redundant_feature
+from loopwatch.simulate.retrain import train
+from loopwatch.simulate.world import FEATURES
+from loopwatch.storage.sources import open_source
+
+BENCH = "learning_loop"
+TRAIN = Window.of("2026-01-01", "2026-01-15")
+COMPARED = Window.of("2026-01-15", "2026-02-10")
+HELD_OUT = Window.of("2026-01-15", "2026-02-05")
+
+#: (name, positives, negatives, latent, shift of the champion, of the challenger, correlation)
+AUC_SETTINGS = (
+    ("binormal, 25 positives", 25, 2000, "normal", 1.5, 1.8, 0.6),
+    ("binormal, 100 positives", 100, 5000, "normal", 1.5, 1.8, 0.6),
+    ("t3 latents, 25 positives", 25, 2000, "t3", 1.5, 1.8, 0.6),
+    ("t3 latents, 100 positives", 100, 5000, "t3", 1.5, 1.8, 0.6),
+)
+#: (name, decisions, early holdout share, late holdout share)
+EFFECT_SETTINGS = (("holdout 5% then 25%", 30_000, 0.05, 0.25), ("holdout 2% then 20%", 30_000, 0.02, 0.20))
+
+
+def _latent(rng: np.random.Generator, kind: str, size: tuple[int, ...], rho: float) -> np.ndarray:
+    cov = [[1.0, rho], [rho, 1.0]]
+    z = rng.multivariate_normal([0.0, 0.0], cov, size=size)
+    if kind == "t3":
+        z = z / np.sqrt(rng.chisquare(3, size=size)[..., None] / 3)
+    return z
+
+
+def _true_auc(kind: str, shift: float) -> float:
+    """AUC of a positive latent shifted by ``shift`` against a negative one (difference of two draws)."""
+    if kind == "normal":
+        return float(stats.norm.cdf(shift / math.sqrt(2)))
+    rng = np.random.default_rng(0)
+    a = rng.standard_t(3, 2_000_000)
+    b = rng.standard_t(3, 2_000_000)
+    return float(np.mean(a + shift > b))
+
+
+def auc_coverage(runs: int, seed: int) -> list[dict[str, Any]]:
+    out = []
+    for name, m, n, kind, shift_a, shift_b, rho in AUC_SETTINGS:
+        rng = np.random.default_rng([seed, m, n])
+        truth = _true_auc(kind, shift_b) - _true_auc(kind, shift_a)
+        covered = 0
+        for _ in range(runs):
+            pos, neg = _latent(rng, kind, (m,), rho), _latent(rng, kind, (n,), rho)
+            labels = np.r_[np.ones(m, bool), np.zeros(n, bool)]
+            a = np.r_[pos[:, 0] + shift_a, neg[:, 0]]
+            b = np.r_[pos[:, 1] + shift_b, neg[:, 1]]
+            got = paired_auc(labels, a, b)
+            covered += got.low <= truth <= got.high
+        out.append({"part": "coverage", "statistic": "paired AUC (DeLong)", "setting": name, "runs": runs,
+                    "covered": covered, "truth": truth})
+    return out
+
+
+def effect_coverage(runs: int, seed: int) -> list[dict[str, Any]]:
+    out = []
+    for name, n, early, late_share in EFFECT_SETTINGS:
+        rng = np.random.default_rng([seed, n, int(early * 100)])
+        covered = 0
+        for _ in range(runs):
+            late = rng.random(n) < 0.5
+            fraud = rng.random(n) < np.where(late, 0.05, 0.02)
+            amount = np.zeros(n)
+            amount[fraud] = rng.lognormal(4.0, 1.0, int(fraud.sum()))
+            lost_model = np.where(fraud & ~(rng.random(n) < 0.7), amount, 0.0)
+            lost_holdout = np.where(fraud & ~(rng.random(n) < 0.2), amount, 0.0)
+            p = np.where(late, late_share, early)
+            h = rng.random(n) < p
+            got = policy_effect(np.where(h, lost_holdout, lost_model), h, p)
+            covered += got.low <= float((lost_model - lost_holdout).mean()) <= got.high
+        out.append({"part": "coverage", "statistic": "model effect (weighted)", "setting": name, "runs": runs,
+                    "covered": covered, "truth": None})
+    return out
+
+
+def scenarios(seed: int, per_day: int) -> dict[str, Any]:
+    began = time.perf_counter()
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "sim"
+        config = SimulationConfig(days=56, decisions_per_day=per_day, incidents=(), seed=seed,
+                                  start=datetime(2026, 1, 1, tzinfo=UTC))
+        write_simulation(with_redundant_feature(simulate(config)), out)
+        spec = load_spec(out / "loopwatch.yaml")
+        store = open_source(spec)
+        rows = rows_as_of(store, TRAIN, labelled_only=True)
+        without = train(rows, [f for f in FEATURES if f != "ip_risk_score"], "label", seed=1)
+        full = train(rows, FEATURES, "label", seed=1)
+
+        def challenger(table: pa.Table) -> np.ndarray:
+            afr = pc.equal(table.column("region"), "AFR")
+            ip = table.column("ip_risk_score")
+            inverted = pc.if_else(afr, pc.subtract(1.0, ip), ip)
+            at = table.column_names.index("ip_risk_score")
+            return full(table.set_column(at, "ip_risk_score", inverted))
+
+        result = compare_replay(spec, COMPARED, champion=without, challenger=challenger, store=store)
+        by = {c.cohort: c for c in result.cohorts}
+        afr, overall = by.get("region=AFR"), result.overall
+        redundant = ablate(spec, features=[REDUNDANT_FEATURE], train=TRAIN, held_out=HELD_OUT, store=store)
+        both = ablate(spec, features=[REDUNDANT_FEATURE, "ip_risk_score"], train=TRAIN, held_out=HELD_OUT,
+                      store=store)
+
+    def diff(d: Any) -> dict[str, float] | None:
+        return None if d is None else {"difference": d.difference, "low": d.low, "high": d.high}
+
+    return {"part": "scenarios", "seed": seed, "per_day": per_day,
+            "champion_verdict": result.verdict, "blocked": list(result.blocked_cohorts),
+            "overall": diff(overall.metric if overall else None), "superiority_p": result.superiority_p,
+            "afr": diff(afr.metric if afr else None), "afr_positives": afr.positives if afr else None,
+            "redundant": {"recommendation": redundant.recommendation, **(diff(redundant.auc) or {}),
+                          "latency_ms": redundant.saved.latency_ms, "price": redundant.saved.price},
+            "both": {"recommendation": both.recommendation, **(diff(both.auc) or {})},
+            "seconds": time.perf_counter() - began}
+
+
+def _ci(d: dict[str, Any] | None) -> str:
+    if not d:
+        return "—"
+    return f"{d['difference']:+.4f} ({d['low']:+.4f} to {d['high']:+.4f})"
+
+
+def table_coverage(records: list[dict[str, Any]]) -> str:
+    """Coverage of the 95% intervals, per setting, with its binomial standard error."""
+    rows = [r for r in latest_runs(records, where={"part": "coverage"})]
+    if not rows:
+        return "(no records: run benchmarks/learning_loop.py)\n"
+    info = rows[0]["run"]
+    out = [f"Run {info['id']} ({info['date']}, `{info['command']}`, git {info['git']}, load average "
+           f"{info['load_average'][0]}): share of 95% intervals covering the truth.", "",
+           "| statistic | setting | runs | coverage |", "|---|---|---:|---:|"]
+    for r in rows:
+        p = r["covered"] / r["runs"]
+        se = math.sqrt(p * (1 - p) / r["runs"])
+        out.append(f"| {r['statistic']} | {r['setting']} | {r['runs']} | {100 * p:.1f}% ±{100 * se:.1f} |")
+    return "\n".join(out) + "\n"
+
+
+def table_scenarios(records: list[dict[str, Any]]) -> str:
+    """Per seed: the champion/challenger verdict and differences, and the two ablations."""
+    rows = [r for r in latest_runs(records, where={"part": "scenarios"})]
+    if not rows:
+        return "(no records: run benchmarks/learning_loop.py)\n"
+    info = rows[0]["run"]
+    out = [f"Run {info['id']} ({info['date']}, `{info['command']}`, git {info['git']}, load average "
+           f"{info['load_average'][0]}): 56 simulated days at {rows[0]['per_day']:,} decisions a day "
+           "per seed; "
+           "AUC differences (challenger − champion; without − with) with their intervals "
+           "(90% for the rule, 95% for ablation).", "",
+           "| seed | verdict | blocked | overall AUC diff | AFR AUC diff (positives) | without the redundant "
+           "vendor | without both vendors |", "|---:|---|---|---|---|---|---|"]
+    for r in rows:
+        red, both = r["redundant"], r["both"]
+        out.append(f"| {r['seed']} | {r['champion_verdict']} | {', '.join(r['blocked']) or '—'} | "
+                   f"{_ci(r['overall'])} | {_ci(r['afr'])} ({r['afr_positives']}) | "
+                   f"{red['recommendation']}: {_ci(red)} | {both['recommendation']}: {_ci(both)} |")
+    return "\n".join(out) + "\n"
+
+
+TABLES = {"coverage": table_coverage, "scenarios": table_scenarios}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0] if __doc__ else None)
+    parser.add_argument("--runs", type=int, default=400, help="simulated samples per coverage setting")
+    parser.add_argument("--seeds", default="11,12,13", help="simulator seeds of the scenarios")
+    parser.add_argument("--per-day", type=int, default=8000, help="simulated decisions a day")
+    parser.add_argument("--no-record", action="store_true", help="print only; write no records")
+    args = parser.parse_args()
+    meta = new_run(BENCH)
+    found = [*auc_coverage(args.runs, 20261205), *effect_coverage(args.runs, 20261205)]
+    for r in found:
+        print(f"{r['statistic']}, {r['setting']}: {r['covered']}/{r['runs']}", flush=True)
+    for seed in (int(s) for s in args.seeds.split(",") if s):
+        r = scenarios(seed, args.per_day)
+        print(r, flush=True)
+        found.append(r)
+    if not args.no_record:
+        for r in found:
+            append(BENCH, meta, r)
+        print(table_coverage(load(BENCH)))
+        print(table_scenarios(load(BENCH)))
+
+
+if __name__ == "__main__":
+    main()
