@@ -73,7 +73,11 @@ def worker(saved: Path, decisions: int, rows_per_write: int, store: Path) -> dic
 
     with open(saved, "rb") as handle:
         data = pickle.load(handle)
-    spec = spec_from_mapping({**yaml.safe_load(data["spec"]), "store": str(store)})
+    from loopwatch.core.spec import Spec
+
+    # keys an older Spec does not know (sections added since, at their defaults) are left out
+    known = {k: v for k, v in yaml.safe_load(data["spec"]).items() if k in Spec.model_fields}
+    spec = spec_from_mapping({**known, "store": str(store)})
     serving = FraudServing(
         spec=spec, rows=[], labels=data["labels"][:0],
         full=Model(predictor=data["full"], version=data["version"], features=FEATURES, categories=CATEGORIES),

@@ -31,10 +31,10 @@ __all__ = ["ServeOptions", "build_app", "load_loop", "serve"]
 #: Decisions the service's logger holds before the batch thread waits for room.
 LOG_QUEUE = 200_000
 #: Seconds between the service logger's writes (``--log-flush-seconds``): each write has a
-#: fixed cost (a Parquet file, two fsyncs, the day's directory listed) of about 8 ms of CPU,
-#: so a writer at 2,000 rows a write spends 7.8 µs a row and at 10,000 rows 4.7 µs
-#: (docs/DESIGN-NOTES.md, "Logging's share of serving"); decisions reach the store at most
-#: this much later, and a graceful stop still writes every one.
+#: fixed cost (a Parquet file, two fsyncs, the day's directory listed) of several ms of CPU,
+#: so larger writes cost less a decision (docs/DESIGN-NOTES.md, "Logging's share of
+#: serving"); decisions reach the store at most this much later, and a graceful stop still
+#: writes every one.
 LOG_FLUSH_SECONDS = 30.0
 #: Rows the service's logger writes at once at most (a write by size, before the interval).
 LOG_WRITE_ROWS = 20_000
