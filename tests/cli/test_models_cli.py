@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -38,6 +39,7 @@ def test_a_version_registered_promoted_and_archived_on_the_command_line(tmp_path
     assert shown["features"] == ["amount", "merchant_category"] and shown["metrics"] == {"all": {"auc": 0.9}}
     assert shown["data_fingerprint"].startswith("sha256:") and len(shown["data_fingerprint"]) == 71
     assert shown["training_start"] == "2026-01-01T00:00:00+00:00"
+    assert shown["artifact_sha256"] == "sha256:" + hashlib.sha256(b"not read at registration").hexdigest()
 
     code, out = run("models", "promote", "1", "--spec", s, "--to", "production", "--reason", "first",
                     "--format", "json")
@@ -55,6 +57,11 @@ def test_a_version_registered_promoted_and_archived_on_the_command_line(tmp_path
     assert code == 0
     assert [e["action"] for e in json.loads(out)["entries"]] == ["model_registered", "stage_changed",
                                                                  "stage_changed"]
+
+    # a file changed since its registration is refused before it is unpickled
+    artifact.write_bytes(b"something else")
+    code, out = run("gate", "--spec", s, "--version", "1")
+    assert code == 2 and "changed since it was registered" in out
 
 
 def test_bad_registry_input_exits_2_naming_it(tmp_path: Path) -> None:

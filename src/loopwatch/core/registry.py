@@ -84,6 +84,8 @@ class NewVersion(BaseModel):
     model: str = Field(min_length=1, max_length=200)
     version: str
     artifact: str = Field(min_length=1)
+    #: ``sha256:`` and the hex digest of the artifact's bytes when registered (a local file)
+    artifact_sha256: str | None = Field(default=None, pattern=r"^sha256:[0-9a-f]{64}$")
     owner: str | None = Field(default=None, max_length=200)
     training_start: datetime | None = None
     training_end: datetime | None = None
@@ -145,6 +147,7 @@ class ModelVersion:
     registered_at: datetime
     registered_by: str
     stage_changed_at: datetime
+    artifact_sha256: str | None = None
 
     @property
     def alias(self) -> str:
@@ -157,7 +160,8 @@ class ModelVersion:
             return None if value is None else value.isoformat()
 
         return {"model": self.model, "version": self.version, "stage": self.stage, "alias": self.alias,
-                "artifact": self.artifact, "owner": self.owner, "training_start": iso(self.training_start),
+                "artifact": self.artifact, "artifact_sha256": self.artifact_sha256, "owner": self.owner,
+                "training_start": iso(self.training_start),
                 "training_end": iso(self.training_end), "data_fingerprint": self.data_fingerprint,
                 "features": list(self.features), "spec_version": self.spec_version, "metrics": self.metrics,
                 "description": self.description, "source": self.source,

@@ -11,7 +11,8 @@ artifact is executing it, with the rights of the process that loads it. Only
 register artifacts from a place only the model's owners can write to (the
 training job's output bucket, not a shared upload directory); the registry
 records the path, not the bytes, so the file must not change after registration
-(its SHA-256 is checked when ``sha256`` is given). This is the same trust as
+(``loopwatch models register`` records its SHA-256, and a file that no longer matches is
+refused before it is unpickled). This is the same trust as
 ``joblib.load`` and MLflow's pickle flavours ask for.
 """
 
@@ -55,13 +56,15 @@ def save_model(model: Model, path: str | Path) -> str:
 def load_model(version: ModelVersion, *, categories: Mapping[str, Sequence[str]] | None = None,
                sha256: str | None = None) -> Model:
     """The :class:`Model` of a registered version, unpickled from its artifact (see the module's note
-    on trust). Raises :class:`InputError` naming the version and file when it cannot be loaded."""
+    on trust), after checking its SHA-256 against ``sha256`` (default: the one recorded at
+    registration). Raises :class:`InputError` naming the version and file when it cannot be loaded."""
     where = f"model {version.model} version {version.version}: artifact {version.artifact}"
     if "://" in version.artifact:
         raise InputError(f"{where}: only a local file can be loaded (download it first)")
     path = Path(version.artifact)
     if not path.is_file():
         raise InputError(f"{where}: no such file")
+    sha256 = sha256 or version.artifact_sha256
     if sha256 is not None and file_sha256(path) != sha256:
         raise InputError(f"{where}: the file changed since it was registered (SHA-256 differs)")
     try:

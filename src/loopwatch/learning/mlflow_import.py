@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 
 from loopwatch.core.registry import MLFLOW_ALIASES, ModelVersion, stage_of_alias
 from loopwatch.errors import InputError
+from loopwatch.learning.artifacts import file_sha256
 from loopwatch.storage.control.registry import ModelRegistry, new_version
 
 __all__ = ["import_version", "parse_model_uri"]
@@ -81,8 +83,11 @@ def import_version(registry: ModelRegistry, uri: str, *, model: str, version: st
     if found.run_id:
         metrics = {k: float(v) for k, v in client.get_run(found.run_id).data.metrics.items()}
     features = tuple(f.strip() for f in tags.get("features", "").split(",") if f.strip()) or default_features
+    artifact = _artifact(found.source)
+    local = "://" not in artifact and Path(artifact).is_file()
     ours = registry.register(new_version(
-        model=model, version=version or f"mlflow-{found.version}", artifact=_artifact(found.source),
+        model=model, version=version or f"mlflow-{found.version}", artifact=artifact,
+        artifact_sha256=file_sha256(artifact) if local else None,
         owner=tags.get("owner"), training_start=_time(tags, "training_start"),
         training_end=_time(tags, "training_end"), data_fingerprint=tags.get("data_fingerprint"),
         features=features, spec_version=tags.get("spec_version"),

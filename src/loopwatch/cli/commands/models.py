@@ -126,6 +126,7 @@ def models(
                 usage_error("--artifact", "models register needs --artifact PATH (the pickled model)")
             fields: dict[str, Any] = {
                 "model": name, "version": version, "artifact": _artifact(artifact),
+                "artifact_sha256": None if "://" in artifact else _sha256(Path(artifact).expanduser()),
                 "owner": owner or spec_obj.owner,
                 "training_start": parse_time(training_from, "--training-from"),
                 "training_end": parse_time(training_to, "--training-to"),
@@ -154,6 +155,12 @@ def _artifact(path: str) -> str:
     if not found.is_file():
         usage_error("--artifact", f"{path}: no such file")
     return str(found.resolve())
+
+
+def _sha256(path: Path) -> str:
+    from loopwatch.learning.artifacts import file_sha256
+
+    return file_sha256(path)
 
 
 def _fingerprint(path: Path) -> str:

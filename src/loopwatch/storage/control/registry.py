@@ -46,7 +46,8 @@ def _record(row: Any) -> ModelVersion:
                         features=tuple(row["features"] or ()), spec_version=row["spec_version"],
                         metrics=dict(row["metrics"] or {}), description=row["description"],
                         source=row["source"], registered_at=row["registered_at"],
-                        registered_by=row["registered_by"], stage_changed_at=row["stage_changed_at"])
+                        registered_by=row["registered_by"], stage_changed_at=row["stage_changed_at"],
+                        artifact_sha256=row["artifact_sha256"])
 
 
 def _named(actor: str) -> str:

@@ -215,6 +215,7 @@ model_versions = Table(
     Column("version", String(200), nullable=False),
     Column("stage", String(20), nullable=False),
     Column("artifact", Text, nullable=False),
+    Column("artifact_sha256", String(80), nullable=True),
     Column("owner", String(200), nullable=True),
     Column("training_start", UTCDateTime(), nullable=True),
     Column("training_end", UTCDateTime(), nullable=True),
