@@ -109,3 +109,26 @@ def test_the_table_marks_gaps(fraud_store: tuple[Spec, datetime]) -> None:
     for _, title in SECTIONS:
         assert title in result.output
     assert "GAP: the spec has no serving block" in result.output
+
+
+def test_an_earlier_registered_version_answers_how_to_roll_back(fraud_store: tuple[Spec, datetime]) -> None:
+    from loopwatch.core.registry import ModelVersion, Stage
+    from loopwatch.report import gather
+    from loopwatch.report.inventory import build_inventory
+
+    spec, end = fraud_store
+
+    def version(name: str, stage: Stage, owner: str | None) -> ModelVersion:
+        return ModelVersion(model=spec.model, version=name, stage=stage, artifact=f"models/{name}.joblib",
+                            owner=owner, training_start=None, training_end=None, data_fingerprint=None,
+                            features=(), spec_version=None, metrics={}, description=None, source=None,
+                            registered_at=end, registered_by="ana", stage_changed_at=end)
+
+    inputs = gather(spec, days=DAYS, update=False)
+    found = build_inventory(inputs, [version("v1", "archived", None), version("v2", "production", "ml-team")])
+    items = {i.label: i for s in found.sections for i in s.items if s.key == "roll_back"}
+    back = items["previous version"]
+    assert not back.gap and back.source == "registry"
+    assert "from v2 to v1" in back.text and "--kind rollback --version v1" in back.text
+    flow = {i.label: i for s in found.sections for i in s.items if s.key == "flow"}
+    assert flow["model"].data["production"] == "v2"
