@@ -13,6 +13,7 @@ import pytest
 from scipy import special
 
 from loopwatch.core.spec import ValueModel
+from loopwatch.evaluation import label_free
 from loopwatch.evaluation.bins import ScoreBins
 from loopwatch.evaluation.label_free import estimate_metrics, fit_calibration
 from loopwatch.evaluation.value import business_value
@@ -115,3 +116,45 @@ def test_the_estimated_false_positive_rate_rises_the_day_after_a_gradual_drift_b
     # precision falls, and the estimate follows it down, if only a little
     assert np.mean(values(after, "precision_estimate")) < np.mean(values(before, "precision_estimate"))
     assert np.mean(values(after, "precision_realized")) < np.mean(values(before, "precision_realized"))
+
+
+def _scikit_learn_isotonic(rates: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """The fit as scikit-learn's estimator makes it: the reference of ``label_free._isotonic``."""
+    from sklearn.isotonic import IsotonicRegression
+
+    x = np.arange(rates.size, dtype=np.float64)
+    used = weights > 0
+    fit = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip", increasing=True)
+    fit.fit(x[used], rates[used], sample_weight=weights[used])
+    return np.asarray(fit.predict(x), dtype=np.float64)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_the_isotonic_fit_is_scikit_learns_to_the_last_bit(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    for case in range(150):
+        bins = int(rng.integers(2, 400))
+        # empty bins inside and at both ends (interpolated and clipped), fractional weights,
+        # tied rates (rounded), violators everywhere (rates unrelated to the bin)
+        rows = rng.integers(0, 6, bins) * rng.choice([1.0, 0.37, 1e3])
+        rows[rng.random(bins) < 0.3] = 0.0
+        if np.count_nonzero(rows) < 2:
+            continue
+        rising = np.linspace(0, 1, bins) if case % 2 else rng.random(bins)
+        positives = np.minimum(rng.binomial(rows.astype(np.int64) + 1, rising), rows)
+        rates = np.where(rows > 0, positives / np.where(rows > 0, rows, 1.0), 0.0)
+        if case % 3 == 0:
+            rates = np.round(rates, 1)
+        mine, theirs = label_free._isotonic(rates, rows), _scikit_learn_isotonic(rates, rows)
+        assert np.array_equal(mine, theirs), (seed, case, np.max(np.abs(mine - theirs)))
+
+
+def test_the_calibration_and_its_draws_are_those_of_scikit_learns_estimator(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = np.random.default_rng(11)
+    reference = shifted_window(rng, 30_000, 0.0)
+    mine = fit_calibration(reference, draws=40, seed=2)
+    monkeypatch.setattr(label_free, "_isotonic", _scikit_learn_isotonic)
+    theirs = fit_calibration(reference, draws=40, seed=2)
+    assert np.array_equal(mine.probability, theirs.probability)
+    assert np.array_equal(mine.draws, theirs.draws)

@@ -135,3 +135,23 @@ def test_an_empty_window_is_an_input_error(report: tuple[EvaluationReport, Parqu
     with pytest.raises(InputError, match="is empty"):
         evaluate(make_spec(), store=store, start=T0 + timedelta(days=30), end=T0 + timedelta(days=30),
                  update=False)
+
+
+def test_the_report_is_the_one_scikit_learns_isotonic_estimator_gives(
+        report: tuple[EvaluationReport, ParquetStore], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The calibration's fits are computed without the estimator, for speed; not one number moves."""
+    from sklearn.isotonic import IsotonicRegression
+
+    from loopwatch.evaluation import label_free
+
+    def estimator(rates: np.ndarray, weights: np.ndarray) -> np.ndarray:
+        x = np.arange(rates.size, dtype=np.float64)
+        used = weights > 0
+        fit = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip", increasing=True)
+        fit.fit(x[used], rates[used], sample_weight=weights[used])
+        return np.asarray(fit.predict(x), dtype=np.float64)
+
+    result, store = report
+    monkeypatch.setattr(label_free, "_isotonic", estimator)
+    before = evaluate(make_spec(), store=store)
+    assert json.dumps(before.to_dict(), sort_keys=True) == json.dumps(result.to_dict(), sort_keys=True)
