@@ -166,18 +166,23 @@ class ChampionChallengerResult:
                      f">= {r.min_class_rows} positives and negatives ({r.correction} across cohorts, "
                      f"alpha {r.alpha:g}), and better overall")
         if self.overall is not None and self.overall.metric is not None:
-            lines.append(f"  better overall: p = {self.superiority_p:.3g} (needs <= {r.alpha:g})")
+            lines.append(f"  better overall: p {_p(self.superiority_p)} (needs <= {r.alpha:g})")
         for c in self.cohorts:
             if c.metric is None:
                 lines.append(f"  {c.cohort:<28} not enough data ({c.reason})")
             else:
                 lines.append(f"  {c.cohort:<28} {c.outcome:<15} {_difference(c.metric)}, "
-                             f"adjusted p = {c.adjusted:.3g}")
+                             f"adjusted p {_p(c.adjusted)}")
         return "\n".join(lines)
 
     def __repr__(self) -> str:
         blocked = f", blocked: {', '.join(self.blocked_cohorts)}" if self.blocked_cohorts else ""
         return f"<ChampionChallengerResult {self.champion} vs {self.challenger}: {self.verdict}{blocked}>"
+
+
+def _p(value: float) -> str:
+    """``= 0.0312``, or ``< 1e-12`` where a normal tail rounds to nothing."""
+    return "< 1e-12" if value < 1e-12 else f"= {value:.3g}"
 
 
 def _difference(d: PairedDifference) -> str:
