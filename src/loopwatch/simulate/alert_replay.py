@@ -130,10 +130,15 @@ def score(days: Sequence[ReplayDay], alerts: Sequence[Alert],
     out_incidents = []
     for incident in incidents:
         named: dict[str, Severity] = {}
+        onset = datetime.fromisoformat(incident["onset"])
         for d in days:
             if not _active(incident, d.run_time, grace=AFTER_END):
                 continue
             for draft, alert_id in zip(d.drafts, d.alert_ids, strict=True):
+                # labels name no feature: an alert raised before the incident began was raised
+                # for something else, even if its later findings are performance changes too
+                if incident["label_only"] and by_id[alert_id].raised_at <= onset:
+                    continue
                 if _names(draft, incident):
                     named[alert_id] = max(named.get(alert_id, Severity.INFO), draft.severity)
         pages = sorted((i for i, s in named.items() if s == Severity.PAGE), key=int)

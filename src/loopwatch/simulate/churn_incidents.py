@@ -39,7 +39,7 @@ def _sdk_session_reset(frame: ChurnFrame, occurrence: Occurrence,
 
 @register_incident(
     "billing_api_nulls", stage="serving", onset_day=43, duration_days=5, min_days=1.0,
-    registry=CHURN_INCIDENTS, features=("payment_failures_90d", "autopay"),
+    registry=CHURN_INCIDENTS, features=("payment_failures_90d", "autopay"), sources=("nightly-batch",),
     description=("The billing API rate-limits the nightly batch: half of its decisions get "
                  "no payment_failures_90d and autopay (null) and log 'partial_features'."),
 )

@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from loopwatch.core.profile import HOUR_OF_DAY
 from loopwatch.simulate.world import (
     DAY_US,
     HOUR_US,
@@ -245,6 +246,8 @@ def _dropped_category(frame: Frame, occurrence: Occurrence, rng: np.random.Gener
 @register_incident(
     "flaky_source", stage="serving", onset_day=41, duration_days=7, min_days=1.0,
     features=_FLAKY_FEATURES,
+    # the failure lands in the peak hours, so a finding naming one of them names the incident
+    cohorts=tuple((HOUR_OF_DAY, str(h)) for h in PEAK_HOURS),
     description=("The upstream customer-profile service times out under peak load: at peak "
                  f"hours (UTC {', '.join(map(str, PEAK_HOURS))}) about 40% of decisions get "
                  "no account_age_days and failed_logins_7d (null), take longer and log the "
