@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -126,3 +127,11 @@ def test_a_trend_finding_the_latest_day_does_not_show_is_information() -> None:
     assert [f.severity for f in out] == [Severity.INFO, Severity.PAGE, Severity.PAGE, Severity.PAGE]
     assert out[0].evidence["ended"] is True
     assert _quiet_ended([ended], current=trend, trend=trend) == [ended]
+    # a latest day whose change is graded information (chance in a thin cohort, or too small to
+    # warn about) does not keep the trend window's page going
+    faint = replace(found(current, "amount"), severity=Severity.INFO)
+    kept = _quiet_ended([ended, faint], current=current, trend=trend)
+    assert [f.severity for f in kept] == [Severity.INFO, Severity.INFO]
+    assert kept[0].evidence["ended"] is True
+    warned = replace(faint, severity=Severity.WARNING)
+    assert _quiet_ended([ended, warned], current=current, trend=trend)[0].severity == Severity.PAGE

@@ -219,9 +219,12 @@ def _quiet_ended(candidates: list[Finding], *, current: Window, trend: Window) -
     """A trend-window finding whose subject the latest day no longer shows becomes information.
 
     The 7-day window holds an incident for six days after it ended; when the current
-    window has no candidate of the same check, statistic and subject (before the FDR
-    control: the change is not there at all, significant or not), the incident is over
-    and the trend finding stays in the run as context (``evidence["ended"]``).
+    window has no candidate of the same check, statistic and subject graded warning or
+    above (before the FDR control: one day has few rows, so significance is not asked,
+    but the size of the change is), the incident is over and the trend finding stays in
+    the run as context (``evidence["ended"]``). A candidate graded information does not
+    keep it: a thin cohort (one hour of one day) always shows some change by chance, and
+    a change too small to warn about, or one the other way, is not the incident going on.
     """
     if trend == current:
         return candidates
@@ -229,7 +232,8 @@ def _quiet_ended(candidates: list[Finding], *, current: Window, trend: Window) -
     def key(f: Finding) -> tuple[object, ...]:
         return (f.check, f.statistic, f.feature, f.cohort, f.entity)
 
-    now = {key(f) for f in candidates if (f.start, f.end) == (current.start, current.end)}
+    now = {key(f) for f in candidates if (f.start, f.end) == (current.start, current.end)
+           and f.severity > Severity.INFO}
     # the checks that compared the current window too (any that reported on it in this run)
     both = _TREND_CHECKS | {f.check for f in candidates
                             if (f.start, f.end) == (current.start, current.end)}
