@@ -210,6 +210,20 @@ def test_a_source_losing_its_decisions_suppresses_the_drift_of_the_mix_but_a_spi
     assert len(group_findings([spike, drift], spec=SPEC)) == 2
 
 
+def test_a_source_losing_its_decisions_explains_the_mix_of_each_cohort_but_not_missing_values() -> None:
+    # a region's remaining decisions lack the lost source's share: its features drift, and one the
+    # source alone varied looks stuck; a feature going missing is not a change of mix
+    drop = Finding(**{**found("volume", "decisions", cohort="source=pos", value=10.0).__dict__,
+                      "threshold": 100.0})
+    drift = found("drift", "divergence", feature="distance_km", cohort="region=AFR")
+    stuck = found("health", "stale", feature="velocity_ratio", cohort="region=AFR")
+    gone = missing("account_age_days", None)
+    drafts = group_findings([drop, drift, stuck, gone], spec=SPEC)
+    assert sorted(d.kind for d in drafts) == ["health", "volume"]
+    [volume] = [d for d in drafts if d.kind == "volume"]
+    assert sorted(f.statistic for f in volume.suppressed) == ["divergence", "stale"]
+
+
 def _raised(kind: Kind, *, onset: datetime, resolved: datetime | None = None,
             cohort: str | None = None) -> Any:
     from loopwatch.core.alerts import Alert, AlertState

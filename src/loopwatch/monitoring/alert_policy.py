@@ -175,27 +175,51 @@ def _entity_explains(cause: _Group, symptom: _Group, spec: Spec) -> bool:
     return bool(explained & symptom.features) and _overlap(cause, symptom)
 
 
-def _input_explains_performance(cause: _Group, symptom: _Group, spec: Spec) -> bool:
-    """An input change explains a performance change, in overlapping windows, of a cohort
-    where the change is seen at warning or more (the whole traffic included), and of a
-    cohort whose features are not profiled (hours, days, entities, sources) when the change
-    is global. A cohort whose input change is only an echo of the global one (info) keeps
-    its own performance alert: a minority's drop beside a global drift is its own cause."""
-    if not _overlap(cause, symptom):
-        return False
-    cohort = symptom.subject.cohort
-    if cohort in set(cause.cohorts):
+#: Input families that say an input is broken (missing, stuck, out of range, not scored),
+#: not shifted: the model decides worse wherever the input is broken.
+_FAILURES: frozenset[Kind] = frozenset({"health", "coverage"})
+
+
+def _reaches(kind: Kind, where: set[str | None], cohort: str | None, spec: Spec) -> bool:
+    """Does an input change of family ``kind`` seen in ``where`` (``None``: the whole traffic)
+    explain a performance change of ``cohort`` (``None``: the whole traffic)?
+
+    * in the cohorts where it is seen (the whole traffic included);
+    * a global change: in cohorts whose features are not profiled (hours, days, entities,
+      sources), where no input change of their own could be seen;
+    * a global *failure* (an input missing, stuck or not scored): in every cohort, since the
+      model lost that input for all of them; a global *drift* does not reach a profiled
+      cohort whose own inputs did not move (a minority's drop beside it is its own cause);
+    * a failure in part of the traffic (some hours, one entity): in the whole traffic and the
+      unprofiled cohorts, which hold the broken decisions.
+    """
+    if cohort in where:
         return True
-    column = (cohort or "").split("=", 1)[0]
-    return None in set(cause.cohorts) and cohort is not None and column not in spec.cohorts
+    unprofiled = cohort is not None and cohort.split("=", 1)[0] not in spec.cohorts
+    if None in where:
+        return unprofiled or kind in _FAILURES
+    return kind in _FAILURES and (cohort is None or unprofiled)
 
 
-def _lost_traffic_explains_drift(cause: _Group, symptom: _Group, spec: Spec) -> bool:
-    """Decisions lost from one source or cohort change the mix of the features it differs in:
-    a drop (not a spike) explains drift of the whole traffic in an overlapping window."""
+def _input_explains_performance(cause: _Group, symptom: _Group, spec: Spec) -> bool:
+    """An input change explains a performance change, in overlapping windows, where it reaches
+    (:func:`_reaches`); the cohorts of the input change are those at warning or more, so a
+    cohort whose input change is only an echo of a global drift (info) keeps its own alert."""
+    return _overlap(cause, symptom) and _reaches(cause.subject.kind, set(cause.cohorts),
+                                                 symptom.subject.cohort, spec)
+
+
+def _lost_traffic_explains_mix(cause: _Group, symptom: _Group, spec: Spec) -> bool:
+    """Decisions lost from one source or cohort change the mix of the features it differs in,
+    in the whole traffic and in every cohort that had them (a region's remaining decisions
+    lack the source's share): a drop (not a spike) explains drift, and a feature that looks
+    stuck or moved where the lost decisions were the ones that varied it, in an overlapping
+    window. Missing values are not a change of mix: they stay alerts of their own."""
     dropped = any(f.value < (f.threshold or 0.0) and f.severity > Severity.INFO
                   for f in cause.findings)
-    return dropped and set(symptom.cohorts) == {None} and _overlap(cause, symptom)
+    if not dropped or not _overlap(cause, symptom):
+        return False
+    return not any(f.statistic == "missing_rate" for f in symptom.findings)
 
 
 #: The inhibition rules, most specific cause first. A finding suppressed by a rule is
@@ -209,8 +233,8 @@ INHIBIT_RULES: tuple[InhibitRule, ...] = (
                 frozenset({"drift", "schema", "health", "coverage"}), _entity_explains),
     InhibitRule("feature health → its drift and schema", frozenset({"health"}),
                 frozenset({"drift", "schema"}), _feature_explains),
-    InhibitRule("lost traffic → drift of the mix", frozenset({"volume"}), frozenset({"drift"}),
-                _lost_traffic_explains_drift),
+    InhibitRule("lost traffic → drift and stuck values of the mix", frozenset({"volume"}),
+                frozenset({"drift", "health"}), _lost_traffic_explains_mix),
     InhibitRule("input change → performance", frozenset({"health", "drift", "coverage"}),
                 frozenset({"performance"}), _input_explains_performance),
 )
@@ -244,11 +268,16 @@ def group_findings(findings: Sequence[Finding], *, spec: Spec,
         subject = subject_of(finding, spec=spec)
         groups.setdefault(subject, _Group(subject)).findings.append(finding)
     alerting = [g for g in groups.values() if g.severity > Severity.INFO]
+    onsets = {a.fingerprint: a.onset for a in open_alerts if a.state is not AlertState.RESOLVED}
+    # a live performance alert began before any input change that begins after it: that
+    # change cannot be its cause (a minority's drop keeps its alert when an outage follows)
+    began = {a.cohort: a.onset for a in open_alerts
+             if a.kind == "performance" and a.state is not AlertState.RESOLVED}
     for symptom in alerting:
-        symptom.cause = _cause(symptom, alerting, spec)
+        symptom.cause = _cause(symptom, alerting, spec, onsets, began)
     # a performance change whose labels cover an incident already raised is its echo
     alerting = [g for g in alerting
-                if g.cause is not None or _known_cause(g, open_alerts, spec) is None]
+                if g.cause is not None or _known_cause(g, open_alerts, spec, began) is None]
     drafts = []
     for group in alerting:
         if group.cause is not None:
@@ -258,7 +287,6 @@ def group_findings(findings: Sequence[Finding], *, spec: Spec,
                 seen.add(id(root))
                 root = root.cause
             root.suppressed += group.findings
-    onsets = {a.fingerprint: a.onset for a in open_alerts if a.state is not AlertState.RESOLVED}
     for group in alerting:
         if group.cause is None:
             drafts.append(_draft(group, spec, onsets))
@@ -266,37 +294,51 @@ def group_findings(findings: Sequence[Finding], *, spec: Spec,
     return drafts
 
 
-def _cause(symptom: _Group, groups: Sequence[_Group], spec: Spec) -> _Group | None:
+def _cause(symptom: _Group, groups: Sequence[_Group], spec: Spec, onsets: Mapping[str, datetime],
+           began: Mapping[str | None, datetime]) -> _Group | None:
+    since = began.get(symptom.subject.cohort) if symptom.subject.kind == "performance" else None
     for rule in INHIBIT_RULES:
         if symptom.subject.kind not in rule.target:
             continue
         for cause in groups:
             if (cause is not symptom and cause.subject.kind in rule.source
-                    and cause.cause is not symptom and rule.applies(cause, symptom, spec)):
+                    and cause.cause is not symptom and rule.applies(cause, symptom, spec)
+                    and (since is None or _group_onset(cause, spec, onsets) <= since)):
                 return cause
     return None
 
 
-def _known_cause(group: _Group, alerts: Sequence[Alert], spec: Spec) -> Alert | None:
+def _known_cause(group: _Group, alerts: Sequence[Alert], spec: Spec,
+                 began: Mapping[str | None, datetime]) -> Alert | None:
     """The raised input alert (health, drift, coverage, schema; live or resolved) whose days
-    overlap the labels window of a performance group, in the same cohort or, for a global
-    alert, in the whole traffic or a cohort without feature profiles (hours, days,
-    entities, sources). Labels arrive late: a window that holds an incident's days shows
-    its performance change a week after the incident was raised, and ended."""
+    overlap the labels window of a performance group, where it reaches (:func:`_reaches`).
+    Labels arrive late: a window that holds an incident's days shows its performance change
+    a week after the incident was raised, and ended. An input alert that began after the
+    cohort's live performance alert is not its cause."""
     if group.subject.kind != "performance":
         return None
     cohort = group.subject.cohort
-    column = (cohort or "").split("=", 1)[0]
+    since = began.get(cohort)
     for alert in alerts:
         if alert.kind not in ("health", "drift", "coverage", "schema"):
+            continue
+        if since is not None and alert.onset > since:
             continue
         until = (alert.resolved_at or alert.last_seen) + timedelta(days=1)
         if not any(f.start < until and alert.onset < f.end for f in group.findings):
             continue
-        where = {alert.cohort, *alert.cohorts}
-        if cohort in where or (alert.cohort is None and column not in spec.cohorts):
+        if _reaches(alert.kind, {alert.cohort, *alert.cohorts}, cohort, spec):
             return alert
     return None
+
+
+def _group_onset(group: _Group, spec: Spec, onsets: Mapping[str, datetime]) -> datetime:
+    """A group's onset: its live alert's, else the start of its shortest window."""
+    subject = group.subject
+    fingerprint = fingerprint_of(model=spec.model, kind=subject.kind, feature=subject.feature,
+                                 cohort=subject.cohort, entity=subject.entity,
+                                 source=subject.source, metric=subject.metric)
+    return min(_onset(group.findings), onsets.get(fingerprint, datetime.max.replace(tzinfo=UTC)))
 
 
 def _draft(group: _Group, spec: Spec, onsets: Mapping[str, datetime]) -> AlertDraft:
