@@ -27,6 +27,12 @@ is left out of that metric's coverage and counted. Two groups of populations:
 ``held-out`` (never used to choose anything). Each coverage figure is reported
 with its binomial standard error ``√(c(1 - c)/k)`` over the ``k`` windows with an
 interval; the target is 93.5-96.5%.
+
+``--probe-floor K`` computes the floored intervals from ``K`` positives up, in
+the worker processes only, and records coverage per count of positives
+(``by_rows``); the per-setting tables still count an interval as reported only
+from the library's floor up, and the table ``floor`` shows coverage by count of
+positives across the floor, which is how the floor is chosen.
 """
 
 from __future__ import annotations
@@ -45,8 +51,12 @@ from _records import append, latest_runs, load, new_run
 from scipy import special, stats
 
 from loopwatch.core.spec import ValueModel
+from loopwatch.evaluation import calibration as calibration_module
+from loopwatch.evaluation import metrics as metrics_module
+from loopwatch.evaluation import value as value_module
 from loopwatch.evaluation.calibration import calibration_intercept, calibration_slope
 from loopwatch.evaluation.metrics import (
+    MIN_CLASS_ROWS,
     Metric,
     brier_score,
     decision_rate,
@@ -74,6 +84,10 @@ VALUE_MODEL = ValueModel(true_positive=0.0, true_positive_value_share=1.0, false
                          false_negative=25.0, false_negative_value_share=1.0)
 VALUE_SHAPE, VALUE_SCALE = 2.0, (40.0, 60.0)  # negatives', positives' scale
 LOW, HIGH = 0.935, 0.965
+#: the intervals that rest on the positives and are ``not_enough_data`` below the floor
+FLOORED = ("roc_auc", "calibration_intercept", "calibration_slope", "brier_score", "log_loss", "value")
+#: bands of the smaller class's count for the table of coverage near the floor
+BANDS = ((15, 20), (20, 25), (25, 30), (30, 35), (35, 45), (45, 70), (70, 10**9))
 
 
 def _logistic(slope: float, shift: float) -> Callable[[np.ndarray], np.ndarray]:
@@ -165,9 +179,12 @@ def window(pop: ScorePopulation, rng: np.random.Generator, *, decisions: int, cu
     return ScoreWindow(by_label=by_label, by_action=by_action, value_sum=value_sum, value_sq=value_sq)
 
 
-def metrics(pop: ScorePopulation, rng: np.random.Generator, decisions: int, cut: float) -> dict[str, Metric]:
+def metrics(pop: ScorePopulation, rng: np.random.Generator, decisions: int,
+            cut: float) -> tuple[dict[str, Metric], int]:
+    """Every metric of one window, and the window's smaller class count (positives, here)."""
     w = window(pop, rng, decisions=decisions, cut=cut)
     by_label, sb = w.by_label, pop.bins
+    fewer = int(min(by_label[0].sum(), by_label[1].sum()))
     return {
         "roc_auc": roc_auc(by_label),
         "calibration_intercept": calibration_intercept(by_label, bins=sb),
@@ -180,7 +197,15 @@ def metrics(pop: ScorePopulation, rng: np.random.Generator, decisions: int, cut:
         "log_loss": log_loss(by_label, bins=sb),
         "value": business_value(by_label, bins=sb, threshold=cut, model=VALUE_MODEL, value_sum=w.value_sum,
                                 value_sq=w.value_sq).net,
-    }
+    }, fewer
+
+
+def _probe_floor(rows: int) -> None:
+    """Compute the floored intervals from ``rows`` of the smaller class in this process, so that
+    coverage just below the library's floor can be measured; :func:`run` still counts an
+    interval as reported only from :data:`MIN_CLASS_ROWS` up, as the library reports it."""
+    for module in (metrics_module, calibration_module, value_module):
+        module.MIN_CLASS_ROWS = rows  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
@@ -189,6 +214,7 @@ class Job:
     positives: int
     draws: int
     seed: int
+    probe: int = MIN_CLASS_ROWS
 
 
 def run(job: Job) -> list[dict[str, Any]]:
@@ -200,26 +226,47 @@ def run(job: Job) -> list[dict[str, Any]]:
     rng = np.random.default_rng(job.seed)
     keys = ("covered", "above", "below", "not_enough_data", "undefined")
     counts = {name: dict.fromkeys(keys, 0) for name in METRICS}
+    # per count of the smaller class: [covered, above, below], from the probe floor up
+    by_rows: dict[str, dict[int, list[int]]] = {name: {} for name in METRICS}
+    _probe_floor(job.probe)
     started = time.perf_counter()
     for _ in range(job.draws):
-        for name, m in metrics(pop, rng, decisions, cut).items():
+        found, fewer = metrics(pop, rng, decisions, cut)
+        for name, m in found.items():
             target = true[name] * decisions if name == "value" else true[name]
             c = counts[name]
             if m.status == "not_enough_data":
                 c["not_enough_data"] += 1
-            elif m.status == "undefined" or math.isnan(m.low):
+                continue
+            if m.status == "undefined" or math.isnan(m.low):
                 c["undefined"] += 1
-            elif m.low > target:
-                c["above"] += 1  # the interval lies above the truth
-            elif m.high < target:
-                c["below"] += 1
+                continue
+            side = 1 if m.low > target else 2 if m.high < target else 0  # above / below the truth
+            by_rows[name].setdefault(fewer, [0, 0, 0])[side] += 1
+            if name in FLOORED and fewer < MIN_CLASS_ROWS:
+                c["not_enough_data"] += 1  # measured below the floor, not reported
             else:
-                c["covered"] += 1
+                c[("covered", "above", "below")[side]] += 1
     seconds = time.perf_counter() - started
     return [{"setting": job.setting, "group": SETTINGS[job.setting][0], "positives": job.positives,
              "decisions": decisions, "prevalence": pop.prevalence, "threshold": cut, "population_auc":
              true["roc_auc"], "metric": name, "truth": true[name], "draws": job.draws, "seed": job.seed,
-             "seconds": seconds, **counts[name]} for name in METRICS]
+             "seconds": seconds, "floor": MIN_CLASS_ROWS, "probe": job.probe,
+             "by_rows": {str(k): v for k, v in sorted(by_rows[name].items())},
+             **counts[name]} for name in METRICS]
+
+
+def at_floor(r: dict[str, Any]) -> dict[str, Any]:
+    """A record as the library reports it today: a floored interval counts only from
+    :data:`MIN_CLASS_ROWS` positives up (recounted from ``by_rows``, the raw counts per number
+    of positives, when the record has them; the interval itself does not depend on the floor)."""
+    if "by_rows" not in r or r["metric"] not in FLOORED:
+        return r
+    kept = [v for k, v in r["by_rows"].items() if int(k) >= MIN_CLASS_ROWS]
+    covered, above, below = (sum(v[i] for v in kept) for i in range(3))
+    windows = r["covered"] + r["above"] + r["below"] + r["not_enough_data"]
+    return {**r, "covered": covered, "above": above, "below": below,
+            "not_enough_data": windows - covered - above - below, "floor": MIN_CLASS_ROWS}
 
 
 def rate(r: dict[str, Any]) -> tuple[float, float, int]:
@@ -241,7 +288,7 @@ def _cell(r: dict[str, Any]) -> str:
 
 def _latest(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     found = latest_runs(records)
-    return found if found else []
+    return [at_floor(r) for r in found] if found else []
 
 
 def table_coverage(records: list[dict[str, Any]]) -> str:
@@ -299,7 +346,45 @@ def table_summary(records: list[dict[str, Any]]) -> str:
     return "\n".join(out) + "\n"
 
 
-TABLES = {"coverage": table_coverage, "summary": table_summary}
+def table_floor(records: list[dict[str, Any]]) -> str:
+    """ROC AUC, Brier score, log loss, calibration and value: coverage by the window's count of
+    positives, from below the floor up (the run's probe), per population (bands pooled over the
+    run's cohort sizes); bold outside 93.5-96.5% by more than 2 standard errors."""
+    rows = [r for r in _latest(records) if "by_rows" in r]
+    if not rows:
+        return "(no records with counts by positives: run benchmarks/eval_coverage.py --probe-floor 15)\n"
+    first = rows[0]
+    bands = [(lo, hi) for lo, hi in BANDS if hi > first["probe"]]
+    label = [f"{max(lo, first['probe'])}–{hi - 1}" if hi < 10**9 else f"{lo}+" for lo, hi in bands]
+    out = [f"Run {first['run']['id']} (git {first['run']['git']}): the floor is {first['floor']} positives; "
+           f"intervals computed from {first['probe']} to measure below it.", "",
+           "| interval | population | " + " | ".join(label) + " |", "|---|---|" + "---:|" * len(bands)]
+    for name in FLOORED:
+        for setting in dict.fromkeys(r["setting"] for r in rows):
+            tally = [[0, 0, 0] for _ in bands]
+            for r in rows:
+                if r["setting"] != setting or r["metric"] != name:
+                    continue
+                for k, counts in r["by_rows"].items():
+                    for i, (lo, hi) in enumerate(bands):
+                        if lo <= int(k) < hi:
+                            tally[i] = [a + b for a, b in zip(tally[i], counts, strict=True)]
+            cells = []
+            for covered, above, below in tally:
+                k = covered + above + below
+                if k < 50:
+                    cells.append("—" if not k else f"({covered}/{k})")
+                    continue
+                c = covered / k
+                se = math.sqrt(c * (1 - c) / k)
+                far = c < LOW - 2 * se or c > HIGH + 2 * se
+                text = f"{100 * c:.1f} ±{100 * se:.1f} ({k})"
+                cells.append(f"**{text}**" if far else text)
+            out.append(f"| {name} | {setting} | " + " | ".join(cells) + " |")
+    return "\n".join(out) + "\n"
+
+
+TABLES = {"coverage": table_coverage, "summary": table_summary, "floor": table_floor}
 
 
 def main() -> None:
@@ -310,15 +395,24 @@ def main() -> None:
     parser.add_argument("--only", choices=("choosing", "held-out"), help="one group of populations")
     parser.add_argument("--jobs", type=int, default=1, help="worker processes")
     parser.add_argument("--seed", type=int, default=20261205)
+    parser.add_argument("--probe-floor", type=int, default=MIN_CLASS_ROWS,
+                        help="compute intervals from this many positives to measure coverage below the "
+                             "floor (the tables still count as reported only those at the floor or above)")
     parser.add_argument("--no-record", action="store_true", help="print only; write no records")
     args = parser.parse_args()
+    if not 1 <= args.probe_floor <= MIN_CLASS_ROWS:
+        parser.error(f"--probe-floor must be between 1 and the floor, {MIN_CLASS_ROWS}; "
+                     f"got {args.probe_floor}")
     positives = [int(x) for x in args.positives.split(",")]
     names = [n for n, (group, _) in SETTINGS.items() if args.only in (None, group)]
-    jobs = [Job(n, k, args.draws, args.seed + 1000 * i + k) for i, n in enumerate(names) for k in positives]
+    jobs = [Job(n, k, args.draws, args.seed + 1000 * i + k, args.probe_floor)
+            for i, n in enumerate(names) for k in positives]
     meta = new_run(BENCH)
     began = time.perf_counter()
+    measured: list[dict[str, Any]] = []
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:
         for records in pool.map(run, jobs):
+            measured += [{"run": meta, **r} for r in records]
             r0 = records[0]
             print(f"{r0['setting']}, {r0['positives']} positives ({r0['decisions']} decisions, "
                   f"{r0['seconds']:.0f} s): " + ", ".join(f"{r['metric']} {_cell(r)}" for r in records),
@@ -327,8 +421,8 @@ def main() -> None:
                 for r in records:
                     append(BENCH, meta, r)
     print(f"total {time.perf_counter() - began:.0f} s")
-    if not args.no_record:
-        print(table_summary(load(BENCH)))
+    print(table_summary(load(BENCH) if not args.no_record else measured))
+    print(table_floor(measured))
 
 
 if __name__ == "__main__":
