@@ -186,19 +186,17 @@ def _reaches(kind: Kind, where: set[str | None], cohort: str | None, spec: Spec)
 
     * in the cohorts where it is seen (the whole traffic included);
     * a global change: in cohorts whose features are not profiled (hours, days, entities,
-      sources), where no input change of their own could be seen;
-    * a global *failure* (an input missing, stuck or not scored): in every cohort, since the
-      model lost that input for all of them; a global *drift* does not reach a profiled
-      cohort whose own inputs did not move (a minority's drop beside it is its own cause);
-    * a failure in part of the traffic (some hours, one entity): in the whole traffic and the
-      unprofiled cohorts, which hold the broken decisions.
+      sources), where no input change of their own could be seen; not in a profiled cohort
+      whose own inputs did not move (a minority's drop beside a global drift, or beside
+      another incident's outage, is its own cause);
+    * a *failure* (an input missing, stuck or not scored) in part of the traffic (some
+      hours, one entity): in the whole traffic and the unprofiled cohorts too, which hold
+      the decisions made without that input.
     """
     if cohort in where:
         return True
     unprofiled = cohort is not None and cohort.split("=", 1)[0] not in spec.cohorts
-    if None in where:
-        return unprofiled or kind in _FAILURES
-    return kind in _FAILURES and (cohort is None or unprofiled)
+    return (None in where or kind in _FAILURES) and (cohort is None or unprofiled)
 
 
 def _input_explains_performance(cause: _Group, symptom: _Group, spec: Spec) -> bool:
