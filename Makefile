@@ -48,6 +48,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/profile_bench.py --rows 100000 --repeat 3; \
 	$(BIN)/python benchmarks/compare_anchors.py --quick --tools '' --repeat 3 --wait-idle 0; \
 	$(BIN)/python benchmarks/check_bench.py --days 40 --per-day 5000 --repeat 3; \
+	$(BIN)/python benchmarks/history_bench.py --days 10,20 --per-day 2000 --repeat 2; \
 	$(BIN)/python benchmarks/detection.py --days 45 --per-day 5000; \
 	$(BIN)/python benchmarks/detection.py --generator churn --days 45 --per-day 2000; \
 	$(BIN)/python benchmarks/drift_decision.py --days 40 --scale 0.1; \
@@ -67,6 +68,10 @@ bench-full: $(STAMP)
 	bash benchmarks/competitors/setup.sh
 	$(BIN)/python benchmarks/compare_anchors.py --repeat 3
 	$(BIN)/python benchmarks/check_bench.py --repeat 3
+	$(BIN)/python benchmarks/history_bench.py --repeat 3
+	$(BIN)/python benchmarks/history_bench.py --per-day 1000000 --days 30,90 --repeat 3
+	$(BIN)/python benchmarks/profile_bench.py --rows 10000000 --engines duckdb,postgres,pyspark --repeat 1
+	$(BIN)/python benchmarks/aggregate_bytes.py benchmarks/.data/history/20000x30 benchmarks/.data/profile/10000000
 	$(BIN)/python benchmarks/detection.py --incidents all
 	$(BIN)/python benchmarks/detection.py --incidents none
 	$(BIN)/python benchmarks/detection.py --generator churn --incidents all
