@@ -20,6 +20,7 @@ from loopwatch.core.alerts import Alert
 from loopwatch.core.findings import Finding, Severity, exit_code, findings_frame
 from loopwatch.core.intervals import adjusted_p_values
 from loopwatch.core.profile import utc_day_start
+from loopwatch.core.profile_parts import ProfileParts
 from loopwatch.core.spec import Spec, parse_duration
 from loopwatch.core.store import DecisionSource
 from loopwatch.core.window import Window
@@ -136,9 +137,11 @@ def run_checks(spec: Spec, *, as_of: datetime, store: DecisionSource | None = No
     reference = history.reference_window()
     incidents = OpenIncidents.from_alerts([a for a in open_alerts if a.model == spec.model],
                                           spec=spec)
-    first = min(reference.start, trend.start - parse_duration(m.baseline))
+    # the earliest recent day a baseline reaches (before an open incident's onset, too)
+    recent = trend.start - parse_duration(m.baseline)
     if incidents.earliest is not None:
-        first = min(first, incidents.earliest - parse_duration(m.baseline))
+        recent = min(recent, incidents.earliest - parse_duration(m.baseline))
+    first = min(reference.start, recent)
     if update:
         history.update(end=end, on_progress=on_progress)
     if end <= reference.start:
@@ -151,7 +154,7 @@ def run_checks(spec: Spec, *, as_of: datetime, store: DecisionSource | None = No
             f"with; nothing to check before {reference.end + (current.end - current.start):%Y-%m-%d} "
             "(give a later --as-of, or an earlier 'reference' in the spec)")
     context = CheckContext(
-        spec=spec, binning=history.binning(), parts=history.parts(start=first, end=end),
+        spec=spec, binning=history.binning(), parts=_parts(history, instances, reference, recent, end),
         as_of=end, current=current, trend=trend, baseline=baseline, reference=reference,
         quarantined=store.quarantine_counts(between=Window(first, end)), incidents=incidents,
         last_decision=_last_decision(store, end),
@@ -182,6 +185,22 @@ def run_checks(spec: Spec, *, as_of: datetime, store: DecisionSource | None = No
     return CheckRun(as_of=end, current=current, baseline=baseline, reference=reference,
                     checks=tuple(names), findings=tuple(findings), tests=sum(tested),
                     seconds=time.perf_counter() - began)
+
+
+def _parts(history: ProfileHistory, checks: Sequence[Check], reference: Window, recent: datetime,
+           end: datetime) -> ProfileParts:
+    """The stored days the checks read: the reference, and the recent days from ``recent``
+    (where the baselines start) or as far back as the longest look-back of a check reaches.
+
+    The days between the two are not read, so a run's cost does not grow with the
+    history when the reference is fixed at its start.
+    """
+    lookback = max((getattr(c, "lookback", timedelta(0)) for c in checks), default=timedelta(0))
+    recent = utc_day_start(min(recent, end - lookback))
+    if recent <= reference.end:
+        return history.parts(start=min(reference.start, recent), end=end)
+    return ProfileParts.concat([history.parts(start=reference.start, end=reference.end),
+                                history.parts(start=recent, end=end)])
 
 
 def build_checks(spec: Spec, names: Sequence[str]) -> list[Check]:

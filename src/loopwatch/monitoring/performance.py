@@ -74,6 +74,11 @@ class PerformanceCheck:
                 raise ValueError(f"min_effects must map metrics ({', '.join(sorted(COMPARED_METRICS))}) "
                                  f"to MinimumEffect; got {name!r}: {effect!r}")
 
+    @property
+    def lookback(self) -> timedelta:
+        """How far before ``as_of`` the windows this check may compare reach."""
+        return self.max_lag + self.length
+
     def mature_window(self, context: CheckContext) -> tuple[Window, LabelMaturity] | None:
         """The latest window with mature labels ending within ``max_lag`` of ``as_of``, if any.
 
