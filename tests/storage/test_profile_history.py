@@ -143,3 +143,39 @@ def test_an_interrupted_update_keeps_the_days_it_finished(store: ParquetStore,
     result = history.update()
     assert (result.days_profiled, result.days_stored) == (3, 6)
     assert history.profile() == direct(store, history, T0, T0 + timedelta(days=6))
+
+
+_UPDATER = """
+import json, sys
+from pathlib import Path
+from loopwatch.core.spec import spec_from_mapping
+from loopwatch.storage import engines
+from loopwatch.storage.parquet_store import ParquetStore
+from loopwatch.storage.profile_history import ProfileHistory
+
+engines.CHUNK_ROWS["duckdb"] = 150  # many small chunks: a long update, so the two overlap
+spec = spec_from_mapping(json.loads(sys.argv[2]))
+for _ in range(3):
+    ProfileHistory(ParquetStore(Path(sys.argv[1]), spec=spec)).update(refit=True)
+"""
+
+
+def test_two_processes_updating_one_history_leave_it_whole(store: ParquetStore) -> None:
+    # each update refits the bins, so both rewrite every day: before updates took a lock,
+    # one process collected the other's fresh part files as garbage and the manifest kept
+    # naming them, so every later read failed with a missing file
+    import json
+    import subprocess
+    import sys
+
+    spec = {"model": "m", "cohorts": ["region"],
+            "features": [{"name": "x", "dtype": "numeric"}, {"name": "c", "dtype": "categorical"}],
+            "reference": {"start": T0.isoformat(), "end": (T0 + timedelta(days=3)).isoformat()}}
+    store.ingest("decisions", rows(2400, seed=2), source="test")
+    argv = [sys.executable, "-c", _UPDATER, str(store.root), json.dumps(spec)]
+    workers = [subprocess.Popen(argv, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    errors = [w.communicate(timeout=300)[1] for w in workers]
+    assert [w.returncode for w in workers] == [0, 0], errors
+    history = ProfileHistory(store)
+    assert history.update().days_profiled == 0
+    assert history.profile() == direct(store, history, T0, T0 + timedelta(days=6))

@@ -20,9 +20,11 @@ intact; running an update twice does nothing the second time.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import json
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -151,8 +153,32 @@ class ProfileHistory:
         """Profile the days in ``[start, end)`` whose decisions changed since the last update,
         and recompute the label part of the days whose decisions got outcomes since then.
 
-        Idempotent: a second call with nothing new in the store does nothing.
+        Idempotent: a second call with nothing new in the store does nothing. One update
+        of a history runs at a time: another process (or thread) waits for it, then finds
+        its days done.
         """
+        with self._updating():
+            return self._update(start=start, end=end, refit=refit, on_progress=on_progress)
+
+    @contextlib.contextmanager
+    def _updating(self) -> Iterator[None]:
+        # an exclusive flock for the whole update: two at once collected each other's fresh
+        # part files as garbage, and the manifest went on naming them. Where nothing can be
+        # created (a read-only store), no update can write either, so none is held.
+        fd: int | None = None
+        with contextlib.suppress(OSError):
+            self._base().mkdir(parents=True, exist_ok=True)
+            fd = os.open(self._base() / ".updating", os.O_RDWR | os.O_CREAT, 0o666)
+        try:
+            if fd is not None:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            if fd is not None:
+                os.close(fd)  # releases the lock
+
+    def _update(self, *, start: datetime | None, end: datetime | None, refit: bool,
+                on_progress: Progress | None) -> UpdateResult:
         began = datetime.now(UTC)
         binning = self.binning(refit=refit)
         manifest = self._manifest(binning)
