@@ -71,8 +71,8 @@ class Demo:
 
 
 #: Decisions a day in the demo: at 5,000 every incident of the 90-day run is still named by an alert,
-#: and each daily run costs about 60% of its CPU time at 20,000 (docs/DESIGN-NOTES.md, "loopwatch demo in
-#: make demo").
+#: and the first ten daily runs took about 60% of their CPU time at 20,000 (docs/DESIGN-NOTES.md,
+#: "loopwatch demo in make demo").
 PER_DAY = 5_000
 
 
