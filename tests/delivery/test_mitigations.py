@@ -58,6 +58,31 @@ def test_only_pages_act_at_most_once_per_interval_and_every_act_is_audited(tmp_p
         assert sorted(cohorts) == ["c=a", "c=e"]
 
 
+def test_a_flag_in_force_is_not_set_again_and_an_alert_without_a_feature_disables_none(
+        tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'c.sqlite'}"
+    disable = AutoMitigation(on="health", action="disable_feature", feature_from_alert=True)
+    with ControlPlane(url=url, mitigations=[RULE, disable], mitigation_interval="1h",
+                      resolve_after=2) as plane:
+        plane.apply(model="fraud", run_time=day(1), drafts=[draft("c=a")])
+        plane.apply(model="fraud", run_time=day(2), drafts=[])
+        plane.apply(model="fraud", run_time=day(3), drafts=[])  # resolved: two healthy runs
+        # c=a is back (reopened, a raising transition) while its flag still holds
+        plane.apply(model="fraud", run_time=day(4), drafts=[draft("c=a")])
+        (row,) = ControlFlags(plane.engine).rows("fraud")
+        skipped = [e for e in plane.audit(model="fraud") if e.action == "mitigation_skipped"]
+        assert [e.reason for e in skipped] == [f"flag {row['id']} with the same effect is in force"]
+        ControlFlags(plane.engine).revert(row["id"], actor="ana", reason="fixed upstream")
+        plane.apply(model="fraud", run_time=day(5), drafts=[draft("c=b")])
+        assert [r["mitigation"]["cohort"] for r in ControlFlags(plane.engine).rows("fraud")] == ["c=b"]
+        # a health page on several features names none: nothing to disable, and the run goes on
+        plane.apply(model="fraud", run_time=day(7), drafts=[draft("several", kind="health")])
+        assert len(ControlFlags(plane.engine).rows("fraud")) == 1
+        last = plane.audit(model="fraud")[-1]
+        assert (last.action, last.reason) == ("mitigation_skipped",
+                                              "the alert names no single feature to disable")
+
+
 def test_flags_client_caches_for_its_ttl_and_sees_a_revert_after(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'c.sqlite'}"
     ticks = [0.0]

@@ -93,6 +93,11 @@ def auto_mitigate(con: Connection, transitions: Sequence[Transition], rules: Seq
         rule = next((r for r in rules if r.on == row["kind"]), None)
         if rule is None:
             continue
+        held = _not_applicable(con, rule, row)
+        if held is not None:
+            _audit(con, model=row["model"], alert_id=row["id"], actor=actor, action="mitigation_skipped",
+                   reason=held, detail={"rule": rule.model_dump(mode="json")}, run_time=run_time)
+            continue
         since = run_time - parse_duration(interval)
         recent = con.execute(select(flags.c.id).where(
             flags.c.model == row["model"], flags.c.automatic.is_(True), flags.c.run_time > since)).first()
@@ -108,6 +113,42 @@ def auto_mitigate(con: Connection, transitions: Sequence[Transition], rules: Seq
             enqueue_change(con, row["id"], m.model_dump(mode="json"), sinks)
         out.append(m.id)
     return out
+
+
+def _not_applicable(con: Connection, rule: AutoMitigation, row: Any) -> str | None:
+    """Why ``rule`` cannot or need not act on alert ``row``, or None when it may.
+
+    An alert that names no single feature gives a ``disable_feature`` rule nothing to
+    disable; a flag with the same effect already in force (an alert raised again, another
+    alert of the same cause) is not set twice.
+    """
+    if rule.action == "disable_feature" and not row["feature"]:
+        return "the alert names no single feature to disable"
+    target = _target(rule.action, _target_of(rule, row))
+    now = datetime.now(UTC)
+    for flag in con.execute(select(flags.c.id, flags.c.mitigation).where(
+            flags.c.model == row["model"], flags.c.state == "active")).mappings():
+        m = flag["mitigation"]
+        expires = m.get("expires")
+        if expires is not None and datetime.fromisoformat(expires) <= now:
+            continue
+        if _target(m.get("kind"), m.get("cohort") or m.get("feature") or m.get("version")) == target:
+            return f"flag {flag['id']} with the same effect is in force"
+    return None
+
+
+def _target_of(rule: AutoMitigation, row: Any) -> str | None:
+    if rule.action == "review_threshold":
+        return (row["entity"] or row["cohort"]) if rule.cohort_from_alert else None
+    if rule.action == "rollback":
+        return rule.version
+    if rule.action == "disable_feature":
+        return str(row["feature"])
+    return None
+
+
+def _target(kind: Any, subject: Any) -> tuple[str, str | None]:
+    return str(kind), None if subject is None else str(subject)
 
 
 def _mitigation(rule: AutoMitigation, row: Any, actor: str) -> Mitigation:
