@@ -1,5 +1,5 @@
 # Two commands on a fresh machine (Python 3.11 + make):
-#   make demo   simulate a production fraud model into the embedded store, profile and check it
+#   make demo   loopwatch demo: a simulated fraud model watched day by day, ending with its incident timeline
 #   make test   lint, type-check, import contracts and the whole test suite
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
