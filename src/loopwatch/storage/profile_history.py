@@ -165,8 +165,11 @@ class ProfileHistory:
         # an exclusive flock for the whole update: two at once collected each other's fresh
         # part files as garbage, and the manifest went on naming them. Where nothing can be
         # created (a read-only store), no update can write either, so none is held.
+        # (no store there yet: nothing is created before the update names what is missing)
         fd: int | None = None
         with contextlib.suppress(OSError):
+            if not self.store.root.is_dir():
+                raise FileNotFoundError(self.store.root)
             self._base().mkdir(parents=True, exist_ok=True)
             fd = os.open(self._base() / ".updating", os.O_RDWR | os.O_CREAT, 0o666)
         try:
@@ -182,6 +185,7 @@ class ProfileHistory:
         began = datetime.now(UTC)
         binning = self.binning(refit=refit)
         manifest = self._manifest(binning)
+        as_read = json.dumps(manifest, sort_keys=True)
         kept = self._kept(binning, refit=refit)
         fingerprints = self.store.versions("decisions")  # listed once: the days and their files
         if kept:  # a day profiled with other kept cohort values is profiled again
@@ -213,9 +217,10 @@ class ProfileHistory:
         relabel = [d for d in manifest["relabel"] if d in wanted and d in manifest["days"]]
         total = len(stale) + len(relabel)
         done = 0
-        if not total:  # nothing new: no engine to start
-            self._save_manifest(binning, manifest)
-            self._collect_garbage(binning, manifest)
+        if not total:  # nothing new: no engine to start, and nothing written unless owed changed
+            if json.dumps(manifest, sort_keys=True) != as_read:  # (a read-only store is read as is)
+                self._save_manifest(binning, manifest)
+                self._collect_garbage(binning, manifest)
             return self._result(manifest, 0, 0, began)
         self._save_manifest(binning, manifest)
         con = con or self.store.connect()
