@@ -20,7 +20,7 @@ from loopwatch.core.profile import ALL, DAY_OF_WEEK, Cohort
 from loopwatch.core.window import Window
 from loopwatch.monitoring.checks import CheckContext, register_check
 
-__all__ = ["VolumeCheck", "expected_count"]
+__all__ = ["VolumeCheck", "expected_count", "prediction_sd"]
 
 
 def expected_count(counts: dict[datetime, int], window: Window,
@@ -55,6 +55,18 @@ def expected_count(counts: dict[datetime, int], window: Window,
             spread = math.sqrt(sum((x - mean) ** 2 for x in samples) / (len(samples) - 1)) / mean
             return mean, spread, len(samples)
     return math.nan, math.nan, 0
+
+
+def prediction_sd(expected: float, spread: float, samples: int) -> float:
+    """The standard deviation of a window's count predicted from ``samples`` earlier windows.
+
+    Their relative ``spread``, inflated for the uncertainty of their mean, on top of
+    Poisson noise; judged with a t distribution of ``samples - 1`` degrees of freedom.
+
+    >>> prediction_sd(100.0, 0.0, 4)
+    10.0
+    """
+    return math.sqrt(expected + (spread * expected) ** 2 * (1 + 1 / samples))
 
 
 @register_check("volume")
@@ -99,9 +111,7 @@ class VolumeCheck:
 
     def _judge(self, cohort: Cohort, window: Window, observed: int, expected: float,
                spread: float, samples: int) -> list[Finding]:
-        # a prediction from a few earlier windows: their spread, inflated for the
-        # uncertainty of their mean, and a t distribution with their degrees of freedom
-        sd = math.sqrt(expected + (spread * expected) ** 2 * (1 + 1 / samples))
+        sd = prediction_sd(expected, spread, samples)
         z = (observed - expected) / sd
         p = float(2 * stats.t.sf(abs(z), df=samples - 1))
         ratio = observed / expected

@@ -32,7 +32,7 @@ from loopwatch.evaluation.profile_metrics import DEFAULT_THRESHOLD
 from loopwatch.monitoring.coverage import coverage
 from loopwatch.monitoring.drift_stats import categorical_drift, numeric_drift
 from loopwatch.monitoring.impact import decision_shift, slot_shares
-from loopwatch.monitoring.volume import expected_count
+from loopwatch.monitoring.volume import expected_count, prediction_sd
 from loopwatch.storage.profile_history import ProfileHistory
 
 __all__ = [
@@ -314,7 +314,7 @@ def volume_days(data: DailyProfiles, *, baseline_days: int = 28) -> list[VolumeD
                                      if baseline is not None else (math.nan, math.nan, 0))
         low = high = math.nan
         if samples >= 2 and math.isfinite(expected):
-            sd = math.sqrt(expected + (spread * expected) ** 2 * (1 + 1 / samples))
+            sd = prediction_sd(expected, spread, samples)
             t = float(stats.t.ppf(0.975, df=samples - 1))
             low, high = max(0.0, expected - t * sd), expected + t * sd
         out.append(VolumeDay(day, counts.get(day, 0), expected, low, high))
