@@ -303,10 +303,12 @@ def volume_days(data: DailyProfiles, *, baseline_days: int = 28) -> list[VolumeD
         first = max(first, datetime(earliest.year, earliest.month, earliest.day, tzinfo=UTC))
     counts: dict[datetime, int] = {}
     day = first
-    while day <= data.days[-1]:
+    while day < data.days[0]:  # the baseline's days; the window's own are in data.by_day already
         found = data.parts.profiles(data.binning, start=day, end=day + DAY, cohorts=[ALL]).get(ALL)
         counts[day] = 0 if found is None else found.n
         day += DAY
+    for day, profiles in zip(data.days, data.by_day, strict=True):
+        counts[day] = profiles[ALL].n if ALL in profiles else 0
     out = []
     for day in data.days:
         baseline = Window(max(first, day - timedelta(days=baseline_days)), day) if day > first else None
