@@ -29,11 +29,12 @@ input_value='s3cr3t-t0ken', input_type=str]
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-__all__ = ["Role", "Ui", "UiUser"]
+__all__ = ["Role", "Ui", "UiUser", "named_twice"]
 
 Role = Literal["read", "operator"]
 
@@ -66,6 +67,12 @@ class UiUser(BaseModel):
         return value
 
 
+def named_twice(users: Iterable[UiUser]) -> list[str]:
+    """The names given to more than one of ``users``, sorted."""
+    names = [u.name for u in users]
+    return sorted({n for n in names if names.count(n) > 1})
+
+
 class Ui(BaseModel):
     """The dashboard's users; none by default (``loopwatch ui --user`` adds them)."""
 
@@ -75,8 +82,7 @@ class Ui(BaseModel):
 
     @model_validator(mode="after")
     def _unique(self) -> Ui:
-        names = [u.name for u in self.users]
-        twice = sorted({n for n in names if names.count(n) > 1})
+        twice = named_twice(self.users)
         if twice:
             raise ValueError(f"each user is named once; named twice: {', '.join(twice)}")
         return self

@@ -34,12 +34,12 @@ def ui(
         from loopwatch.ui.auth import parse_user
     except ImportError as exc:
         fail(f"the dashboard needs its extra: pip install 'loopwatch[ui]' ({exc})")
+    from loopwatch.core.ui_spec import named_twice
     from loopwatch.storage.sources import open_source
 
     spec_obj, plane = control.open_control(spec, store)
     with_users = [*spec_obj.ui.users, *(parse_user(u) for u in users or ())]
-    names = [u.name for u in with_users]
-    twice = sorted({n for n in names if names.count(n) > 1})
+    twice = named_twice(with_users)
     if twice:
         plane.close()
         fail(f"--user: each user is named once (the spec's ui.users and --user together); named twice: "
