@@ -173,25 +173,23 @@ def _ago(value: datetime | None, now: datetime | None = None) -> str:
     delta = (now or datetime.now(UTC)) - value
     if delta < timedelta(0):
         return "in the future"
-    if delta >= timedelta(days=2):
-        return f"{delta.days} d ago"
-    if delta >= timedelta(hours=2):
-        return f"{int(delta.total_seconds() // 3600)} h ago"
-    return f"{int(delta.total_seconds() // 60)} min ago"
+    return f"{_span(delta)} ago"
+
+
+def _span(span: timedelta) -> str:
+    """A non-negative span in its largest whole unit: ``3 d``, ``5 h``, ``12 min``."""
+    if span >= timedelta(days=2):
+        return f"{span.days} d"
+    if span >= timedelta(hours=2):
+        return f"{int(span.total_seconds() // 3600)} h"
+    return f"{int(span.total_seconds() // 60)} min"
 
 
 def _around(when: datetime, onset: datetime) -> str:
     """Where a change falls against an alert's onset: ``2 d before onset``, ``5 h after onset``."""
     delta = when - onset
     side = "before" if delta < timedelta(0) else "after"
-    span = abs(delta)
-    if span >= timedelta(days=2):
-        text = f"{span.days} d"
-    elif span >= timedelta(hours=2):
-        text = f"{int(span.total_seconds() // 3600)} h"
-    else:
-        text = f"{int(span.total_seconds() // 60)} min"
-    return f"{text} {side} onset"
+    return f"{_span(abs(delta))} {side} onset"
 
 
 def _number(value: Any, digits: int = 3) -> str:
