@@ -53,6 +53,9 @@ DAY = timedelta(days=1)
 DEFAULT_DAYS = 30
 _DAILY = ("roc_auc", "precision", "recall", "false_positive_rate", "base_rate", "value_per_decision")
 _TABLE_METRICS = ("roc_auc", "precision", "recall", "decision_rate", "base_rate")
+#: Metrics that are shares of decisions, written as percentages (the others with three decimals).
+RATE_METRICS = frozenset({"precision", "recall", "false_positive_rate", "decision_rate", "base_rate",
+                          "label_coverage"})
 
 
 @dataclass(frozen=True)
@@ -136,8 +139,7 @@ def _metric(m: Metric | None, name: str = "") -> dict[str, str]:
     if m is None or m.status == "undefined" or not math.isfinite(m.value):
         return {"value": "–", "interval": "", "n": "" if m is None else f"n={m.n:,}", "state": "none",
                 "reason": "no value"}
-    rate = (name or m.name) in ("precision", "recall", "false_positive_rate", "decision_rate", "base_rate",
-                                "label_coverage")
+    rate = (name or m.name) in RATE_METRICS
     show = _pct if rate else (lambda v: _num(v, "{:.3f}"))
     interval = f"[{show(m.low)}, {show(m.high)}]" if math.isfinite(m.low) and math.isfinite(m.high) else ""
     return {"value": show(m.value), "interval": interval, "n": f"n={m.n:,}",

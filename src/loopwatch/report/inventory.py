@@ -31,7 +31,7 @@ from loopwatch.evaluation.metrics import Metric
 from loopwatch.monitoring.checks import CHECKS
 from loopwatch.monitoring.impact import importance_shares
 from loopwatch.monitoring.job import build_checks
-from loopwatch.report.build import ReportInputs
+from loopwatch.report.build import RATE_METRICS, ReportInputs
 from loopwatch.report.series import latency_quantiles, volume_days
 
 __all__ = ["SECTIONS", "Inventory", "Item", "Section", "build_inventory"]
@@ -112,8 +112,8 @@ def _pct(value: float, digits: int = 1) -> str:
 
 
 def _metric_text(m: Metric) -> str:
-    rate = m.name in ("precision", "recall", "false_positive_rate", "decision_rate", "base_rate",
-                      "label_coverage")
+    rate = m.name in RATE_METRICS
+
     def show(v: float) -> str:
         return _pct(v) if rate else f"{v:.3f}"
 
