@@ -31,8 +31,8 @@ from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
-from scipy import stats
 
+from loopwatch.core.intervals import adjusted_p_values
 from loopwatch.core.learning_spec import ChampionRule
 from loopwatch.core.value_spec import ValueModel
 from loopwatch.evaluation.maturity import LabelMaturity
@@ -63,16 +63,6 @@ def holm(p_values: Sequence[float]) -> list[float]:
     for rank, (p, i) in enumerate(sorted(finite)):
         running = max(running, min(1.0, (len(finite) - rank) * p))
         out[i] = round(running, 12)
-    return out
-
-
-def _bh(p_values: Sequence[float]) -> list[float]:
-    finite = [i for i, p in enumerate(p_values) if math.isfinite(p)]
-    out = [math.nan] * len(p_values)
-    if finite:
-        adjusted = stats.false_discovery_control([p_values[i] for i in finite])
-        for i, q in zip(finite, adjusted, strict=True):
-            out[i] = float(q)
     return out
 
 
@@ -296,7 +286,7 @@ def judge(labels: npt.ArrayLike, champion: npt.ArrayLike, challenger: npt.ArrayL
                                       None if v is None else v[mask], seed=seed, **common))
     tested = [overall, *found]
     raw = [c.p_value for c in tested]
-    adjusted = holm(raw) if rule.correction == "holm" else _bh(raw)
+    adjusted = holm(raw) if rule.correction == "holm" else adjusted_p_values(raw)
     judged = [_with_adjusted(c, p, rule.alpha) for c, p in zip(tested, adjusted, strict=True)]
     overall, found = judged[0], judged[1:]
     names = {"champion_version": champion_version, "challenger_version": challenger_version}
