@@ -49,7 +49,7 @@ from loopwatch.evaluation.maturity import LabelMaturity
 from loopwatch.evaluation.paired import PairedDifference, paired_auc, paired_value
 from loopwatch.evaluation.profile_metrics import DEFAULT_THRESHOLD
 from loopwatch.learning.champion_rule import decision_values
-from loopwatch.learning.training_data import bools, rows_as_of, window_maturity
+from loopwatch.learning.training_data import bools, outcome_values, rows_as_of, window_maturity
 from loopwatch.storage.profile_history import ProfileHistory
 
 __all__ = ["AblationResult", "FeatureCost", "TrainHook", "ablate", "load_train_hook"]
@@ -278,10 +278,7 @@ def ablate(spec: Spec, *, features: Sequence[str] = (), group: str | None = None
     auc = paired_auc(y, with_scores, without)
     value = None
     if spec.value is not None:
-        amounts = None
-        if spec.outcomes.value and spec.outcomes.value in test.column_names:
-            amounts = np.nan_to_num(np.asarray(pc.cast(test.column(spec.outcomes.value), pa.float64())
-                                               .to_numpy(zero_copy_only=False), dtype=np.float64), nan=0.0)
+        amounts = outcome_values(test, spec)
         value = paired_value(decision_values(y, with_scores >= threshold, amounts, spec.value),
                              decision_values(y, without >= threshold, amounts, spec.value), seed=seed)
     recommendation, reason = _recommend(auc, common["saved"], rule.margin, rule.alpha, matured)

@@ -39,7 +39,7 @@ from loopwatch.core.window import Window
 from loopwatch.errors import InputError
 from loopwatch.evaluation.profile_metrics import DEFAULT_THRESHOLD
 from loopwatch.learning.champion_rule import ChampionChallengerResult, CohortComparison, judge
-from loopwatch.learning.training_data import bools, rows_as_of, window_maturity
+from loopwatch.learning.training_data import bools, floats, outcome_values, rows_as_of, window_maturity
 from loopwatch.storage.sources import open_source
 
 __all__ = ["ChampionChallengerResult", "CohortComparison", "Scorer", "compare_replay", "compare_versions"]
@@ -52,22 +52,9 @@ def _threshold(spec: Spec) -> float:
     return float(spec.threshold) if spec.threshold is not None else DEFAULT_THRESHOLD
 
 
-def _floats(column: Any) -> npt.NDArray[np.float64]:
-    """A numeric column as floats, null as NaN."""
-    return np.asarray(pc.fill_null(pc.cast(column, pa.float64()), np.nan).to_numpy(zero_copy_only=False),
-                      dtype=np.float64)
-
-
 def _cohorts(rows: pa.Table, spec: Spec) -> dict[str, npt.NDArray[Any]]:
     return {name: np.asarray(rows.column(name).to_pylist(), dtype=object)
             for name in spec.cohorts if name in rows.column_names}
-
-
-def _values(rows: pa.Table, spec: Spec) -> npt.NDArray[np.float64] | None:
-    name = spec.outcomes.value
-    if not name or name not in rows.column_names:
-        return None
-    return np.nan_to_num(_floats(rows.column(name)), nan=0.0)
 
 
 def _judged(store: DecisionSource, spec: Spec, window: Window, rows: pa.Table, champion_scores: Any,
@@ -96,7 +83,7 @@ def _judged(store: DecisionSource, spec: Spec, window: Window, rows: pa.Table, c
     return judge(kept.column(spec.outcomes.label).to_numpy(zero_copy_only=False), a, b,
                  cohorts=_cohorts(kept, spec), rule=rule, threshold=threshold,
                  champion_version=champion, challenger_version=challenger,
-                 values=_values(kept, spec), value_model=spec.value, source=source, window=span,
+                 values=outcome_values(kept, spec), value_model=spec.value, source=source, window=span,
                  maturity=matured, seed=seed)
 
 
@@ -156,7 +143,7 @@ def compare_versions(spec: Spec, champion: str, challenger: str, window: Window,
             reason=(f"no decision in the window carries both {champion} and {challenger}'s scores "
                     f"({version} and {s.shadow_version})"))
     on_canary = bools(rows.column("_canary"))
-    own, other = _floats(rows.column(score)), _floats(rows.column(s.shadow_score))
+    own, other = floats(rows.column(score)), floats(rows.column(s.shadow_score))
     champion_scores = np.where(on_canary, other, own)
     challenger_scores = np.where(on_canary, own, other)
     return _judged(store, spec, window, rows.drop_columns(["_canary"]), champion_scores, challenger_scores,
@@ -182,7 +169,7 @@ def compare_replay(spec: Spec, window: Window, *, challenger: Scorer, champion: 
     scores = []
     for name, scorer in ((champion_version, champion), (challenger_version, challenger)):
         if scorer is None:
-            scores.append(_floats(rows.column(spec.columns.score)))
+            scores.append(floats(rows.column(spec.columns.score)))
             continue
         got = np.asarray(scorer(rows), dtype=np.float64).ravel() if rows.num_rows else np.zeros(0)
         if got.size != rows.num_rows:

@@ -40,7 +40,7 @@ from loopwatch.evaluation.maturity import LabelMaturity
 from loopwatch.evaluation.policy_effect import PolicyEffect, policy_effect
 from loopwatch.evaluation.profile_metrics import DEFAULT_THRESHOLD
 from loopwatch.learning.champion_rule import decision_values
-from loopwatch.learning.training_data import bools, rows_as_of, window_maturity
+from loopwatch.learning.training_data import bools, floats, outcome_values, rows_as_of, window_maturity
 
 __all__ = ["CohortEffect", "ModelEffectReport", "model_effect"]
 
@@ -88,21 +88,14 @@ class ModelEffectReport:
         return [{"cohort": c.cohort, **e.to_dict()} for c in self.cohorts for e in c.effects.values()]
 
 
-def _floats(column: Any) -> npt.NDArray[np.float64]:
-    return np.asarray(pc.fill_null(pc.cast(column, pa.float64()), np.nan).to_numpy(zero_copy_only=False),
-                      dtype=np.float64)
-
-
 def _outcomes(rows: pa.Table, spec: Spec, threshold: float) -> dict[str, npt.NDArray[np.float64]]:
     label = bools(rows.column(spec.outcomes.label))
     action = spec.columns.action
     if action and action in rows.column_names:
         flagged = bools(pc.is_in(rows.column(action), value_set=pa.array(list(spec.positive_actions))))
     else:
-        flagged = _floats(rows.column(spec.columns.score)) >= threshold
-    amount = None
-    if spec.outcomes.value and spec.outcomes.value in rows.column_names:
-        amount = np.nan_to_num(_floats(rows.column(spec.outcomes.value)), nan=0.0)
+        flagged = floats(rows.column(spec.columns.score)) >= threshold
+    amount = outcome_values(rows, spec)
     out: dict[str, npt.NDArray[np.float64]] = {}
     if amount is not None:
         out["lost_per_decision"] = np.where(label & ~flagged, amount, 0.0)
@@ -146,7 +139,7 @@ def model_effect(spec: Spec, window: Window, *, store: DecisionSource | None = N
     canary = (bools(pc.equal(rows.column(s.route), "canary")) if decisions and s.route in rows.column_names
               else np.zeros(decisions, dtype=np.bool_))
     rows = rows.filter(pa.array(~canary))
-    probability = _floats(rows.column(s.holdout_probability)) if rows.num_rows else np.zeros(0)
+    probability = floats(rows.column(s.holdout_probability)) if rows.num_rows else np.zeros(0)
     running = np.isfinite(probability) & (probability > 0) & (probability < 1)
     excluded_no_holdout = int((~running).sum())
     rows = rows.filter(pa.array(running))
@@ -160,7 +153,7 @@ def model_effect(spec: Spec, window: Window, *, store: DecisionSource | None = N
         raise InputError(f"the window {window} holds no labelled decisions of both the model and the holdout "
                          f"({int(holdout.sum())} holdout, {int((~holdout).sum())} model); is a holdout share "
                          "(serving.holdout) set and have outcomes arrived?")
-    probability = _floats(rows.column(s.holdout_probability))
+    probability = floats(rows.column(s.holdout_probability))
     outcomes = _outcomes(rows, spec, threshold)
     every = np.ones(rows.num_rows, dtype=np.bool_)
     cohorts = [CohortEffect("all", _effects(outcomes, every, holdout, probability, confidence))]

@@ -45,7 +45,8 @@ from loopwatch.storage.atomic import commit, write_temp
 from loopwatch.storage.profile_history import ProfileHistory
 from loopwatch.storage.views import join_outcomes, latest_outcomes
 
-__all__ = ["TrainingExport", "bools", "export_training", "rows_as_of", "window_maturity"]
+__all__ = ["TrainingExport", "bools", "export_training", "floats", "outcome_values", "rows_as_of",
+           "window_maturity"]
 
 
 def rows_as_of(store: DecisionSource, window: Window, *, as_of: datetime | None = None,
@@ -184,10 +185,24 @@ def export_training(store: DecisionSource, window: Window, *, as_of: datetime, o
                           excluded_unlabelled=table.num_rows - kept.num_rows)
 
 
-
 def bools(column: Any) -> npt.NDArray[np.bool_]:
     """A boolean Arrow column as a NumPy array, null as false."""
     return np.asarray(pc.fill_null(column, False).to_numpy(zero_copy_only=False), dtype=np.bool_)
+
+
+def floats(column: Any) -> npt.NDArray[np.float64]:
+    """A numeric Arrow column as a NumPy array of floats, null as NaN."""
+    return np.asarray(pc.fill_null(pc.cast(column, pa.float64()), np.nan).to_numpy(zero_copy_only=False),
+                      dtype=np.float64)
+
+
+def outcome_values(rows: pa.Table, spec: Spec) -> npt.NDArray[np.float64] | None:
+    """The outcomes' value (``outcomes.value``, e.g. dollars) of ``rows``, missing as 0; ``None`` when
+    the spec names no value column or ``rows`` lack it."""
+    name = spec.outcomes.value
+    if not name or name not in rows.column_names:
+        return None
+    return np.nan_to_num(floats(rows.column(name)), nan=0.0)
 
 
 def _strata(rows: pa.Table, spec: Spec, threshold: float) -> npt.NDArray[np.float64]:
