@@ -258,7 +258,6 @@ def ablate(spec: Spec, *, features: Sequence[str] = (), group: str | None = None
     rows = rows_as_of(store, train, labelled_only=True)
     if rows.num_rows == 0:
         raise InputError(f"the training window {train} holds no labelled decisions")
-    full, ablated = hook(rows, every, label), hook(rows, kept, label)
     test = rows_as_of(store, held_out)
     matured = (window_maturity(store, test, threshold=threshold, maturity=rule.maturity)
                if test.num_rows else None)
@@ -273,6 +272,8 @@ def ablate(spec: Spec, *, features: Sequence[str] = (), group: str | None = None
         return AblationResult(auc=None, value=None, recommendation="not_enough_data",
                               reason=f"the held-out window has {pos} labelled positives and {neg} negatives; "
                                      f"the comparison needs {rule.min_class_rows} of each", **common)
+    # the two fits are the costly part: none when the held-out window cannot judge them
+    full, ablated = hook(rows, every, label), hook(rows, kept, label)
     with_scores = _floats(full(test), test.num_rows, "with every feature")
     without = _floats(ablated(test), test.num_rows, "without")
     auc = paired_auc(y, with_scores, without)
