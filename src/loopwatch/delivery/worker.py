@@ -218,12 +218,14 @@ def repost_live(outbox: Outbox, config: AlertSinks, *, live: set[str],
     for the next run (the next re-post, or the resolve through the outbox, corrects it).
     Returns the number of alerts posted.
     """
+    sinks = [s for s in config.sinks if s.kind == "alertmanager"]
+    if not sinks or not live:
+        return 0
+    delivered = outbox.deliveries(states=("delivered",), limit=10_000)  # read once for every sink
     posted = 0
-    for sink in config.sinks:
-        if sink.kind != "alertmanager":
-            continue
+    for sink in sinks:
         latest: dict[str, Delivery] = {}
-        for d in reversed(outbox.deliveries(states=("delivered",), limit=10_000)):
+        for d in reversed(delivered):
             if d.sink == sink.key and d.alert_id is not None:
                 latest[d.alert_id] = d
         for alert_id, d in sorted(latest.items()):
