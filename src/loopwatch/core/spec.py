@@ -59,9 +59,6 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-_column_name = column_name
-
-
 class DecisionColumns(_Model):
     """Names of the decision log's columns, by role. ``None`` means not logged."""
 
@@ -79,7 +76,7 @@ class DecisionColumns(_Model):
     @field_validator("*")
     @classmethod
     def _names(cls, value: str | None) -> str | None:
-        return None if value is None else _column_name(value)
+        return None if value is None else column_name(value)
 
 
 class OutcomeColumns(_Model):
@@ -96,7 +93,7 @@ class OutcomeColumns(_Model):
     @field_validator("*")
     @classmethod
     def _names(cls, value: str | None) -> str | None:
-        return None if value is None else _column_name(value)
+        return None if value is None else column_name(value)
 
 
 class Reference(_Model):
@@ -218,7 +215,7 @@ class Spec(_Model):
     @field_validator("cohorts", "entities")
     @classmethod
     def _names(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        return tuple(_column_name(v) for v in value)
+        return tuple(column_name(v) for v in value)
 
     @model_validator(mode="after")
     def _consistent(self) -> Spec:
