@@ -20,11 +20,12 @@ were never logged).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from loopwatch.core.store import DecisionSource
 from loopwatch.core.window import Window
+from loopwatch.storage.layout import day_key, day_start
 
 __all__ = ["Arrivals", "arrived_outcomes", "contiguous_days"]
 
@@ -41,10 +42,6 @@ class Arrivals:
     ignored: dict[str, int]
 
 
-def _day(value: str) -> datetime:
-    return datetime.strptime(value, "%Y-%m-%d").replace(tzinfo=UTC)
-
-
 def contiguous_days(days: list[str]) -> list[list[str]]:
     """Sorted days grouped into runs of consecutive days (one range query each).
 
@@ -53,7 +50,7 @@ def contiguous_days(days: list[str]) -> list[list[str]]:
     """
     runs: list[list[str]] = []
     for d in sorted(days):
-        if runs and _day(runs[-1][-1]) + DAY == _day(d):
+        if runs and day_start(runs[-1][-1]) + DAY == day_start(d):
             runs[-1].append(d)
         else:
             runs.append([d])
@@ -83,7 +80,7 @@ def arrived_outcomes(store: DecisionSource, observed_days: list[str], *, con: An
 
     c, o = store.spec.columns, store.spec.outcomes
     runs = contiguous_days(observed_days)
-    tables = [store.table("outcomes", con=con, between=Window(_day(r[0]), _day(r[-1]) + DAY))
+    tables = [store.table("outcomes", con=con, between=Window(day_start(r[0]), day_start(r[-1]) + DAY))
               for r in runs]
     outcomes = tables[0] if len(tables) == 1 else ibis.union(*tables, distinct=False)
     new = outcomes.select(_oid=outcomes[o.decision_id], _obs=outcomes[o.observed_at])
@@ -92,7 +89,7 @@ def arrived_outcomes(store: DecisionSource, observed_days: list[str], *, con: An
     else:
         reach = timedelta(seconds=horizon)
         decisions = store.table("decisions", con=con, between=Window(
-            _day(runs[0][0]) - reach, _day(runs[-1][-1]) + DAY + reach))
+            day_start(runs[0][0]) - reach, day_start(runs[-1][-1]) + DAY + reach))
     known = decisions.select(_did=decisions[c.decision_id], _ts=decisions[c.timestamp])
     joined = new.left_join(known, new._oid == known._did)
     used = joined._did.notnull()
@@ -106,9 +103,5 @@ def arrived_outcomes(store: DecisionSource, observed_days: list[str], *, con: An
             .to_pyarrow().column("_dec_day").to_pylist())
     unused = (marked.filter(~marked._used).group_by("_obs_day").aggregate(n=ibis._.count())
               .to_pyarrow().to_pylist())
-    return Arrivals(frozenset(_utc_day(int(d)) for d in days),
-                    {_utc_day(int(r["_obs_day"])): int(r["n"]) for r in unused})
-
-
-def _utc_day(epoch_day: int) -> str:
-    return datetime.fromtimestamp(epoch_day * 86400, UTC).strftime("%Y-%m-%d")
+    return Arrivals(frozenset(day_key(int(d)) for d in days),
+                    {day_key(int(r["_obs_day"])): int(r["n"]) for r in unused})

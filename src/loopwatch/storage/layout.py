@@ -18,7 +18,7 @@ This module names paths and lists partitions; it opens no file.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Literal
 
@@ -28,7 +28,7 @@ from loopwatch.core.spec import MODEL_COLUMN
 from loopwatch.core.store import TABLES, TableName
 from loopwatch.core.window import Window
 
-__all__ = ["QUARANTINE_SCHEMA", "StoreLayout", "data_files", "partition_day"]
+__all__ = ["QUARANTINE_SCHEMA", "StoreLayout", "data_files", "day_key", "day_start", "partition_day"]
 
 QUARANTINE_SCHEMA = pa.schema([
     pa.field("kind", pa.string()),
@@ -48,6 +48,20 @@ DATA_FILES = "*.parquet"
 def partition_day(path: Path) -> str:
     """The UTC day (``YYYY-MM-DD``) of a data file, from its partition directory."""
     return path.parent.name.removeprefix("date=")
+
+
+def day_start(day: str) -> datetime:
+    """The UTC midnight that starts the day ``YYYY-MM-DD`` (a partition's, or a profile's)."""
+    return datetime.strptime(day, "%Y-%m-%d").replace(tzinfo=UTC)
+
+
+def day_key(epoch_day: int) -> str:
+    """The day ``YYYY-MM-DD`` that is ``epoch_day`` UTC days after 1970-01-01.
+
+    >>> day_key(0), day_start(day_key(20514)).isoformat()
+    ('1970-01-01', '2026-03-02T00:00:00+00:00')
+    """
+    return datetime.fromtimestamp(epoch_day * 86400, UTC).strftime("%Y-%m-%d")
 
 
 @dataclass(frozen=True)

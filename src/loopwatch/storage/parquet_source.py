@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import weakref
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Self
 
@@ -29,7 +29,7 @@ from loopwatch.core.window import Window
 from loopwatch.errors import StoreError
 from loopwatch.storage.duckdb_engine import DEFAULT_ENGINE_MEMORY, duckdb_connection, memory_size
 from loopwatch.storage.journal import superseded
-from loopwatch.storage.layout import QUARANTINE_SCHEMA, StoreLayout, data_files, partition_day
+from loopwatch.storage.layout import QUARANTINE_SCHEMA, StoreLayout, data_files, day_start, partition_day
 from loopwatch.storage.locks import acquire_reader_lease, reading, release_reader_lease
 from loopwatch.storage.views import join_outcomes, latest_outcomes
 
@@ -221,7 +221,7 @@ class ParquetSource:
         self.require()
         with reading(self.layout):
             for path in self._list("quarantine", between):
-                day = datetime.strptime(partition_day(path), "%Y-%m-%d").replace(tzinfo=UTC)
+                day = day_start(partition_day(path))
                 if not start <= day < end:
                     continue
                 for reason in pq.read_table(path, columns=["reason"]).column("reason").to_pylist():

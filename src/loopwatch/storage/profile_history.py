@@ -24,7 +24,7 @@ import fcntl
 import hashlib
 import json
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -43,6 +43,7 @@ from loopwatch.storage.atomic import replace_text, write_atomic
 from loopwatch.storage.cohort_cap import capped_cohort_values, kept_digest
 from loopwatch.storage.fitting import fit_binning
 from loopwatch.storage.label_days import arrived_outcomes, contiguous_days
+from loopwatch.storage.layout import day_start
 from loopwatch.storage.profiling import (
     binned_dimensions,
     dimensions,
@@ -71,8 +72,10 @@ class UpdateResult:
     outcomes_ignored: int = 0
 
 
-def _day(value: str) -> datetime:
-    return datetime.strptime(value, "%Y-%m-%d").replace(tzinfo=UTC)
+def _days_within(days: Iterable[str], start: datetime | None, end: datetime | None) -> list[str]:
+    """The days (sorted) whose UTC day holds some of ``[start, end)``."""
+    return [d for d in sorted(days) if (start is None or day_start(d) >= utc_day_start(start))
+            and (end is None or day_start(d) < end)]
 
 
 class ProfileHistory:
@@ -113,7 +116,7 @@ class ProfileHistory:
         days = self._stored_days()
         if not days:
             raise self._no_decisions()
-        return Window.starting(_day(days[0]), ref.trailing or "30d")
+        return Window.starting(day_start(days[0]), ref.trailing or "30d")
 
     def binning(self, *, refit: bool = False) -> Binning:
         """The reference's bins: read from the history, or fitted once and kept."""
@@ -190,8 +193,7 @@ class ProfileHistory:
         fingerprints = self.store.versions("decisions")  # listed once: the days and their files
         if kept:  # a day profiled with other kept cohort values is profiled again
             fingerprints = {d: f"{v}+{kept_digest(kept)}" for d, v in fingerprints.items()}
-        days = [d for d in sorted(fingerprints)
-                if (start is None or _day(d) >= utc_day_start(start)) and (end is None or _day(d) < end)]
+        days = _days_within(fingerprints, start, end)
         stale = [d for d in days if manifest["days"].get(d, {}).get("decisions") != fingerprints[d]]
         outcome_versions = self.store.versions("outcomes")
         con: Any = None
@@ -246,13 +248,13 @@ class ProfileHistory:
         for labels_only, run_days in [(False, stale), (True, relabel)]:
             which = {"labels"} if labels_only else set(_PARTS)
             for run in contiguous_days(run_days):
-                first, last = _day(run[0]), _day(run[-1]) + timedelta(days=1)
+                first, last = day_start(run[0]), day_start(run[-1]) + timedelta(days=1)
                 for chunk in iter_profile_parts(
                         decisions, self.spec, binning, start=first, end=last,
                         outcomes=outcomes(first, last), con=con, labels_only=labels_only,
                         scan=scan, kept=kept, horizon=horizon):
                     files = self._write_parts(binning, chunk.parts, which)
-                    covered = [d for d in run if chunk.start <= _day(d) < chunk.end]
+                    covered = [d for d in run if chunk.start <= day_start(d) < chunk.end]
                     for d in covered:
                         if labels_only:
                             manifest["days"][d].update(**files)
@@ -279,8 +281,7 @@ class ProfileHistory:
         """The stored aggregates of the days in ``[start, end)`` (all days by default)."""
         binning = self.binning()
         manifest = self._manifest(binning)
-        days = [d for d in sorted(manifest["days"])
-                if (start is None or _day(d) >= utc_day_start(start)) and (end is None or _day(d) < end)]
+        days = _days_within(manifest["days"], start, end)
         directory = self._base() / f"binning={binning.fingerprint}"
         tables: dict[str, pa.Table | None] = {}
         for part in _PARTS:
@@ -322,8 +323,8 @@ class ProfileHistory:
 
     def _span(self, start: datetime | None, end: datetime | None) -> tuple[datetime, datetime]:
         days = self._stored_days()
-        first = start or (_day(days[0]) if days else datetime(1970, 1, 1, tzinfo=UTC))
-        last = end or (_day(days[-1]) + timedelta(days=1) if days else first)
+        first = start or (day_start(days[0]) if days else datetime(1970, 1, 1, tzinfo=UTC))
+        last = end or (day_start(days[-1]) + timedelta(days=1) if days else first)
         return utc_day_start(first), last
 
     def _base(self) -> Path:
@@ -392,5 +393,5 @@ def _fingerprint(versions: dict[str, str]) -> str:
 def _only_days(table: pa.Table, days: list[str]) -> pa.Table:
     import pyarrow.compute as pc
 
-    stamps = pa.array([_day(d) for d in days], pa.timestamp("us", tz="UTC"))
+    stamps = pa.array([day_start(d) for d in days], pa.timestamp("us", tz="UTC"))
     return table.filter(pc.is_in(table.column("day"), value_set=stamps))

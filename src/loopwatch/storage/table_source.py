@@ -14,7 +14,7 @@ except the temporary views and tables a profile run creates and drops.
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +25,7 @@ from loopwatch.core.spec import MODEL_COLUMN, Spec
 from loopwatch.core.store import Kind, TableName, kind_of, table_of
 from loopwatch.core.window import Window
 from loopwatch.errors import InputError, StoreError
-from loopwatch.storage.layout import QUARANTINE_SCHEMA
+from loopwatch.storage.layout import QUARANTINE_SCHEMA, day_key
 from loopwatch.storage.views import join_outcomes, latest_outcomes
 
 __all__ = ["TableSource"]
@@ -201,13 +201,9 @@ class TableSource:
         out = {}
         for row in rows:
             text = f"{row['n']}|{row['last']}|{row['width']}"
-            out[_utc_day(int(row["day"]))] = hashlib.sha256(text.encode()).hexdigest()[:16]
+            out[day_key(int(row["day"]))] = hashlib.sha256(text.encode()).hexdigest()[:16]
         return dict(sorted(out.items()))
 
     def quarantine_counts(self, *, between: Window) -> dict[tuple[datetime, str], int]:
         """Nothing is quarantined in a warehouse table: always empty."""
         return {}
-
-
-def _utc_day(epoch_day: int) -> str:
-    return datetime.fromtimestamp(epoch_day * 86400, UTC).strftime("%Y-%m-%d")
