@@ -33,7 +33,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 
-__all__ = ["DEFAULT_URL_ENV", "Source"]
+__all__ = ["DEFAULT_URL_ENV", "Source", "redact"]
 
 #: The environment variable that holds the source's URL unless ``url_env`` names another.
 DEFAULT_URL_ENV = "LOOPWATCH_SOURCE_URL"
@@ -41,6 +41,19 @@ DEFAULT_URL_ENV = "LOOPWATCH_SOURCE_URL"
 _TABLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_$-]*(\.[A-Za-z_][A-Za-z0-9_$-]*){0,2}$")
 _ENV = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _PASSWORD = re.compile(r"^([a-z][a-z0-9+.-]*://[^/@:]*):[^/@]*@", re.IGNORECASE)
+
+
+def redact(url: str) -> str:
+    """``url`` without its password.
+
+    Examples
+    --------
+    >>> redact("postgresql://me:secret@db:5432/x")
+    'postgresql://me:***@db:5432/x'
+    >>> redact("local[2]")
+    'local[2]'
+    """
+    return _PASSWORD.sub(r"\1:***@", url)
 
 
 class Source(BaseModel):
@@ -79,10 +92,9 @@ class Source(BaseModel):
     @field_validator("url")
     @classmethod
     def _no_password(cls, value: str | None) -> str | None:
-        if value is not None and (found := _PASSWORD.match(value)):
-            shown = f"{found.group(1)}:***@{value[found.end():]}"
+        if value is not None and _PASSWORD.match(value):
             raise ValueError("a password does not belong in the spec: put the URL in the variable "
-                             f"that url_env names; got {shown!r}")
+                             f"that url_env names; got {redact(value)!r}")
         return value
 
     @field_validator("decisions", "outcomes")

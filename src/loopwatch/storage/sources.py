@@ -8,29 +8,16 @@ never appears in a message with its password (:func:`redact`).
 from __future__ import annotations
 
 import os
-import re
 import weakref
 from typing import Any
 
+from loopwatch.core.source_spec import redact
 from loopwatch.core.spec import Spec
 from loopwatch.core.store import DecisionSource
 from loopwatch.errors import StoreError
 from loopwatch.storage.duckdb_engine import DEFAULT_ENGINE_MEMORY
 
 __all__ = ["connect_engine", "open_source", "redact"]
-
-
-def redact(url: str) -> str:
-    """``url`` without its password.
-
-    Examples
-    --------
-    >>> redact("postgresql://me:secret@db:5432/x")
-    'postgresql://me:***@db:5432/x'
-    >>> redact("local[2]")
-    'local[2]'
-    """
-    return re.sub(r"^([a-z][a-z0-9+.-]*://[^/@:]*):[^/@]*@", r"\1:***@", url, flags=re.IGNORECASE)
 
 
 def _url(spec: Spec) -> str | None:
