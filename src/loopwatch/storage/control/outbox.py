@@ -65,10 +65,8 @@ def enqueue(con: Connection, transitions: Sequence[Transition], sinks: Sequence[
             wanted = t.severity >= sink.threshold and (not sink.owners or row["owner"] in sink.owners)
             if not (wanted or sink.key in told):
                 continue
-            rows.append({"sink": sink.key, "idempotency_key": f"{sink.key}:{uuid.uuid4().hex}",
-                         "model": row["model"], "alert_id": alert_id, "event": EVENTS[t.action],
-                         "action": t.action, "severity": int(t.severity), "payload": payload,
-                         "state": "pending", "attempts": 0, "created_at": at, "next_attempt_at": at})
+            rows.append(_pending(sink, row["model"], alert_id, EVENTS[t.action], t.action, int(t.severity),
+                                 payload, at))
     if rows:
         con.execute(insert(notifications), rows)
     return len(rows)
@@ -89,10 +87,7 @@ def enqueue_change(con: Connection, alert_id: int, change: dict[str, Any], sinks
                             from_state=None, to_state=AlertState(row["state"]),
                             severity=Severity(row["severity"]), reason=str(change.get("why", "")))
     payload = {**_payload(con, dict(row), transition, at), "event": "change", "change": change}
-    rows = [{"sink": s.key, "idempotency_key": f"{s.key}:{uuid.uuid4().hex}", "model": row["model"],
-             "alert_id": alert_id, "event": "change", "action": "mitigation_set",
-             "severity": row["severity"], "payload": payload, "state": "pending", "attempts": 0,
-             "created_at": at, "next_attempt_at": at}
+    rows = [_pending(s, row["model"], alert_id, "change", "mitigation_set", row["severity"], payload, at)
             for s in sinks if s.kind in CHANGE_SINKS]
     if rows:
         con.execute(insert(notifications), rows)
@@ -107,13 +102,19 @@ def enqueue_model_change(con: Connection, model: str, change: dict[str, Any], si
     at = now or datetime.now(UTC)
     payload = {"alert": None, "model": model, "action": action, "event": "change", "reason": reason,
                "at": at.isoformat(), "severity": str(Severity.INFO), "figures": None, "change": change}
-    rows = [{"sink": s.key, "idempotency_key": f"{s.key}:{uuid.uuid4().hex}", "model": model,
-             "alert_id": None, "event": "change", "action": action, "severity": int(Severity.INFO),
-             "payload": payload, "state": "pending", "attempts": 0, "created_at": at, "next_attempt_at": at}
+    rows = [_pending(s, model, None, "change", action, int(Severity.INFO), payload, at)
             for s in sinks if s.kind in CHANGE_SINKS and (not s.owners or change.get("owner") in s.owners)]
     if rows:
         con.execute(insert(notifications), rows)
     return len(rows)
+
+
+def _pending(sink: Sink, model: str, alert_id: int | None, event: str, action: str, severity: int,
+             payload: dict[str, Any], at: datetime) -> dict[str, Any]:
+    """A notification row to send to ``sink``, pending from ``at`` (a fresh idempotency key)."""
+    return {"sink": sink.key, "idempotency_key": f"{sink.key}:{uuid.uuid4().hex}", "model": model,
+            "alert_id": alert_id, "event": event, "action": action, "severity": severity,
+            "payload": payload, "state": "pending", "attempts": 0, "created_at": at, "next_attempt_at": at}
 
 
 def _payload(con: Connection, row: dict[str, Any], t: Transition, at: datetime) -> dict[str, Any]:
