@@ -330,20 +330,21 @@ def _known_cause(group: _Group, alerts: Sequence[Alert], spec: Spec,
     return None
 
 
+def _fingerprint(subject: Subject, spec: Spec) -> str:
+    return fingerprint_of(model=spec.model, kind=subject.kind, feature=subject.feature,
+                          cohort=subject.cohort, entity=subject.entity,
+                          source=subject.source, metric=subject.metric)
+
+
 def _group_onset(group: _Group, spec: Spec, onsets: Mapping[str, datetime]) -> datetime:
     """A group's onset: its live alert's, else the start of its shortest window."""
-    subject = group.subject
-    fingerprint = fingerprint_of(model=spec.model, kind=subject.kind, feature=subject.feature,
-                                 cohort=subject.cohort, entity=subject.entity,
-                                 source=subject.source, metric=subject.metric)
-    return min(_onset(group.findings), onsets.get(fingerprint, datetime.max.replace(tzinfo=UTC)))
+    return min(_onset(group.findings),
+               onsets.get(_fingerprint(group.subject, spec), datetime.max.replace(tzinfo=UTC)))
 
 
 def _draft(group: _Group, spec: Spec, onsets: Mapping[str, datetime]) -> AlertDraft:
     subject = group.subject
-    fingerprint = fingerprint_of(model=spec.model, kind=subject.kind, feature=subject.feature,
-                                 cohort=subject.cohort, entity=subject.entity,
-                                 source=subject.source, metric=subject.metric)
+    fingerprint = _fingerprint(subject, spec)
     findings = tuple(sorted(group.findings, key=_finding_order))
     suppressed = tuple(sorted(group.suppressed, key=_finding_order))
     severity = max(f.severity for f in (*findings, *suppressed))
@@ -353,7 +354,7 @@ def _draft(group: _Group, spec: Spec, onsets: Mapping[str, datetime]) -> AlertDr
     if cohort is None and len(group.cohorts) == 1:
         cohort = group.cohorts[0]
     feature = subject.feature or (features[0] if len(features) == 1 else None)
-    onset = min(_onset(findings), onsets.get(fingerprint, datetime.max.replace(tzinfo=UTC)))
+    onset = _group_onset(group, spec, onsets)
     return AlertDraft(
         fingerprint=fingerprint, model=spec.model, kind=subject.kind, severity=severity,
         onset=onset,
