@@ -42,6 +42,7 @@ __all__ = [
     "open_store",
     "parse_time",
     "settings",
+    "source_of",
     "usage_error",
 ]
 
@@ -183,14 +184,19 @@ def open_source(spec_path: Path | None, store: str | None) -> tuple[Spec, Decisi
     """The spec and the source its read-only commands read: the tables its ``source`` names,
     or its store (``--store``, ``LOOPWATCH_STORE`` or the spec's ``store``, where profiles of
     any source are kept)."""
+    spec = load(spec_path)
+    return spec, source_of(spec, store)
+
+
+def source_of(spec: Spec, store: str | None) -> DecisionSource:
+    """The source a spec already loaded reads, as :func:`open_source` opens it (for commands
+    that load the spec with the control plane)."""
     from loopwatch.storage.sources import open_source as opened
 
     current = settings()
-    spec = load(spec_path)
     key = current.pii_key.get_secret_value().encode() if current.pii_key else None
     try:
-        return spec, opened(spec, location=store or current.store, pii_key=key,
-                            engine_memory=current.engine_memory)
+        return opened(spec, location=store or current.store, pii_key=key, engine_memory=current.engine_memory)
     except ValueError as exc:  # a spec that needs a setting it does not have
         fail(str(exc))
 

@@ -15,7 +15,7 @@ from loopwatch.cli.app import (
     StoreOption,
     command,
     parse_time,
-    settings,
+    source_of,
 )
 
 if TYPE_CHECKING:
@@ -48,7 +48,6 @@ def gate(
     from loopwatch.learning.artifacts import load_model
     from loopwatch.learning.gate import run_gate
     from loopwatch.storage.control.registry import ModelRegistry
-    from loopwatch.storage.sources import open_source
 
     spec_obj, plane = control.open_control(spec, store)
     name = model or spec_obj.model
@@ -63,9 +62,7 @@ def gate(
         if wanted and current_production is not None and current_production.version != version:
             production = (current_production, load_model(current_production))
         if spec_obj.gate is not None and (spec_obj.gate.calibration or spec_obj.gate.champion) is not None:
-            current = settings()
-            source = open_source(spec_obj, location=store or current.store,
-                                 engine_memory=current.engine_memory)
+            source = source_of(spec_obj, store)
         report = run_gate(spec_obj, found, loaded, source=source, strict=strict, production=production,
                           now=parse_time(as_of, "--as-of"))
         failed = [c.name for c in report.failed]

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from loopwatch.cli import control, render
-from loopwatch.cli.app import Format, FormatOption, SpecOption, StoreOption, command, open_source, parse_time
+from loopwatch.cli.app import Format, FormatOption, SpecOption, StoreOption, command, parse_time, source_of
 
 if TYPE_CHECKING:
     from loopwatch.learning.rollout import RolloutPlan
@@ -40,7 +40,7 @@ def rollout(
     from loopwatch.learning.rollout import apply, plan
 
     spec_obj, plane = control.open_control(spec, store)
-    _, source = open_source(spec, store)
+    source = source_of(spec_obj, store)
     with plane:
         step = plan(spec_obj, plane, source, now=parse_time(as_of, "--as-of"))
         if action is Action.advance:

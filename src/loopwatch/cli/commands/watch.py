@@ -16,8 +16,8 @@ from loopwatch.cli.app import (
     StoreOption,
     check_names,
     command,
-    open_source,
     parse_time,
+    source_of,
     usage_error,
 )
 
@@ -68,7 +68,7 @@ def watch(
     when = parse_time(as_of, "--as-of") or datetime.now(UTC)
     spec_obj, plane = control.open_control(spec, store)
     with plane:
-        _, target = open_source(spec, store)
+        target = source_of(spec_obj, store)
         _missing_secrets(spec_obj)
         exposition = _Exposition(spec_obj.model, plane, metrics_port, metrics_file)
         if period is None:
