@@ -3,6 +3,8 @@
     .venv/bin/python benchmarks/history_bench.py               # 20k a day: 30, 90, 365 days
     .venv/bin/python benchmarks/history_bench.py --per-day 1000000 --days 30,90  # 1M a day
     .venv/bin/python benchmarks/history_bench.py --per-day 2000 --days 10,20 --repeat 1  # a quick look
+    .venv/bin/python benchmarks/history_bench.py --per-day 1000000 --days 30,90 --prepare
+                                     # build the stores and their profiles; time nothing
 
 Each store holds ``days`` days of decisions (``--per-day`` a day; 6 numeric and 2
 categorical features, a cohort column of 4 values) and the outcomes observed until the
@@ -176,9 +178,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--per-day", type=int, default=20_000)
     parser.add_argument("--repeat", type=int, default=3, help="runs per size and variant")
     parser.add_argument("--variants", default="horizon,none")
+    parser.add_argument("--prepare", action="store_true",
+                        help="build the stores (and bring their profiles up to date); time nothing")
     args = parser.parse_args(argv)
     sizes = [int(d) for d in args.days.split(",")]
     directories = {d: build(d, args.per_day) for d in sizes}  # built before anything is timed
+    if args.prepare:
+        return
     run = _records.new_run(BENCH, argv)
     for repeat in range(args.repeat):
         for variant in args.variants.split(","):

@@ -3,6 +3,8 @@
     .venv/bin/python benchmarks/profile_bench.py                 # 1M and 10M rows on DuckDB
     .venv/bin/python benchmarks/profile_bench.py --rows 1000000  # one size
     .venv/bin/python benchmarks/profile_bench.py --engines duckdb,postgres,pyspark --rows 10000000
+    .venv/bin/python benchmarks/profile_bench.py --prepare --engines postgres --rows 10000000
+                                                     # build the store, load PostgreSQL; time nothing
 
 The data: the synthetic drift job's reference generator (20 features: 14 numeric,
 6 categorical with 5 to 10,000 values; one cohort column with 8 values), with
@@ -27,6 +29,17 @@ day). Each measurement runs in a fresh process, so its peak RSS is its own.
   them once by COPY (not timed). Spark keeps the window's projection as one cached job and
   fetches the aggregates in day groups; PostgreSQL, like DuckDB, goes chunk by chunk.
 
+Peak memory is the Python process's (for Spark, the driver's Python side; the JVM is a
+process of its own and not counted): ``peak_rss_mb`` over the whole child, fit included,
+and ``profile_peak_rss_mb``, the high-water mark reset once the fit is done (Linux
+``/proc/self/clear_refs``), so the profile's own.
+
+``--prepare`` builds the stores (and loads the PostgreSQL table when ``postgres`` is among
+the engines) and times nothing, so that a timed run can start on data already there.
+``--parts`` limits what is measured (default: the floor, both bins-alone passes and the
+profiles). ``LOOPWATCH_BENCH_SPARK_EVENTS=<dir>`` writes Spark's event log (stage and task
+times) there.
+
 Every measurement is repeated (``--repeat``, 3 by default) and appended to
 ``records/profile_bench.jsonl``; the tables quote the median and the spread of the
 runs, and ratios to the floor are taken repeat by repeat (each against the floor
@@ -37,6 +50,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import shutil
 import subprocess
@@ -119,6 +133,9 @@ def measure(directory: Path, what: str, engine: str) -> dict[str, Any]:
     spec = load_spec(directory / "loopwatch.yaml")
     store = ParquetStore.for_spec(spec)
     out: dict[str, Any] = {}
+    if what == "prepare":  # the PostgreSQL table loaded once, outside any timed run
+        _postgres_table(store)
+        return out
     if what == "floor":
         from loopwatch.simulate.synthetic import CATEGORICAL_FEATURES, NUMERIC_FEATURES
 
@@ -141,6 +158,7 @@ def measure(directory: Path, what: str, engine: str) -> dict[str, Any]:
         binning = fit_binning(reference_table.filter(ts < START + timedelta(days=30)), spec)
         out["fit_seconds"] = time.perf_counter() - began
         con, table = _spark_table(store) if engine == "pyspark" else _postgres_table(store)
+        _reset_peak()
         began = time.perf_counter()
         parts = profile_parts(table, spec, binning, start=START, end=START + timedelta(days=DAYS),
                               con=con)
@@ -154,12 +172,28 @@ def measure(directory: Path, what: str, engine: str) -> dict[str, Any]:
         began = time.perf_counter()
         history.binning()
         out["fit_seconds"] = time.perf_counter() - began
+        _reset_peak()
         began = time.perf_counter()
         result = history.update()
         out["seconds"] = time.perf_counter() - began
         out["groups"] = result.days_profiled
     out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    if what == "profile":
+        out["profile_peak_rss_mb"] = _peak_since_reset()
     return out
+
+
+def _reset_peak() -> None:
+    """Reset this process's peak resident size to its current size (Linux 4.0 and later)."""
+    Path("/proc/self/clear_refs").write_text("5")
+
+
+def _peak_since_reset() -> float:
+    """This process's peak resident size in MB since :func:`_reset_peak` (``VmHWM``)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmHWM in /proc/self/status")
 
 
 def _bins_alone(store: Any, spec: Any, how: str) -> float:
@@ -194,10 +228,15 @@ def _spark_table(store: Any) -> tuple[Any, Any]:
     import ibis
     from pyspark.sql import SparkSession
 
-    session = (SparkSession.builder.master("local[2]").appName("loopwatch-bench")
+    builder = (SparkSession.builder.master("local[2]").appName("loopwatch-bench")
                .config("spark.ui.enabled", "false").config("spark.sql.shuffle.partitions", "8")
-               .config("spark.driver.memory", "4g").config("spark.sql.session.timeZone", "UTC")
-               .getOrCreate())
+               .config("spark.driver.memory", "4g").config("spark.sql.session.timeZone", "UTC"))
+    events = os.environ.get("LOOPWATCH_BENCH_SPARK_EVENTS")
+    if events:  # Spark's event log (stage and task times), to see where a run goes
+        Path(events).mkdir(parents=True, exist_ok=True)
+        builder = (builder.config("spark.eventLog.enabled", "true")
+                   .config("spark.eventLog.dir", Path(events).resolve().as_uri()))
+    session = builder.getOrCreate()
     con = ibis.pyspark.connect(session)
     # one glob: Ibis's Spark backend takes a single path (committed files end in .parquet)
     pattern = store.root / "decisions" / f"model={store.spec.model}" / "date=*" / "*.parquet"
@@ -251,19 +290,35 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rows", default="1000000,10000000")
     parser.add_argument("--engines", default="duckdb")
     parser.add_argument("--repeat", type=int, default=3, help="runs per measurement (median kept)")
+    parser.add_argument("--parts", default="floor,trees,histogram,profile",
+                        help="what to measure, in this order (the floor is always measured)")
+    parser.add_argument("--prepare", action="store_true",
+                        help="build the stores (and the PostgreSQL table); measure nothing")
     parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
         directory, what, engine = args.child
         print(json.dumps(measure(Path(directory), what, engine)))
         return
+    engines = args.engines.split(",")
+    if args.prepare:
+        for rows in (int(r) for r in args.rows.split(",")):
+            directory = build(rows)
+            if "postgres" in engines:
+                child(directory, "prepare", "postgres")
+        return
+    parts = [p for p in args.parts.split(",") if p != "floor"]
+    unknown = set(parts) - {"trees", "histogram", "profile"}
+    if unknown:
+        parser.error(f"--parts: unknown {sorted(unknown)} (floor, trees, histogram, profile)")
     run = _records.new_run(BENCH, argv)
     for rows in (int(r) for r in args.rows.split(",")):
         directory = build(rows)
         for repeat in range(args.repeat):
             # each repeat measures its own floor first: ratios are taken within a repeat
-            for what, engine in [("floor", "duckdb"), ("trees", "duckdb"), ("histogram", "duckdb"),
-                                 *[("profile", e) for e in args.engines.split(",")]]:
+            steps = [("floor", "duckdb"), *[(p, "duckdb") for p in parts if p != "profile"],
+                     *[("profile", e) for e in engines if "profile" in parts]]
+            for what, engine in steps:
                 result = child(directory, what, engine)
                 record = {"rows": rows, "what": what, "engine": engine, "repeat": repeat, **result}
                 _records.append(BENCH, run, record)
@@ -297,20 +352,29 @@ def _profile_table(records: list[dict[str, Any]]) -> str:
     found = _latest_per_size(records)
     if not found:
         return "(no records yet: run benchmarks/profile_bench.py)\n"
-    lines = [_header(found), "",
-             "| engine | rows | floor s | profile s | × floor | rows/s | fit s | peak RSS MB |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = [_header(found) + " *× duckdb*: each repeat's time over DuckDB's profile in the same "
+             "repeat (DuckDB's also writes the history). *profile's peak*: the process's peak "
+             "resident size from the end of the fit (for Spark, the driver's Python process; the "
+             "JVM is not counted).", "",
+             "| engine | rows | floor s | profile s | × floor | × duckdb | rows/s | fit s "
+             "| peak RSS MB | profile's peak MB |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for (rows,), group in _records.group_by(found, "rows").items():
         floors = [r for r in group if r["what"] == "floor"]
-        for (engine,), runs in _records.group_by([r for r in group if r["what"] == "profile"],
-                                                 "engine").items():
+        profiles = [r for r in group if r["what"] == "profile"]
+        duckdb = [r for r in profiles if r["engine"] == "duckdb"]
+        for (engine,), runs in _records.group_by(profiles, "engine").items():
             seconds = [r["seconds"] for r in runs]
+            versus = (_records.fmt_spread(_paired(runs, duckdb), 2, "×")
+                      if duckdb and engine != "duckdb" else "–")
+            own = [r["profile_peak_rss_mb"] for r in runs if "profile_peak_rss_mb" in r]
             lines.append(
                 f"| {engine} | {rows:,} | {_records.fmt_spread([r['seconds'] for r in floors])} "
                 f"| {_records.fmt_spread(seconds)} | {_records.fmt_spread(_paired(runs, floors), 1, '×')} "
-                f"| {rows / _records.spread(seconds)[0]:,.0f} "
+                f"| {versus} | {rows / _records.spread(seconds)[0]:,.0f} "
                 f"| {_records.fmt_spread([r['fit_seconds'] for r in runs])} "
-                f"| {max(r['peak_rss_mb'] for r in runs):,.0f} (largest) |")
+                f"| {max(r['peak_rss_mb'] for r in runs):,.0f} (largest) "
+                f"| {f'{max(own):,.0f} (largest)' if own else '–'} |")
     return "\n".join(lines) + "\n"
 
 
