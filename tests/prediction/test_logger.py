@@ -282,6 +282,27 @@ def test_log_columns_copies_its_lists_and_takes_numpy_arrays(tmp_path: Path) -> 
     assert table.column("amount").to_pylist() == [1.5, 2.5]
 
 
+def test_queued_column_batches_give_full_collections_almost_nothing_to_scan(tmp_path: Path) -> None:
+    # the service queues a whole write interval of decisions; held as lists, each column
+    # of each batch would stay tracked and every full collection would traverse them all
+    spec = make_spec(tmp_path)
+    batches, rows = 200, 30
+    with DecisionLogger(spec, flush_interval=600) as logger:  # nothing written until close
+        gc.collect()
+        before = len(gc.get_objects())
+        for b in range(batches):
+            ids = [f"d-{b}-{i}" for i in range(rows)]
+            logger.log_columns({"decision_id": ids, "timestamp": [T0] * rows,
+                                "amount": [float(i) for i in range(rows)],
+                                "country": ["fr"] * rows, "score": [0.5] * rows})
+        gc.collect()
+        tracked = len(gc.get_objects()) - before
+        assert logger.stats().pending == batches * rows
+    # a batch's queue entry may stay tracked, its columns (5 a batch here) may not
+    assert tracked <= 2 * batches
+    assert logger.stats().written == batches * rows
+
+
 @pytest.mark.parametrize(("columns", "message"), [
     (None, "DecisionLogger.log_columns takes a mapping of column name to a sequence of values; "
            "got None"),

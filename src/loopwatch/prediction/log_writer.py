@@ -18,7 +18,7 @@ import atexit
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -66,9 +66,13 @@ class LoggerStats:
 
 @dataclass(frozen=True, slots=True)
 class ColumnBatch:
-    """Decisions given as columns: ``columns[name][i]`` is decision ``i``'s value of ``name``."""
+    """Decisions given as columns: ``columns[name][i]`` is decision ``i``'s value of ``name``.
 
-    columns: dict[str, list[Any]]
+    Tuples: a tuple of scalars is untracked by the garbage collector once a collection has
+    seen it, so batches waiting for the next write cost full collections nothing.
+    """
+
+    columns: dict[str, tuple[Any, ...]]
     rows: int
 
 
@@ -311,7 +315,7 @@ def _groups(entries: list[Entry], batch_size: int) -> Iterator[list[Entry]]:
 
 def _merge(entries: list[Entry]) -> dict[str, list[Any]]:
     """Rows and column batches as one set of columns (a value a row lacks is ``None``)."""
-    parts: list[tuple[dict[str, list[Any]], int]] = []
+    parts: list[tuple[Mapping[str, Sequence[Any]], int]] = []
     run: list[dict[str, Any]] = []
 
     def close_run() -> None:
@@ -328,7 +332,7 @@ def _merge(entries: list[Entry]) -> dict[str, list[Any]]:
             parts.append((entry.columns, entry.rows))
     close_run()
     if len(parts) == 1:
-        return parts[0][0]
+        return {name: list(values) for name, values in parts[0][0].items()}
     names = dict.fromkeys(k for columns, _ in parts for k in columns)
     merged: dict[str, list[Any]] = {name: [] for name in names}
     for columns, rows in parts:
