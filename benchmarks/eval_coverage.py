@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/eval_coverage.py                    # 2,000 windows per setting
     .venv/bin/python benchmarks/eval_coverage.py --draws 300        # quicker
     .venv/bin/python benchmarks/eval_coverage.py --only held-out --positives 25,50
+    .venv/bin/python benchmarks/eval_coverage.py --setting fraud --setting t3 --positives 25 --draws 4000
 
 A *setting* is a population of scored decisions (:mod:`loopwatch.simulate.scores`,
 whose binned metrics are exact) and a number of expected positives per window.
@@ -393,6 +394,8 @@ def main() -> None:
     parser.add_argument("--positives", default=",".join(map(str, POSITIVES)),
                         help="expected positives per window, comma-separated")
     parser.add_argument("--only", choices=("choosing", "held-out"), help="one group of populations")
+    parser.add_argument("--setting", action="append", default=[], metavar="TEXT",
+                        help="only the populations whose name contains TEXT (case-insensitive; repeatable)")
     parser.add_argument("--jobs", type=int, default=1, help="worker processes")
     parser.add_argument("--seed", type=int, default=20261205)
     parser.add_argument("--probe-floor", type=int, default=MIN_CLASS_ROWS,
@@ -404,9 +407,13 @@ def main() -> None:
         parser.error(f"--probe-floor must be between 1 and the floor, {MIN_CLASS_ROWS}; "
                      f"got {args.probe_floor}")
     positives = [int(x) for x in args.positives.split(",")]
-    names = [n for n, (group, _) in SETTINGS.items() if args.only in (None, group)]
-    jobs = [Job(n, k, args.draws, args.seed + 1000 * i + k, args.probe_floor)
-            for i, n in enumerate(names) for k in positives]
+    names = [n for n, (group, _) in SETTINGS.items() if args.only in (None, group)
+             and (not args.setting or any(t.lower() in n.lower() for t in args.setting))]
+    if not names:
+        parser.error(f"no population matches --only {args.only} --setting {args.setting}; "
+                     f"the populations: {', '.join(SETTINGS)}")
+    jobs = [Job(n, k, args.draws, args.seed + 1000 * list(SETTINGS).index(n) + k, args.probe_floor)
+            for n in names for k in positives]
     meta = new_run(BENCH)
     began = time.perf_counter()
     measured: list[dict[str, Any]] = []
