@@ -7,7 +7,7 @@ import math
 import numpy as np
 import numpy.typing as npt
 import pytest
-from scipy import optimize, special
+from scipy import optimize, special, stats
 from sklearn.calibration import calibration_curve
 from sklearn.linear_model import LogisticRegression
 
@@ -114,6 +114,15 @@ def test_the_intervals_are_the_robust_ones_computed_on_the_raw_rows() -> None:
     meat = x.T @ (x * ((y - p) ** 2 / (1 - leverage) ** 2)[:, None])
     se = math.sqrt((bread @ meat @ bread)[1, 1])
     assert (slope.high - slope.low) / (2 * 1.959964) == pytest.approx(se, rel=1e-5)
+    # the intercept (slope held at 1): HC3 on the raw rows, at Student's t with min(class) - 1 df
+    intercept = calibration_intercept(binned(y, scores, edges), bins=ScoreBins.from_edges(edges))
+    offset = special.logit(scores)
+    p = special.expit(intercept.value + offset)
+    information = float(np.sum(p * (1 - p)))
+    leverage = p * (1 - p) / information
+    se = math.sqrt(float(np.sum((y - p) ** 2 / (1 - leverage) ** 2)) / information**2)
+    t = stats.t.ppf(0.975, min(y.sum(), y.size - y.sum()) - 1)
+    assert (intercept.high - intercept.low) / (2 * t) == pytest.approx(se, rel=1e-5)
 
 
 def test_calibration_below_the_floor_or_with_separated_labels_has_no_interval() -> None:

@@ -8,6 +8,7 @@ from collections.abc import Callable
 import numpy as np
 import numpy.typing as npt
 import pytest
+from scipy import stats
 from sklearn import metrics as skm
 
 from loopwatch.core.intervals import wilson
@@ -146,7 +147,9 @@ def test_loss_interval_inverts_the_two_class_test_at_both_ends() -> None:
     losses = (scores - y) ** 2
     m = brier_score(by_label, bins=bins)
     assert m.value == pytest.approx(losses.mean())
-    z, n, p = 1.959963984540054, y.size, y.mean()
+    n, p = y.size, y.mean()
+    # Student's t with min(positives, negatives) - 1 degrees of freedom
+    z = stats.t.ppf(0.975, min(y.sum(), n - y.sum()) - 1)
     m0, m1 = losses[y == 0].mean(), losses[y == 1].mean()
     v0, v1 = losses[y == 0].var(ddof=1), losses[y == 1].var(ddof=1)
     for end in (m.low, m.high):

@@ -44,6 +44,7 @@ __all__ = [
     "precision",
     "recall",
     "roc_auc",
+    "small_sample_quantile",
 ]
 
 Floats = npt.NDArray[np.float64]
@@ -61,6 +62,25 @@ def _z(confidence: float) -> float:
     if not 0 < confidence < 1:
         raise ValueError(f"confidence must be in (0, 1); got {confidence}")
     return float(stats.norm.ppf(0.5 + confidence / 2))
+
+
+def small_sample_quantile(confidence: float, fewer: float) -> float:
+    """Student's t quantile of a two-sided ``confidence`` interval with ``fewer - 1`` degrees of freedom.
+
+    ``fewer`` is the smaller class's count. The intervals of a quantity that rests on the
+    share of positives (Brier score, log loss, calibration intercept) use it in place of the
+    normal quantile: a window is reported from :data:`MIN_CLASS_ROWS` positives up, so near the
+    floor the windows reported are those that drew more positives than expected, and the
+    normal quantile's intervals then lay above the truth in 5-6% of them and below it in
+    almost none (docs/DESIGN-NOTES.md). With 25 positives the quantile is 2.06, with 100 1.98.
+
+    Examples
+    --------
+    >>> round(small_sample_quantile(0.95, 25), 3), round(small_sample_quantile(0.95, 1e6), 3)
+    (2.064, 1.96)
+    """
+    _z(confidence)
+    return float(stats.t.ppf(0.5 + confidence / 2, max(fewer - 1, 1)))
 
 
 def label_rows(by_label: npt.ArrayLike) -> tuple[Floats, Floats]:
@@ -291,8 +311,9 @@ def decision_rate(by_action: npt.ArrayLike, *, positive_rows: Sequence[int],
 def _mean_loss(name: str, neg: Floats, pos: Floats, neg_loss: Floats, pos_loss: Floats,
                confidence: float) -> Metric:
     """Mean of a per-row loss from counts per bin and class, with the two-class interval of
-    :mod:`~loopwatch.evaluation.class_mixture`; ``not_enough_data`` below :data:`MIN_CLASS_ROWS` per class."""
-    z = _z(confidence)
+    :mod:`~loopwatch.evaluation.class_mixture` at Student's t quantile with ``min(positives, negatives) - 1``
+    degrees of freedom; ``not_enough_data`` below :data:`MIN_CLASS_ROWS` per class."""
+    _z(confidence)
     counts, losses = np.concatenate((neg, pos)), np.concatenate((neg_loss, pos_loss))
     used = counts > 0
     total = float(counts.sum())
@@ -311,7 +332,8 @@ def _mean_loss(name: str, neg: Floats, pos: Floats, neg_loss: Floats, pos_loss: 
         c, loss = c[kept], loss[kept]
         return ClassMoments(rows=float(c.sum()), total=float(c @ loss), squares=float(c @ loss**2))
 
-    low, high = mixture_mean_interval(moments(neg, neg_loss), moments(pos, pos_loss), z=z)
+    low, high = mixture_mean_interval(moments(neg, neg_loss), moments(pos, pos_loss),
+                                      z=small_sample_quantile(confidence, min(m, n)))
     return Metric(name, mean, max(0.0, min(low, mean)), max(high, mean), round(total))
 
 
@@ -320,18 +342,20 @@ def brier_score(by_label: npt.ArrayLike, *, bins: ScoreBins, confidence: float =
 
     The interval is the two-class interval of
     :func:`~loopwatch.evaluation.class_mixture.mixture_mean_interval` from each
-    class's exact sums of the per-row loss and its square: the normal interval
-    ``mean ± z·sd/√n`` covered 89-93% with 9-25 positives at base rates of 1-2%,
-    because the number of positives drawn is most of the uncertainty
-    (``benchmarks/eval_coverage.py``, docs/DESIGN-NOTES.md). ``not_enough_data``
-    below :data:`MIN_CLASS_ROWS` positives or negatives.
+    class's exact sums of the per-row loss and its square, at the quantile of
+    :func:`small_sample_quantile`: the normal interval ``mean ± z·sd/√n`` covered
+    89-93% with 9-25 positives at base rates of 1-2%, because the number of
+    positives drawn is most of the uncertainty, and the two-class interval at the
+    normal quantile 93.7-94.4% at the floor (``benchmarks/eval_coverage.py``,
+    docs/DESIGN-NOTES.md). ``not_enough_data`` below :data:`MIN_CLASS_ROWS`
+    positives or negatives.
 
     Examples
     --------
     >>> bins = ScoreBins.from_edges((0.5,), lowest=0.1)
     >>> m = brier_score([[90, 10], [5, 20]], bins=bins)
     >>> round(m.value, 4), round(m.low, 4), round(m.high, 4)
-    (0.0996, 0.0734, 0.1359)
+    (0.0996, 0.0723, 0.1381)
     >>> brier_score([[90, 10], [5, 2]], bins=bins).status
     'not_enough_data'
     """
