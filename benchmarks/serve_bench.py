@@ -2,7 +2,7 @@
 
 Run::
 
-    .venv/bin/python benchmarks/serve_bench.py                 # 3 rounds of 3 servers, then the cascade
+    .venv/bin/python benchmarks/serve_bench.py                 # 8 rounds of 3 servers, then the cascade
     .venv/bin/python benchmarks/serve_bench.py --rounds 1 --seconds 5   # quicker
     .venv/bin/python benchmarks/serve_bench.py --part cascade  # the cascade only
 
@@ -12,8 +12,10 @@ another process at a fixed concurrency (one thread, ``--connections`` connection
 each sending ``POST /v1/decide`` with one decision drawn from 2,000 simulated
 transactions). Three servers a round, in turn: batched (``--batch-rows 64``, 2 ms
 wait budget) with logging, batched without logging, batch size 1 with logging (the
-order reversed every other round, logging on and off always next to each other);
-each server is warmed up before it is measured. The server counts the CPU time it
+order turning over four rounds, logging on and off always next to each other);
+each server is warmed up before it is measured. Throughput is a timed figure: run it
+at normal priority under the machine's benchmark lock, others' work niced (the
+records keep the load average and this process's niceness). The server counts the CPU time it
 spends logging (the batch thread's building and enqueuing, the writer thread's
 validating and writing), which the machine's other load does not move. Ratios are taken within a round
 (the machine's load drifts between rounds) and quoted as the median of the rounds
@@ -44,6 +46,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +63,11 @@ CONFIGS = {  # name: (batch rows, wait ms, logging)
     "batched, no logging": (64, 2.0, False),
 }
 MODELS_ENV = "SERVE_BENCH_MODELS"
+#: the order of the servers in round r is ORDERS[r % 4]: logging on and off always next to each
+#: other, each first in half the rounds, batch size 1 before them in half the rounds, so that
+#: the machine's load drifting within a round falls on every server alike
+ORDERS = (("batched", "batched, no logging", "single"), ("single", "batched, no logging", "batched"),
+          ("batched, no logging", "batched", "single"), ("single", "batched", "batched, no logging"))
 
 
 # --- the loop the server runs (imported by `loopwatch serve --loop serve_bench:build_loop`) ----------
@@ -178,8 +186,18 @@ def run_wrk(wrk: str, port: int, script: Path, *, seconds: float, connections: i
     return result
 
 
-def serve_once(config: str, *, wrk: str, work: Path, script: Path, seconds: float, connections: int,
-               run: dict[str, Any], round_: int) -> dict[str, Any]:
+@dataclass
+class Server:
+    """One ``loopwatch serve`` of a round, started beside the round's others and idle until measured."""
+
+    config: str
+    port: int
+    process: subprocess.Popen[bytes]
+    measured: dict[str, Any] = field(default_factory=dict)
+    stderr: bytes = b""
+
+
+def start_server(config: str, *, work: Path, round_: int) -> Server:
     rows, wait, log = CONFIGS[config]
     port = free_port()
     env = {**os.environ, MODELS_ENV: str(work / "models.pkl"),
@@ -188,56 +206,71 @@ def serve_once(config: str, *, wrk: str, work: Path, script: Path, seconds: floa
                str(own_store(work, f"r{round_}-{list(CONFIGS).index(config)}")), "--loop",
                "serve_bench:build_loop", "--port", str(port),
                "--batch-rows", str(rows), "--batch-wait-ms", str(wait), "--log" if log else "--no-log"]
-    server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    return Server(config, port, process)
+
+
+def measure(server: Server, *, wrk: str, script: Path, seconds: float, connections: int) -> None:
+    """Load ``server`` for ``seconds`` and keep what the window cost it (CPU, logging CPU)."""
+    port, log = server.port, CONFIGS[server.config][2]
+    load_before = os.getloadavg()[0]
+    cpu = [psutil.Process(server.process.pid), *psutil.Process(server.process.pid).children(recursive=True)]
+    log_cpu_before = logging_cpu(port) if log else (0.0, 0.0)
+    cpu_before = sum(sum(p.cpu_times()[:2]) for p in cpu)
+    measured = run_wrk(wrk, port, script, seconds=seconds, connections=connections)
+    cpu_used = sum(sum(p.cpu_times()[:2]) for p in cpu) - cpu_before
+    batch_cpu, writer_cpu = ((after - before for after, before in zip(logging_cpu(port), log_cpu_before,
+                                                                      strict=True))
+                             if log else (0.0, 0.0))
+    server.measured = {**measured, "cpu_used": cpu_used, "batch_cpu": batch_cpu, "writer_cpu": writer_cpu,
+                       "rows_sum": metric(port, "loopwatch_batch_rows_sum"),
+                       "rows_count": metric(port, "loopwatch_batch_rows_count"),
+                       "dropped": metric(port, "loopwatch_logger_dropped") if log else 0.0,
+                       "load_before": load_before, "load_after": os.getloadavg()[0]}
+
+
+def stop(server: Server) -> None:
+    server.process.send_signal(signal.SIGINT)
     try:
-        wait_ready(port, server)
-        run_wrk(wrk, port, script, seconds=min(3.0, seconds), connections=connections)  # warm-up
-        load_before = os.getloadavg()[0]
-        cpu = [psutil.Process(server.pid), *psutil.Process(server.pid).children(recursive=True)]
-        log_cpu_before = logging_cpu(port) if log else (0.0, 0.0)
-        cpu_before = sum(sum(p.cpu_times()[:2]) for p in cpu)
-        measured = run_wrk(wrk, port, script, seconds=seconds, connections=connections)
-        cpu_used = sum(sum(p.cpu_times()[:2]) for p in cpu) - cpu_before
-        batch_cpu, writer_cpu = ((after - before for after, before in zip(logging_cpu(port), log_cpu_before,
-                                                                          strict=True))
-                                 if log else (0.0, 0.0))
-        log_cpu = batch_cpu + writer_cpu
-        rows_sum = metric(port, "loopwatch_batch_rows_sum")
-        rows_count = metric(port, "loopwatch_batch_rows_count")
-        dropped = metric(port, "loopwatch_logger_dropped") if log else 0.0
-    finally:
-        server.send_signal(signal.SIGINT)
-        try:
-            _, stderr = server.communicate(timeout=60)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            stderr = b""
+        _, server.stderr = server.process.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        server.process.kill()
+        server.process.communicate()
+
+
+def record_of(server: Server, *, seconds: float, connections: int, run: dict[str, Any],
+              round_: int, position: int) -> dict[str, Any]:
+    rows, wait, log = CONFIGS[server.config]
+    m = server.measured
+    cpu_used, batch_cpu, writer_cpu = m["cpu_used"], m["batch_cpu"], m["writer_cpu"]
+    log_cpu = batch_cpu + writer_cpu
     # the writer's CPU a decision over the server's life, every write included (a write
     # every --log-flush-seconds falls inside a short measured window or not: counted so,
     # the window's writer CPU would be 0 or several intervals' worth)
-    final = re.search(rb"logged (\d+) decisions .*writer CPU ([\d.]+) s", stderr or b"")
+    final = re.search(rb"logged (\d+) decisions .*writer CPU ([\d.]+) s", server.stderr or b"")
     writer_per_decision = (float(final.group(2)) / int(final.group(1))
                            if log and final and int(final.group(1)) else None)
-    steady_writer = writer_per_decision * measured["requests"] if writer_per_decision is not None else None
-    record = {"part": "serving", "config": config, "round": round_, "batch_rows_max": rows,
-              "wait_ms": wait, "logging": log, "connections": connections, "seconds": seconds,
-              "throughput": round(measured["throughput"], 1), "p50_ms": measured["p50_us"] / 1e3,
-              "p99_ms": measured["p99_us"] / 1e3, "mean_ms": round(measured["mean_us"] / 1e3, 3),
-              "requests": measured["requests"], "non2xx": measured["non2xx"],
-              "server_cpu_ms_per_decision": round(1e3 * cpu_used / max(measured["requests"], 1), 4),
-              "socket_errors": measured["socket_errors"],
+    steady_writer = writer_per_decision * m["requests"] if writer_per_decision is not None else None
+    rows_sum, rows_count = m["rows_sum"], m["rows_count"]
+    record = {"part": "serving", "config": server.config, "round": round_, "position": position,
+              "batch_rows_max": rows, "wait_ms": wait, "logging": log, "connections": connections,
+              "seconds": seconds, "throughput": round(m["throughput"], 1), "p50_ms": m["p50_us"] / 1e3,
+              "p99_ms": m["p99_us"] / 1e3, "mean_ms": round(m["mean_us"] / 1e3, 3),
+              "requests": m["requests"], "non2xx": m["non2xx"],
+              "server_cpu_ms_per_decision": round(1e3 * cpu_used / max(m["requests"], 1), 4),
+              "socket_errors": m["socket_errors"],
               "mean_batch_rows": round(rows_sum / rows_count, 2) if rows_count else None,
-              "logger_dropped": dropped,
+              "logger_dropped": m["dropped"],
               "logging_cpu_share_pct": round(100 * log_cpu / cpu_used, 2) if cpu_used else None,
               "logging_batch_thread_pct": round(100 * batch_cpu / cpu_used, 2) if cpu_used else None,
               "logging_writer_pct": round(100 * writer_cpu / cpu_used, 2) if cpu_used else None,
               "writer_us_per_decision": (None if writer_per_decision is None
                                          else round(1e6 * writer_per_decision, 2)),
               **_steady(cpu_used, batch_cpu, writer_cpu, steady_writer),
-              "load_before": round(load_before, 2),
-              "load_after": round(os.getloadavg()[0], 2), "server_exit": server.returncode}
+              "load_before": round(m["load_before"], 2), "nice": os.nice(0),
+              "load_after": round(m["load_after"], 2), "server_exit": server.process.returncode}
     _records.append(BENCH, run, record)
-    print(f"  round {round_} {config:<22} {record['throughput']:>8,.0f} decisions/s  p50 "
+    print(f"  round {round_} {server.config:<22} {record['throughput']:>8,.0f} decisions/s  p50 "
           f"{record['p50_ms']:6.2f} ms  p99 {record['p99_ms']:7.2f} ms  CPU "
           f"{record['server_cpu_ms_per_decision']:.3f} ms/decision  mean batch "
           f"{record['mean_batch_rows']}  non-2xx {record['non2xx']}  logging "
@@ -246,6 +279,27 @@ def serve_once(config: str, *, wrk: str, work: Path, script: Path, seconds: floa
           f"  load {record['load_before']}",
           flush=True)
     return record
+
+
+def serve_round(*, wrk: str, work: Path, script: Path, seconds: float, connections: int,
+                run: dict[str, Any], round_: int) -> dict[str, dict[str, Any]]:
+    """One round: the three servers started side by side and warmed up, then measured one after
+    another in this round's order (back to back, so that the machine's load drifts little between
+    them), then stopped."""
+    order = ORDERS[round_ % len(ORDERS)]
+    servers = [start_server(c, work=work, round_=round_) for c in order]
+    try:
+        for server in servers:
+            wait_ready(server.port, server.process)
+        for server in servers:
+            run_wrk(wrk, server.port, script, seconds=min(3.0, seconds), connections=connections)  # warm-up
+        for server in servers:
+            measure(server, wrk=wrk, script=script, seconds=seconds, connections=connections)
+    finally:
+        for server in servers:
+            stop(server)
+    return {s.config: record_of(s, seconds=seconds, connections=connections, run=run, round_=round_,
+                                position=i) for i, s in enumerate(servers)}
 
 
 def _steady(cpu_used: float, batch_cpu: float, writer_cpu: float, steady_writer: float | None
@@ -278,12 +332,8 @@ def bench_serving(args: argparse.Namespace, run: dict[str, Any], work: Path) -> 
     wrk = ensure_wrk()
     rounds: list[dict[str, dict[str, Any]]] = []
     for r in range(args.rounds):
-        # logging on and off run next to each other, and the order turns every round, so that
-        # the machine's load drifting within a round falls on both sides alike
-        order = ["batched", "batched, no logging", "single"]
-        rounds.append({c: serve_once(c, wrk=wrk, work=work, script=work / "load.lua", seconds=args.seconds,
-                                     connections=args.connections, run=run, round_=r)
-                       for c in (order if r % 2 == 0 else order[::-1])})
+        rounds.append(serve_round(wrk=wrk, work=work, script=work / "load.lua", seconds=args.seconds,
+                                  connections=args.connections, run=run, round_=r))
     ratios = [round_ratios(x) for x in rounds]
     print("logging's CPU per decision: "
           f"{_records.fmt_spread([r['logging_cpu'] for r in ratios], 1, '%')} more than without logging; "
@@ -358,7 +408,8 @@ def bench_cascade(run: dict[str, Any], serving: Any) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--rounds", type=int, default=3, help="rounds of the three servers")
+    parser.add_argument("--rounds", type=int, default=8,
+                        help="rounds of the three servers (the order turns over 4 rounds)")
     parser.add_argument("--seconds", type=float, default=10.0, help="measured seconds per server")
     parser.add_argument("--connections", type=int, default=32, help="concurrent connections of wrk")
     parser.add_argument("--part", choices=("all", "serving", "cascade"), default="all")
@@ -389,7 +440,9 @@ def _serving_table(records: list[dict[str, Any]]) -> str:
         return "(no runs yet)\n"
     run = latest[0]["run"]
     lines = [f"Run {run['date']}, `{run['command']}`, {run['cpus']} CPUs ({run['cpu_model']}), "
-             f"load average at start {run['load_average'][0]}.", "",
+             f"load average at start {run['load_average'][0]}"
+             + (f"; the benchmark at niceness {latest[0]['nice']}, under the benchmark lock"
+                if "nice" in latest[0] else "") + ".", "",
              "| server | decisions/s | p50 ms | p99 ms | server CPU ms per decision "
              "| mean rows per model call | non-2xx | load |",
              "|---|--:|--:|--:|--:|--:|--:|--:|"]
