@@ -14,8 +14,11 @@ transactions). Three servers a round, in turn: batched (``--batch-rows 64``, 2 m
 wait budget) with logging, batched without logging, batch size 1 with logging (the
 order turning over four rounds, logging on and off always next to each other);
 each server is warmed up before it is measured. Throughput is a timed figure: run it
-at normal priority under the machine's benchmark lock, others' work niced (the
-records keep the load average and this process's niceness). The server counts the CPU time it
+under the machine's benchmark lock with others' work niced; the kernel's autogroups
+share the CPU between sessions by the niceness of each session's group, not of its
+processes, so run it in a session of its own whose group is not niced below theirs
+(``setsid sh -c 'echo -10 > /proc/$$/autogroup; exec .venv/bin/python benchmarks/serve_bench.py'``).
+The records keep the load average, this process's niceness and its group's. The server counts the CPU time it
 spends logging (the batch thread's building and enqueuing, the writer thread's
 validating and writing), which the machine's other load does not move. Ratios are taken within a round
 (the machine's load drifts between rounds) and quoted as the median of the rounds
@@ -268,6 +271,7 @@ def record_of(server: Server, *, seconds: float, connections: int, run: dict[str
                                          else round(1e6 * writer_per_decision, 2)),
               **_steady(cpu_used, batch_cpu, writer_cpu, steady_writer),
               "load_before": round(m["load_before"], 2), "nice": os.nice(0),
+              "autogroup_nice": _autogroup_nice(),
               "load_after": round(m["load_after"], 2), "server_exit": server.process.returncode}
     _records.append(BENCH, run, record)
     print(f"  round {round_} {server.config:<22} {record['throughput']:>8,.0f} decisions/s  p50 "
@@ -279,6 +283,17 @@ def record_of(server: Server, *, seconds: float, connections: int, run: dict[str
           f"  load {record['load_before']}",
           flush=True)
     return record
+
+
+def _autogroup_nice() -> int | None:
+    """The niceness of this process's scheduling group: with the kernel's autogroups, processes of
+    other sessions share the CPU by their group's niceness, whatever their own."""
+    try:
+        text = Path("/proc/self/autogroup").read_text(encoding="utf-8")
+    except OSError:
+        return None
+    found = re.search(r"nice (-?\d+)", text)
+    return int(found.group(1)) if found else None
 
 
 def serve_round(*, wrk: str, work: Path, script: Path, seconds: float, connections: int,
@@ -441,8 +456,10 @@ def _serving_table(records: list[dict[str, Any]]) -> str:
     run = latest[0]["run"]
     lines = [f"Run {run['date']}, `{run['command']}`, {run['cpus']} CPUs ({run['cpu_model']}), "
              f"load average at start {run['load_average'][0]}"
-             + (f"; the benchmark at niceness {latest[0]['nice']}, under the benchmark lock"
-                if "nice" in latest[0] else "") + ".", "",
+             + (f"; the benchmark at niceness {latest[0]['nice']}"
+                + (f" in a scheduling group of niceness {latest[0]['autogroup_nice']}"
+                   if latest[0].get("autogroup_nice") is not None else "")
+                + ", under the benchmark lock" if "nice" in latest[0] else "") + ".", "",
              "| server | decisions/s | p50 ms | p99 ms | server CPU ms per decision "
              "| mean rows per model call | non-2xx | load |",
              "|---|--:|--:|--:|--:|--:|--:|--:|"]
