@@ -130,19 +130,21 @@ def incidents_table(records: list[dict[str, Any]], generator: str = "fraud") -> 
 
 
 def quiet_table(records: list[dict[str, Any]]) -> str:
-    found = _latest(records, "none", "replay")
-    if not found:
-        return "(no run yet)"
-    r = found[-1]
-    return "\n".join([
-        f"{r['days']} days × {r['per_day']:,} decisions/day, seed {r['seed']}, no incidents; "
-        f"run {r['run']['date'][:10]} at {r['run']['git']}",
-        "",
-        "| runs | alerts | page-level alerts per 30 days (goal ≤ 1) | warning-level alerts per 30 days "
-        "(goal ≤ 2) | runs that paged |",
-        "|---|---|---|---|---|",
-        f"| {r['runs']} | {r['alerts']} | {r['page_alerts_per_30_days']:.1f} | "
-        f"{r['warning_alerts_per_30_days']:.1f} | {r['quiet_days_with_a_page']} |"])
+    lines = ["| generator | days × decisions/day, seed | run | runs | alerts | page-level alerts per 30 days "
+             "(goal ≤ 1) | warning-level alerts per 30 days (goal ≤ 2) | runs that paged |",
+             "|---|---|---|---|---|---|---|---|"]
+    for generator in ("fraud", "churn"):
+        found = _latest(records, "none", "replay", generator)
+        if not found:
+            lines.append(f"| {generator} | (no run yet) | | | | | | |")
+            continue
+        r = found[-1]
+        lines.append(
+            f"| {generator} | {r['days']} × {r['per_day']:,}, seed {r['seed']} | "
+            f"{r['run']['date'][:10]} at {r['run']['git']} | {r['runs']} | {r['alerts']} | "
+            f"{r['page_alerts_per_30_days']:.1f} | {r['warning_alerts_per_30_days']:.1f} | "
+            f"{r['quiet_days_with_a_page']} |")
+    return "\n".join(lines)
 
 
 def hysteresis_table(records: list[dict[str, Any]]) -> str:
