@@ -82,6 +82,7 @@ def test_outcomes_relabel_only_the_days_of_their_decisions(tmp_path: Path) -> No
         store.ingest("decisions", table, source="test")
     history = ProfileHistory(store)
     history.update()
+    before = history._manifest(history.binning())["days"]
     # outcomes observed on one later day, for decisions of days 1 and 4
     late = pa.concat_tables([outcomes_for(logged[1], delay_days=0, share=0.5, seed=1),
                              outcomes_for(logged[4], delay_days=0, share=0.5, seed=2)])
@@ -90,7 +91,13 @@ def test_outcomes_relabel_only_the_days_of_their_decisions(tmp_path: Path) -> No
     store.ingest("outcomes", late, source="test")
     result = history.update()
     assert (result.days_profiled, result.days_relabelled) == (0, 2)
-    assert history._manifest(history.binning())["relabel"] == []
+    manifest = history._manifest(history.binning())
+    assert manifest["relabel"] == []
+    # one pass from day 1 to day 4: one labels file for both; the days between keep theirs
+    assert manifest["days"][day(1)]["labels"] == manifest["days"][day(4)]["labels"]
+    assert manifest["days"][day(1)]["labels"] != before[day(1)]["labels"]
+    assert [manifest["days"][day(d)]["labels"] for d in (2, 3)] == \
+        [before[day(d)]["labels"] for d in (2, 3)]
     incremental = history.profiles()
     assert incremental[ALL].score.labelled == late.num_rows
     assert incremental == from_scratch(store).profiles()

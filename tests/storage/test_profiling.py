@@ -415,3 +415,41 @@ def test_entity_columns_are_light_dimensions_named_by_value(tmp_path: Path) -> N
         assert p.score.by_action.sum() == p.n and not p.binned
         assert not any(stats.bins.any() for stats in p.numeric.values())
     assert profiles[Cohort("region", "EU")].binned and profiles[ALL].binned
+
+
+def test_a_later_run_reuses_the_compiled_queries_and_gives_the_same_profiles(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from loopwatch.storage import profiling
+    from loopwatch.storage.engines import Runner
+
+    store = make_store(tmp_path, make_rows(3000, seed=5))
+    con = store.connect()
+    decisions = store.table("decisions", con=con)
+    binning = fit_binning(decisions, store.spec)
+
+    def run(day: int) -> dict[Cohort, Profile]:
+        start = T0 + timedelta(days=day)
+        end = start + timedelta(days=1)
+        return profile_parts(decisions, store.spec, binning, start=start, end=end,
+                             con=con).profiles(binning, start=start, end=end)
+
+    def forget() -> None:
+        profiling._PROJECTIONS.clear()
+        profiling._AGGREGATES.clear()
+
+    forget()
+    first = run(2)
+    compiled: list[Any] = []
+    original = Runner.sql
+
+    def counted(self: Runner, expr: Any) -> str:
+        compiled.append(expr)
+        return original(self, expr)
+
+    monkeypatch.setattr(Runner, "sql", counted)
+    again, other_day = run(2), run(3)
+    assert compiled == [], "a later run with the same codes compiles nothing again"
+    assert again == first
+    forget()
+    assert run(3) == other_day
+    assert compiled, "with the cache emptied the queries are compiled again"

@@ -119,7 +119,7 @@ class ProfileParts:
 
     def _one(self, binning: Binning, keyed: Mapping[str, _Indexed], by_bin: pa.Table,
              cohort: Cohort, start: datetime, end: datetime) -> Profile:
-        def rows(indexed: _Indexed) -> pa.Table:
+        def rows(indexed: _Indexed) -> _Rows:
             if cohort == ALL:
                 return indexed.rows(0)
             if cohort.column == DAY_OF_WEEK:
@@ -131,9 +131,9 @@ class ProfileParts:
         categorical_names = [f for f in self.features if f in binning.categorical]
         n_features = len(self.features)
         counts = rows(keyed["counts"])
-        feature = counts.column("feature").to_numpy()
-        bin_ = counts.column("bin").to_numpy()
-        n = counts.column("n").to_numpy()
+        feature = counts.values("feature")
+        bin_ = counts.values("bin")
+        n = counts.values("n")
 
         def hist(j: int, size: int) -> tuple[Counts, int]:
             mask = feature == j
@@ -144,28 +144,28 @@ class ProfileParts:
             return out, int(c[~valid].sum())
 
         moments = rows(keyed["moments"])
-        total = _sum(moments, "n")
+        total = moments.sum("n")
         binned = cohort.column not in self.dims or self.dims.index(cohort.column) < self.n_binned
         numeric: dict[str, NumericStats] = {}
         for name in numeric_names:
             j = self.features.index(name)
             bins, _ = hist(j, len(binning.numeric[name]) + 1)
-            count = _sum(moments, f"{j}_count")
+            count = moments.sum(f"{j}_count")
             numeric[name] = NumericStats(
-                count=count, nulls=total - count, total=_fsum(moments, f"{j}_sum"),
-                total_sq=_fsum(moments, f"{j}_sum_sq"),
-                minimum=_extreme(moments, f"{j}_min", min) if count else math.inf,
-                maximum=_extreme(moments, f"{j}_max", max) if count else -math.inf, bins=bins)
+                count=count, nulls=total - count, total=moments.fsum(f"{j}_sum"),
+                total_sq=moments.fsum(f"{j}_sum_sq"),
+                minimum=moments.extreme(f"{j}_min", min) if count else math.inf,
+                maximum=moments.extreme(f"{j}_max", max) if count else -math.inf, bins=bins)
         sketch = rows(keyed["sketch"])
         categorical: dict[str, CategoricalStats] = {}
         for name in categorical_names:
             j = self.features.index(name)
             codes, _ = hist(j, len(binning.categorical[name]) + 1)
-            nulls = _sum(moments, f"{j}_nulls")
+            nulls = moments.sum(f"{j}_nulls")
             registers = np.zeros(HLL_REGISTERS, np.uint8)
-            mask = sketch.column("feature").to_numpy() == j
-            np.maximum.at(registers, sketch.column("register").to_numpy()[mask],
-                          sketch.column("rank").to_numpy()[mask].astype(np.uint8))
+            mask = sketch.values("feature") == j
+            np.maximum.at(registers, sketch.values("register")[mask],
+                          sketch.values("rank")[mask].astype(np.uint8))
             categorical[name] = CategoricalStats(codes, nulls, registers,
                                                  None if binned else total - nulls)
         n_score = len(binning.score) + 1
@@ -173,18 +173,18 @@ class ProfileParts:
         by_action, _ = hist(n_features, n_score * n_actions)
         latency, _ = hist(n_features + 1, len(binning.latency) + 1)
         labels = rows(keyed["labels"])
-        cells = (labels.column("label").to_numpy(), labels.column("bin").to_numpy())
+        cells = (labels.values("label"), labels.values("bin"))
         by_label = np.zeros((3, n_score), np.int64)
-        np.add.at(by_label, cells, labels.column("n").to_numpy())
+        np.add.at(by_label, cells, labels.values("n"))
         value_sum, value_sq = np.zeros((3, n_score)), np.zeros((3, n_score))
-        np.add.at(value_sum, cells, labels.column("value_sum").to_numpy())
-        np.add.at(value_sq, cells, labels.column("value_sq").to_numpy())
+        np.add.at(value_sum, cells, labels.values("value_sum"))
+        np.add.at(value_sq, cells, labels.values("value_sq"))
         return Profile(
             start=start, end=end, cohort=cohort, binning=binning.fingerprint, n=total,
             numeric=numeric, categorical=categorical,
             score=ScoreStats(by_label, by_action.reshape(n_actions, n_score), value_sum, value_sq),
-            system=SystemStats(latency, _sum(moments, "lat_count"), _fsum(moments, "lat_sum"),
-                               _sum(moments, "errors")),
+            system=SystemStats(latency, moments.sum("lat_count"), moments.fsum("lat_sum"),
+                               moments.sum("errors")),
             binned=binned,
             by_bin=self._by_bin(binning, by_bin, cohort),
         )
@@ -235,9 +235,10 @@ class _Indexed:
                         order[bounds[i]:bounds[i + 1]] for i, k in enumerate(unique)}
         self._weekday = self.table.column("_weekday").to_numpy()
         self._whole: dict[int, npt.NDArray[np.int64]] = {}
+        self._columns: dict[str, tuple[npt.NDArray[Any], npt.NDArray[np.bool_]]] = {}
         self.groups = list(self._slices)
 
-    def rows(self, dim: int, value: str | None = None, *, weekday: int | None = None) -> pa.Table:
+    def rows(self, dim: int, value: str | None = None, *, weekday: int | None = None) -> _Rows:
         """Rows of one dimension's value (or, with ``value=None``, of the whole dimension)."""
         if value is not None:
             found = self._slices.get((dim, value))
@@ -247,21 +248,50 @@ class _Indexed:
                 self._whole[dim] = np.sort(np.concatenate(parts)) if parts else np.zeros(0, np.int64)
             found = self._whole[dim]
         if found is None:
-            return self.table.slice(0, 0)
+            found = np.zeros(0, np.int64)
         if weekday is not None:
             found = found[self._weekday[found] == weekday]
-        return self.table.take(pa.array(found, pa.int64()))
+        return _Rows(self, found)
+
+    def column(self, name: str) -> tuple[npt.NDArray[Any], npt.NDArray[np.bool_]]:
+        """A column as NumPy values (as ``to_numpy`` gives them: NaN for a null in a column that
+        has any) and where it is not null; converted once, for every cohort."""
+        found = self._columns.get(name)
+        if found is None:
+            column = self.table.column(name)
+            found = (column.to_numpy(), pc.is_valid(column).to_numpy(zero_copy_only=False))
+            self._columns[name] = found
+        return found
 
 
-def _sum(table: pa.Table, column: str) -> int:
-    value = pc.sum(table.column(column)).as_py()
-    return int(value or 0)
+@dataclass(frozen=True)
+class _Rows:
+    """The rows of one cohort in an :class:`_Indexed` table, read column by column.
 
+    Taking each cohort's rows out of the Arrow table copied every column of it for the few
+    each sum reads (a third of a monitoring run's time was those copies); the columns are
+    converted to NumPy once per table and indexed.
+    """
 
-def _fsum(table: pa.Table, column: str) -> float:
-    return math.fsum(v for v in table.column(column).to_pylist() if v is not None)
+    indexed: _Indexed
+    index: npt.NDArray[np.int64]
 
+    def values(self, column: str) -> npt.NDArray[Any]:
+        return self.indexed.column(column)[0][self.index]
 
-def _extreme(table: pa.Table, column: str, pick: Any) -> float:
-    values = [v for v in table.column(column).to_pylist() if v is not None]
-    return float(pick(values)) if values else (math.inf if pick is min else -math.inf)
+    def _valid(self, column: str) -> npt.NDArray[Any]:
+        values, valid = self.indexed.column(column)
+        return values[self.index][valid[self.index]]
+
+    def sum(self, column: str) -> int:
+        """The sum of the non-null values (0 for none)."""
+        return int(self._valid(column).sum())
+
+    def fsum(self, column: str) -> float:
+        """The exactly rounded sum of the non-null values."""
+        return math.fsum(self._valid(column).tolist())
+
+    def extreme(self, column: str, pick: Any) -> float:
+        """``min`` or ``max`` of the non-null values (infinity of the other sign for none)."""
+        values = self._valid(column).tolist()
+        return float(pick(values)) if values else (math.inf if pick is min else -math.inf)

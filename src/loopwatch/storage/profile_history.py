@@ -244,10 +244,16 @@ class ProfileHistory:
 
         # each chunk of a run is stored, and recorded in the manifest, before the next one
         # is computed: memory holds one chunk's aggregates, and an interrupted update keeps
-        # the days it finished
-        for labels_only, run_days in [(False, stale), (True, relabel)]:
+        # the days it finished. Stale days are profiled in runs of consecutive days (a day
+        # between two runs would cost a full profile); the days owed labels in one run from
+        # the first to the last, whatever lies between: a pass has a fixed cost (codes,
+        # compiling, a scan per cohort column) larger than the label part of a few extra
+        # days, and labels arriving late leave the owed days scattered (one pass each cost
+        # three to four passes a daily run). The days between are computed, not recorded.
+        for labels_only, runs in [(False, contiguous_days(stale)),
+                                  (True, [sorted(relabel)] if relabel else [])]:
             which = {"labels"} if labels_only else set(_PARTS)
-            for run in contiguous_days(run_days):
+            for run in runs:
                 first, last = day_start(run[0]), day_start(run[-1]) + timedelta(days=1)
                 for chunk in iter_profile_parts(
                         decisions, self.spec, binning, start=first, end=last,

@@ -7,8 +7,9 @@ the reference categories. A run takes whole days in chunks of about
 :data:`~loopwatch.storage.engines.CHUNK_ROWS` decisions (set per engine), read
 from those days only: each chunk's projection (narrow integers: day, cohort
 codes, a slot per feature) is kept as a temporary table and counted by small
-group-bys, one per (dimension, feature). The plan is built and compiled
-by Ibis once per run (:mod:`loopwatch.storage.engines` runs it). Column and
+group-bys, one per (dimension, feature). The projection is built and compiled
+by Ibis once per run, the aggregates over it once per process (their text
+does not change from run to run; :mod:`loopwatch.storage.engines` runs them). Column and
 value names reach the engine only as Ibis identifiers and literals, never as
 SQL text.
 
@@ -21,7 +22,7 @@ profiles by summing.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -39,6 +40,7 @@ from loopwatch.storage.aggregate_queries import (
     moments_query,
     normalize,
     sketch_query,
+    union,
 )
 from loopwatch.storage.bin_expressions import numeric_bin, score_bin
 from loopwatch.storage.cohort_cap import OTHER, KeptValues
@@ -203,36 +205,29 @@ def _profile_parts(table: Any, spec: Spec, binning: Binning, start: datetime, en
     # 1. integer codes for cohort values and categories; 2. the projection of a chunk
     values, null_codes, lookups, other_codes = _cohort_codes(window, spec, binning, dims, views,
                                                              labels_only, kept)
-    lab = (outcome_labels(outcomes, spec, observed=horizon is not None) if outcomes is not None
-           else None)
+    lab = None
+    if outcomes is not None:  # a view, so that the projection's text does not name the files
+        lab = outcome_labels(outcomes, spec, observed=horizon is not None)
+        lab_name = views.name("outcomes")
+        views.replace(lab_name, lab)
+        lab = ibis.table(lab.schema(), name=lab_name)
     n_scores = len(binning.score) + 1
-    project = _Projection(spec, binning, dims, null_codes, lookups, lab, day0, labels_only,
+    project = _Projection(spec, binning, dims, null_codes, lookups, lab, labels_only,
                           other_codes, horizon)
 
     # 3. the rows per day, to cut the window into chunks of whole days
     daily = (window.group_by(_day=(window[c.timestamp].epoch_seconds() // 86400 - day0))
              .aggregate(n=ibis._.count()).to_pyarrow())
-    light = (len(features), len(features) + 1)
     n_binned = binned_dimensions(spec) if len(dims) > 1 else 1
     # the projection and the aggregates are compiled once, over fixed names: a view of
     # each chunk's decisions (replaced chunk after chunk), and the chunk's projection
     source = views.name("source")
-    projection = project(ibis.table(schema, name=source))
     chunk_name = views.name("chunk")
-    shape = ibis.table(projection.schema(), name=chunk_name)
-    queries = {"labels": labels_query(shape, len(dims))}
-    if not labels_only:
-        pairs = [(i, k) for i in range(len(dims)) for k in range(len(features) + 2)
-                 if k in light or i < n_binned]
-        queries |= {
-            "counts": counts_query(shape, pairs, len(features)),
-            "moments": moments_query(shape, len(dims), len(numeric), len(features)),
-        }
-        if categorical:
-            queries["sketch"] = sketch_query(shape, len(dims), range(len(numeric), len(features)))
     runner = Runner(con)
-    projected = runner.sql(projection)
-    compiled = {part: runner.sql(query) for part, query in queries.items()}
+    projected, shape = project.sql(runner, schema, source)
+    compiled = _aggregate_sql(runner, shape, chunk_name, n_dims=len(dims),
+                              n_numeric=len(numeric), n_features=len(features),
+                              n_binned=n_binned, labels_only=labels_only)
     # days from the one holding `start` to the one holding the last instant before `end`
     n_days = max(1, -(-int(end.timestamp() - day0 * 86400) // 86400))
 
@@ -242,8 +237,9 @@ def _profile_parts(table: Any, spec: Spec, binning: Binning, start: datetime, en
                for part, sql in compiled.items()}
         for part in RAW:
             raw.setdefault(part, normalize(None, part, len(numeric), len(features)))
+        # the projection's days are days since the epoch
         return PartsChunk(max(start, _day_start(day0 + first)), min(end, _day_start(day0 + last)),
-                          decode(day0, values, dims, features, n_scores, raw, n_binned))
+                          decode(0, values, dims, features, n_scores, raw, n_binned))
 
     if runner.whole_window:
         # a distributed engine: the window's projection is one job, kept (cached) once; its
@@ -254,9 +250,10 @@ def _profile_parts(table: Any, spec: Spec, binning: Binning, start: datetime, en
         weights = daily.set_column(1, "n", pa.array([per_day] * daily.num_rows, pa.int64()))
         runner.materialize(cached, projected)
         try:
-            window_rows = ibis.table(projection.schema(), name=cached)
+            window_rows = ibis.table(shape, name=cached)
             for first, last in _chunks(weights, FETCH_ROWS, n_days):
-                days = window_rows.filter((window_rows._day >= first) & (window_rows._day < last))
+                days = window_rows.filter((window_rows._day >= day0 + first)
+                                          & (window_rows._day < day0 + last))
                 runner.define_view(chunk_name, runner.sql(days))
                 yield fetched(first, last)
         finally:
@@ -275,6 +272,49 @@ def _profile_parts(table: Any, spec: Spec, binning: Binning, start: datetime, en
         finally:
             runner.drop(chunk_name)
         yield chunk
+
+
+#: Placeholder names in compiled queries end so (a run's own names end in a random UUID).
+_ZEROS = "0" * 32
+#: The aggregate queries compiled, by what their text depends on, over :data:`_PLACEHOLDER`.
+_AGGREGATES: dict[tuple[Any, ...], dict[str, str]] = {}
+#: The name the cached queries read from, replaced by each run's own chunk name.
+_PLACEHOLDER = f"_lw_chunk_{_ZEROS}"
+#: The projections compiled (:meth:`_Projection.sql`): text over placeholders, and schema.
+_PROJECTIONS: dict[tuple[Any, ...], tuple[str, Any]] = {}
+
+
+def _aggregate_sql(runner: Runner, shape: Any, chunk_name: str, *, n_dims: int, n_numeric: int,
+                   n_features: int, n_binned: int, labels_only: bool) -> dict[str, str]:
+    """The aggregate queries of a run over the projection ``chunk_name`` of schema ``shape``.
+
+    Their text depends only on the projection's schema and the counts of dimensions and
+    features, which stay the same from one daily run to the next, while building and
+    compiling them cost about a second of CPU a run: they are compiled once a process, over
+    a placeholder name that each run's chunk name replaces.
+    """
+    import ibis
+
+    key = (runner.con.name, shape, n_dims, n_numeric, n_features, n_binned, labels_only)
+    found = _AGGREGATES.get(key)
+    if found is None:
+        rows = ibis.table(shape, name=_PLACEHOLDER)
+        queries = {"labels": labels_query(rows, n_dims)}
+        if not labels_only:
+            light = (n_features, n_features + 1)
+            pairs = [(i, k) for i in range(n_dims) for k in range(n_features + 2)
+                     if k in light or i < n_binned]
+            queries |= {
+                "counts": counts_query(rows, pairs, n_features),
+                "moments": moments_query(rows, n_dims, n_numeric, n_features),
+            }
+            if n_features > n_numeric:
+                queries["sketch"] = sketch_query(rows, n_dims, range(n_numeric, n_features))
+        found = {part: runner.sql(query) for part, query in queries.items()}
+        if len(_AGGREGATES) >= 32:  # a long-lived process of many specs: start again
+            _AGGREGATES.clear()
+        _AGGREGATES[key] = found
+    return {part: sql.replace(_PLACEHOLDER, chunk_name) for part, sql in found.items()}
 
 
 def _aggregate_rows(values: list[tuple[int, str]], n_binned: int, binning: Binning, spec: Spec,
@@ -304,6 +344,7 @@ def _cohort_codes(table: Any, spec: Spec, binning: Binning, dims: tuple[str, ...
     null_codes: list[int] = []
     other_codes: list[int | None] = []
     lookups: list[tuple[str, Any, str]] = []
+    present = _present_values(table, spec, dims, kept)
     for i, name in enumerate(dims):
         capped = kept.get(name) if name not in (GLOBAL, HOUR_OF_DAY) else None
         if name == GLOBAL:
@@ -311,11 +352,7 @@ def _cohort_codes(table: Any, spec: Spec, binning: Binning, dims: tuple[str, ...
         elif name == HOUR_OF_DAY:
             found = [str(h) for h in range(24)]
         else:
-            text = as_text(table[name], feature_dtype(spec, name))
-            distinct = table.select(v=text).distinct()
-            if capped is not None:  # only the kept values come back, however many there are
-                distinct = distinct.filter(distinct.v.isin(list(capped)))
-            found = sorted(v for v in distinct.to_pyarrow().column("v").to_pylist() if v is not None)
+            found = present[i]
             lookups.append((name, views.codes(f"d{i}", found, len(values)), f"d{i}"))
         values += [(i, v) for v in found]
         other_codes.append(len(values) if capped is not None else None)
@@ -330,6 +367,37 @@ def _cohort_codes(table: Any, spec: Spec, binning: Binning, dims: tuple[str, ...
     return values, null_codes, lookups, other_codes
 
 
+def _present_values(table: Any, spec: Spec, dims: tuple[str, ...],
+                    kept: KeptValues) -> dict[int, list[str]]:
+    """The values (as text, sorted, no null) present in ``table`` of each cohort column of
+    ``dims``, by its index; a capped column's kept values only, however many others there are.
+
+    One query for every column (a union of their distinct values): a query each cost
+    its compilation and a round trip per column, on every profile run.
+    """
+    import ibis
+
+    branches = []
+    for i, name in enumerate(dims):
+        if name in (GLOBAL, HOUR_OF_DAY):
+            continue
+        distinct = table.select(d=ibis.literal(i, "int32"),
+                                v=as_text(table[name], feature_dtype(spec, name))).distinct()
+        capped = kept.get(name)
+        if capped is not None:
+            distinct = distinct.filter(distinct.v.isin(list(capped)))
+        branches.append(distinct)
+    out: dict[int, list[str]] = {}
+    if not branches:
+        return out
+    found = union(branches).to_pyarrow()
+    for d, v in zip(found.column("d").to_pylist(), found.column("v").to_pylist(), strict=True):
+        if v is not None:
+            out.setdefault(int(d), []).append(v)
+    return {i: sorted(out.get(i, [])) for i, name in enumerate(dims)
+            if name not in (GLOBAL, HOUR_OF_DAY)}
+
+
 @dataclass(frozen=True)
 class _Projection:
     """One narrow row per decision: day, cohort codes, a slot per pseudo-feature, and what
@@ -341,10 +409,45 @@ class _Projection:
     null_codes: list[int]
     lookups: list[tuple[str, Any, str]]
     lab: Any | None  # the outcomes' (_oid, _label, _value) (and _obs with a horizon), or None
-    day0: int
     labels_only: bool
     other_codes: list[int | None]
     horizon: int | None  # seconds; None: ``lab`` is already one outcome per decision
+
+    def sql(self, runner: Runner, schema: Any, source: str) -> tuple[str, Any]:
+        """The projection of the view ``source`` (of ``schema``) compiled, and its schema.
+
+        Its text names the source, the tables of codes and the outcomes only by name, so it
+        is the same from one daily run to the next: it is built and compiled once a process
+        (about a second of CPU each time) over placeholder names, which each run's replace.
+        """
+        import ibis
+
+        names = {f"_lw_source_{_ZEROS}": source}
+        lookups = []
+        for name, codes, suffix in self.lookups:
+            placeholder = f"_lw_{suffix}_{_ZEROS}"
+            names[placeholder] = codes.op().name
+            lookups.append((name, ibis.table(codes.schema(), name=placeholder), suffix))
+        lab = None
+        if self.lab is not None:
+            names[f"_lw_outcomes_{_ZEROS}"] = self.lab.op().name
+            lab = ibis.table(self.lab.schema(), name=f"_lw_outcomes_{_ZEROS}")
+        key = (runner.con.name, schema, self.spec.model_dump_json(), self.binning.fingerprint,
+               self.dims, tuple(self.null_codes), tuple(self.other_codes),
+               tuple((name, suffix) for name, _, suffix in lookups),
+               None if lab is None else lab.schema(), self.labels_only, self.horizon)
+        found = _PROJECTIONS.get(key)
+        if found is None:
+            placed = replace(self, lookups=lookups, lab=lab)
+            projection = placed(ibis.table(schema, name=f"_lw_source_{_ZEROS}"))
+            found = (runner.sql(projection), projection.schema())
+            if len(_PROJECTIONS) >= 32:  # a long-lived process of many specs: start again
+                _PROJECTIONS.clear()
+            _PROJECTIONS[key] = found
+        text = found[0]
+        for placeholder, name in names.items():
+            text = text.replace(placeholder, name)
+        return text, found[1]
 
     def __call__(self, rows: Any) -> Any:
         joined = rows
@@ -366,7 +469,7 @@ class _Projection:
         import ibis
 
         ts = joined[self.spec.columns.timestamp]
-        cols: dict[str, Any] = {"_day": (ts.epoch_seconds() // 86400 - self.day0).cast("int32")}
+        cols: dict[str, Any] = {"_day": (ts.epoch_seconds() // 86400).cast("int32")}
         for i, name in enumerate(self.dims):
             null_code = self.null_codes[i]
             if name == GLOBAL:
