@@ -53,6 +53,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/detection.py --generator churn --days 45 --per-day 2000; \
 	$(BIN)/python benchmarks/drift_decision.py --days 40 --scale 0.1; \
 	$(BIN)/python benchmarks/eval_coverage.py --draws 200; \
+	$(BIN)/python benchmarks/eval_rate_coverage.py --positives 9,25; \
 	$(BIN)/python benchmarks/eval_false_alarms.py --draws 20; \
 	$(BIN)/python benchmarks/label_free.py --draws 30; \
 	$(BIN)/python benchmarks/store_readers.py --runs 1 --days 4; \
@@ -78,6 +79,7 @@ bench-full: $(STAMP)
 	$(BIN)/python benchmarks/detection.py --generator churn --incidents none
 	$(BIN)/python benchmarks/drift_decision.py --seeds 1,2,3
 	$(BIN)/python benchmarks/eval_coverage.py --draws 2000
+	$(BIN)/python benchmarks/eval_rate_coverage.py
 	$(BIN)/python benchmarks/eval_false_alarms.py --draws 200 --simulator 29
 	$(BIN)/python benchmarks/label_free.py --draws 300
 	$(BIN)/python benchmarks/eval_thin_alarms.py
