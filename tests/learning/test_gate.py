@@ -23,8 +23,10 @@ from loopwatch.cli.main import app
 from loopwatch.core.gate_spec import Gate
 from loopwatch.core.registry import ModelVersion
 from loopwatch.core.spec import spec_from_mapping
+from loopwatch.core.window import Window
 from loopwatch.errors import SpecError
 from loopwatch.learning.artifacts import save_model
+from loopwatch.learning.champion import compare_replay
 from loopwatch.learning.gate import (
     GateCheck,
     GateReport,
@@ -32,9 +34,10 @@ from loopwatch.learning.gate import (
     canary_check,
     champion_check,
     latency_check,
+    matured_rows,
     schema_check,
 )
-from loopwatch.prediction.models import Model
+from loopwatch.prediction.models import Model, score_rows
 from loopwatch.simulate.fraud import SimulationConfig, simulate
 from loopwatch.simulate.model import train_model
 from loopwatch.simulate.serving import CATEGORIES, matrix_of
@@ -249,7 +252,9 @@ def test_calibration_passes_the_truth_fails_overconfidence_and_waits_for_labels(
 
 
 def test_the_champion_challenger_rule_passes_a_better_version_and_fails_a_worse_one(tmp_path: Path) -> None:
-    spec, source = labelled_store(tmp_path, corrections=False)
+    # every label is corrected to its opposite 42 days after its decision: stored now, the flipped
+    # labels would make the better version the worse one; a gate run at as_of has not seen them
+    spec, source = labelled_store(tmp_path)
     rule = Gate.model_validate({"champion": {"window": "7d", "label_delay": "3d"}}).champion
     as_of = START + timedelta(days=14)
     rng = np.random.default_rng(9)
@@ -270,6 +275,26 @@ def test_the_champion_challenger_rule_passes_a_better_version_and_fails_a_worse_
     assert regressed.failures, regressed
     alone = champion_check(spec, rule, version_of(good), good, None, source, as_of)
     assert alone.status == "not_evaluated" and "no other version" in alone.summary
+    # the same window judged on the labels as stored now (the corrections arrived): the better version
+    # now looks worse, which is what the gate at as_of must not see
+    def scorer(m: Model) -> Any:
+        return lambda rows: score_rows(m, rows.select(["x"]).to_pylist()).scores
+
+    window = Window(as_of - timedelta(days=10), as_of - timedelta(days=3))
+    stored_now = compare_replay(spec, window, challenger=scorer(good), champion=scorer(worse), store=source)
+    assert stored_now.verdict in ("blocked", "not_superior"), stored_now.verdict
+    assert better.detail["window"] == {"start": window.start.isoformat(), "end": window.end.isoformat()}
+
+
+def test_matured_rows_above_the_limit_are_the_most_recent_every_time(tmp_path: Path) -> None:
+    spec, source = labelled_store(tmp_path)
+    as_of, end = START + timedelta(days=14), START + timedelta(days=11)
+    picked = [matured_rows(spec, source, ["x"], START, end, as_of=as_of, limit=500) for _ in range(2)]
+    assert picked[0][0] == picked[1][0] and (picked[0][1] == picked[1][1]).all()
+    decisions = source.table("decisions").to_pyarrow().to_pandas()
+    made = decisions[(decisions["timestamp"] >= START) & (decisions["timestamp"] < end)]
+    newest = made.sort_values(["timestamp", "decision_id"], ascending=[False, True]).head(500)
+    assert [r["x"] for r in picked[0][0]] == newest["x"].tolist()
 
 
 def test_gate_cases_are_checked_against_the_spec_with_key_paths() -> None:

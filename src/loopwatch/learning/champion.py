@@ -26,6 +26,7 @@ This is what ``loopwatch gate`` runs for its champion/challenger part::
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -152,12 +153,15 @@ def compare_versions(spec: Spec, champion: str, challenger: str, window: Window,
 
 def compare_replay(spec: Spec, window: Window, *, challenger: Scorer, champion: Scorer | None = None,
                    champion_version: str = "logged", challenger_version: str = "challenger",
-                   store: DecisionSource | None = None, seed: int = 0) -> ChampionChallengerResult:
+                   store: DecisionSource | None = None, seed: int = 0,
+                   as_of: datetime | None = None) -> ChampionChallengerResult:
     """Judge a challenger by replaying the logged decisions of ``window`` through it.
 
     ``challenger`` (and ``champion``, else the logged score stands for the champion)
     gets the window's decisions as a pyarrow table (features, cohorts, score,
-    outcome columns) and returns one score per row. Otherwise as :func:`compare_versions`.
+    outcome columns) and returns one score per row. ``as_of`` judges on the labels
+    observed before it (default: as stored now), as a gate run at that time saw them.
+    Otherwise as :func:`compare_versions`.
 
     Raises
     ------
@@ -165,7 +169,7 @@ def compare_replay(spec: Spec, window: Window, *, challenger: Scorer, champion: 
         A scorer returns the wrong number of scores.
     """
     store = store or open_source(spec)
-    rows = rows_as_of(store, window)
+    rows = rows_as_of(store, window, as_of=as_of)
     scores = []
     for name, scorer in ((champion_version, champion), (challenger_version, challenger)):
         if scorer is None:

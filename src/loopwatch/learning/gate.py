@@ -303,7 +303,7 @@ def champion_check(spec: Spec, rule: ChampionWindow | None, version: ModelVersio
 
     result = compare_replay(spec, window, challenger=scorer(model), champion=scorer(champion),
                             champion_version=production[0].version, challenger_version=version.version,
-                            store=source)
+                            store=source, as_of=now)
     detail = result.to_dict()
     line = f"against production version {production[0].version} on {window}: {result.verdict}"
     if result.reason:
@@ -321,7 +321,7 @@ def matured_rows(spec: Spec, source: DecisionSource, features: Sequence[str], st
                  *, as_of: datetime, limit: int) -> tuple[list[dict[str, Any]], Bools]:
     """The logged features and labels of the decisions made in ``[start, end)`` whose label was
     observed before ``as_of`` (the latest such label of each: none that arrived later leaks in),
-    at most ``limit``."""
+    at most ``limit``: the most recent (by decision time, then id), so two runs read the same rows."""
     con = source.connect()
     outcomes = source.table("outcomes", con=con)
     outcomes = outcomes.filter(outcomes[spec.outcomes.observed_at] < as_of)
@@ -331,7 +331,8 @@ def matured_rows(spec: Spec, source: DecisionSource, features: Sequence[str], st
     table = join_outcomes(decisions, latest_outcomes(outcomes, spec), spec)
     names = [f for f in features if f in table.columns]
     picked = table.filter(table[label].notnull())
-    data = picked.select(*names, label).limit(limit).to_pyarrow()
+    newest = picked.order_by([picked[ts].desc(), picked[spec.columns.decision_id]])
+    data = newest.select(*names, label).limit(limit).to_pyarrow()
     labels = np.asarray(data.column(label).to_numpy(zero_copy_only=False), dtype=np.bool_)
     return data.drop_columns([label]).to_pylist(), labels
 
