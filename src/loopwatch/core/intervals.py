@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import numpy as np
 from scipy import stats
 
-__all__ = ["adjusted_p_values", "benjamini_hochberg", "newcombe", "wilson"]
+__all__ = ["adjusted_p_values", "benjamini_hochberg", "kappa_interval", "newcombe", "wilson"]
 
 
 def wilson(successes: float, trials: float, *, confidence: float = 0.95) -> tuple[float, float]:
@@ -50,6 +50,43 @@ def newcombe(x1: float, n1: float, x2: float, n2: float, *,
     l2, u2 = wilson(x2, n2, confidence=confidence)
     d = p1 - p2
     return d - math.sqrt((p1 - l1) ** 2 + (u2 - p2) ** 2), d + math.sqrt((u1 - p1) ** 2 + (p2 - l2) ** 2)
+
+
+def kappa_interval(table: Sequence[Sequence[float]], *,
+                   confidence: float = 0.95) -> tuple[float, float, float]:
+    """Cohen's kappa of a square agreement table (rows one rater, columns the other), its large-sample
+    standard error (Fleiss, Cohen & Everitt 1969, "Large sample standard errors of kappa and weighted
+    kappa", *Psychological Bulletin* 72(5):323-327; the non-null variance, as in Fleiss, Levin & Paik
+    2003, *Statistical Methods for Rates and Proportions*, eq. 18.13) and a normal interval clipped to
+    [-1, 1]: ``(kappa, low, high)``; all ``nan`` when the table is empty or chance agreement is total.
+
+    With perfect agreement the standard error is 0 and the interval a point.
+
+    Examples
+    --------
+    >>> kappa, low, high = kappa_interval([[40, 10], [5, 45]])
+    >>> round(kappa, 3), round(low, 3), round(high, 3)
+    (0.7, 0.561, 0.839)
+    """
+    counts = np.asarray(table, dtype=np.float64)
+    if counts.ndim != 2 or counts.shape[0] != counts.shape[1]:
+        raise ValueError(f"expected a square table; got shape {counts.shape}")
+    n = float(counts.sum())
+    if n <= 0:
+        return math.nan, math.nan, math.nan
+    p = counts / n
+    rows, cols = p.sum(axis=1), p.sum(axis=0)
+    observed, chance = float(np.trace(p)), float(rows @ cols)
+    if chance >= 1:
+        return math.nan, math.nan, math.nan
+    kappa = (observed - chance) / (1 - chance)
+    diagonal = np.diag(p) @ ((1 - chance) - (rows + cols) * (1 - observed)) ** 2
+    off = p * (cols[:, None] + rows[None, :]) ** 2  # cell (i, j) weighs (p.i + pj.)²
+    off_diagonal = (1 - observed) ** 2 * float(off.sum() - np.trace(off))
+    both = (observed * chance - 2 * chance + observed) ** 2
+    variance = (diagonal + off_diagonal - both) / (n * (1 - chance) ** 4)
+    half = float(stats.norm.ppf(0.5 + confidence / 2)) * math.sqrt(max(variance, 0.0))
+    return kappa, max(-1.0, kappa - half), min(1.0, kappa + half)
 
 
 def adjusted_p_values(p_values: Sequence[float]) -> list[float]:

@@ -12,7 +12,9 @@ source's engine:
 * **agreement** — of the reviewed decisions whose ground truth (the latest label of
   another source) arrived after the review, the share where both say the same, with a
   Wilson interval, and Cohen's kappa (scikit-learn) — agreement beyond chance, which
-  matters when nearly every case is negative.
+  matters when nearly every case is negative — with the 95% interval of its
+  large-sample standard error (Fleiss, Cohen & Everitt 1969;
+  :func:`~loopwatch.core.intervals.kappa_interval`).
 
 Cohorts are ranked by their 90th-percentile turnaround among those with at least
 ``min_reviews`` reviews (:attr:`ReviewReport.longest_wait`).
@@ -27,7 +29,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from loopwatch.core.intervals import wilson
+from loopwatch.core.intervals import kappa_interval, wilson
 from loopwatch.core.store import DecisionSource
 from loopwatch.core.window import Window
 from loopwatch.errors import InputError
@@ -88,14 +90,25 @@ class CohortReviews:
             value = cohen_kappa_score([1, 1, 0, 0], [1, 0, 1, 0], sample_weight=list(counts))
         return float(value) if math.isfinite(value) else None
 
+    @property
+    def kappa_interval(self) -> tuple[float, float] | None:
+        """95% interval of :attr:`kappa` (Fleiss, Cohen & Everitt 1969); ``None`` when kappa is."""
+        if self.kappa is None:
+            return None
+        _, low, high = kappa_interval([[self.both_positive, self.review_only],
+                                       [self.truth_only, self.both_negative]])
+        return (low, high) if math.isfinite(low) and math.isfinite(high) else None
+
     def to_dict(self) -> dict[str, Any]:
         interval = self.agreement_interval
+        kappa = self.kappa_interval
         return {"cohort": self.name, "decisions": self.decisions, "reviewed": self.reviewed,
                 "hours_median": self.hours_median, "hours_p90": self.hours_p90, "hours_max": self.hours_max,
                 "waiting": self.waiting, "oldest_waiting_hours": self.oldest_waiting_hours,
                 "compared": self.compared, "agreement": self.agreement,
                 "agreement_low": interval[0] if interval else None,
                 "agreement_high": interval[1] if interval else None, "kappa": self.kappa,
+                "kappa_low": kappa[0] if kappa else None, "kappa_high": kappa[1] if kappa else None,
                 "counts": {"both_positive": self.both_positive, "review_only": self.review_only,
                            "truth_only": self.truth_only, "both_negative": self.both_negative}}
 

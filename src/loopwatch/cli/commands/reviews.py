@@ -10,7 +10,7 @@ from loopwatch.cli import render
 from loopwatch.cli.app import Format, FormatOption, SpecOption, StoreOption, command, open_source, parse_time
 
 if TYPE_CHECKING:
-    from loopwatch.learning.review_labels import ReviewReport
+    from loopwatch.learning.review_labels import CohortReviews, ReviewReport
 
 
 @command()
@@ -62,6 +62,14 @@ def _hours(value: float | None) -> str:
     return "-" if value is None else render.number(value, digits=3)
 
 
+def _kappa(c: CohortReviews) -> str:
+    if c.kappa is None:
+        return "-"
+    shown = render.number(c.kappa, decimals=3)
+    interval = c.kappa_interval
+    return shown if interval is None else f"{shown} {render.interval(*interval)}"
+
+
 def _show(report: ReviewReport) -> None:
     out = render.out()
     out.print(f"{report.model} · decisions {report.window.start:%Y-%m-%d %H:%M} → "
@@ -77,12 +85,12 @@ def _show(report: ReviewReport) -> None:
         rows.append([c.name, render.count(c.decisions), render.count(c.reviewed), _hours(c.hours_median),
                      _hours(c.hours_p90), _hours(c.hours_max), render.count(c.waiting),
                      _hours(c.oldest_waiting_hours), render.count(c.compared), agreement,
-                     "-" if c.kappa is None else render.number(c.kappa, decimals=3)])
+                     _kappa(c)])
     render.print_tables(render.table(
         [render.Column("cohort", "left", key=True), render.Column("decisions"), render.Column("reviewed"),
          render.Column("median h"), render.Column("p90 h"), render.Column("max h"), render.Column("waiting"),
          render.Column("oldest waiting h"), render.Column("with truth"),
-         render.Column("agreement (95%)", "left"), render.Column("kappa")], rows), console=out)
+         render.Column("agreement (95%)", "left"), render.Column("kappa (95%)", "left")], rows), console=out)
     out.print()
     ranked = report.longest_wait
     if ranked:
