@@ -28,6 +28,17 @@ def unavailable(reason: str) -> NoReturn:
 
 
 @pytest.fixture(scope="session")
+def mlflow() -> Any:
+    """The ``mlflow`` module (the ``mlflow`` extra, part of ``dev``): a virtualenv made before it was
+    skips, CI fails."""
+    try:
+        import mlflow
+    except ImportError as exc:
+        unavailable(f"mlflow is not installed ({exc}); it is in the dev extra: make install")
+    return mlflow
+
+
+@pytest.fixture(scope="session")
 def postgres() -> Iterator[Any]:
     """An Ibis PostgreSQL backend on database ``test`` at 127.0.0.1:5432 (trust auth)."""
     try:

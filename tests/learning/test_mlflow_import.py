@@ -1,10 +1,11 @@
-"""Importing a version from an MLflow registry (the optional ``mlflow`` extra, not installed by ``dev``):
-an alias maps to our stage. Skipped when mlflow is not installed."""
+"""Importing a version from an MLflow registry (the optional ``mlflow`` extra, part of ``dev``): an alias
+maps to our stage."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -13,13 +14,10 @@ from typer.testing import CliRunner
 from loopwatch.cli.main import app
 from loopwatch.learning.mlflow_import import parse_model_uri
 
-mlflow = pytest.importorskip("mlflow", reason="mlflow is the optional 'mlflow' extra, not installed by dev "
-                                              "(pip install 'loopwatch[mlflow]')")
-
 
 # MLflow's own SQL store uses SQLAlchemy features 2.1 deprecates: its warnings, not ours
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")
-def test_a_version_behind_the_champion_alias_is_imported_into_production(tmp_path: Path) -> None:
+def test_a_version_behind_the_champion_alias_is_imported_into_production(tmp_path: Path, mlflow: Any) -> None:
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     client = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
     client.create_registered_model("fraud")

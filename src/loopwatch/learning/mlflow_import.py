@@ -23,7 +23,7 @@ from loopwatch.errors import InputError
 from loopwatch.learning.artifacts import file_sha256
 from loopwatch.storage.control.registry import ModelRegistry, new_version
 
-__all__ = ["import_version", "parse_model_uri"]
+__all__ = ["import_version", "mlflow_client", "parse_model_uri"]
 
 _URI = re.compile(r"^models:/(?P<name>[^/@]+)(?:/(?P<version>\d+)|@(?P<alias>[A-Za-z0-9_-]+))$")
 
@@ -42,7 +42,8 @@ def parse_model_uri(uri: str) -> tuple[str, str | None, str | None]:
     return found["name"], found["version"], found["alias"]
 
 
-def _client(uri: str | None) -> Any:
+def mlflow_client(uri: str | None) -> Any:
+    """An ``MlflowClient`` of the tracking and registry ``uri`` (default: MLflow's environment)."""
     try:
         from mlflow import MlflowClient
     except ImportError:
@@ -72,7 +73,7 @@ def import_version(registry: ModelRegistry, uri: str, *, model: str, version: st
     """Register the MLflow model version ``uri`` as version ``version`` (default ``mlflow-N``) of
     ``model``."""
     name, number, alias = parse_model_uri(uri)
-    client = _client(tracking_uri)
+    client = mlflow_client(tracking_uri)
     try:
         found = (client.get_model_version(name, number) if number is not None
                  else client.get_model_version_by_alias(name, alias))

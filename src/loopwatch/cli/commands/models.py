@@ -82,7 +82,9 @@ def models(
         help="import: models:/NAME/N or models:/NAME@ALIAS of an MLflow registry")] = None,
     mlflow_uri: Annotated[str | None, typer.Option(
         "--mlflow-uri", metavar="URI",
-        help="import: the MLflow tracking and registry URI \\[default: MLFLOW_TRACKING_URI]")] = None,
+        help="import, promote, archive: the MLflow tracking and registry URI; a version imported from "
+             "MLflow gets the alias of its new stage there (production: @champion) "
+             "\\[default: MLFLOW_TRACKING_URI]")] = None,
     follow_alias: Annotated[bool, typer.Option(
         "--follow-alias",
         help="import: move it to the stage its MLflow alias maps to (champion: production)")] = False,
@@ -143,9 +145,21 @@ def models(
         elif action is Action.archive:
             registry.move(name, version, "archived", actor=who, reason=reason)
         shown = registry.get(name, version)
+        if action in (Action.promote, Action.archive):
+            _write_alias(shown, mlflow_uri)
         history = [e for e in plane.audit(model=name) if e.detail.get("version") == version
                    and e.action in ("model_registered", "stage_changed")]
     _print_one(shown, history, fmt)
+
+
+def _write_alias(version: ModelVersion, uri: str | None) -> None:
+    """Write the version's new stage back to the MLflow registry it came from, if it came from one."""
+    from loopwatch.learning.mlflow_aliases import mlflow_origin, write_alias
+
+    if mlflow_origin(version.source) is None:
+        return
+    done = write_alias(version, tracking_uri=uri)
+    render.err().print(done)
 
 
 def _artifact(path: str) -> str:
