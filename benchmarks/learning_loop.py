@@ -5,12 +5,14 @@ Two parts, each writing records to ``benchmarks/records/learning_loop.jsonl``:
 * ``coverage``: how often the intervals the learning loop relies on cover a known truth —
   the correlated-DeLong interval of an AUC difference (binormal and heavy-tailed scores, at
   the rule's floor of 25 positives and above) and the weighted model-effect interval
-  (a holdout share that changes with the world, lognormal dollar losses).
+  (a holdout share that changes with the world, lognormal dollar losses; a constant share with
+  Pareto losses; a constant 2% share with heavier lognormal losses).
 * ``scenarios``: on the fraud simulator, per seed, the champion/challenger scenario (a
   challenger better overall but misreading one region's IP reputation) and the ablation
   scenario (a second IP-reputation vendor built to be redundant).
 
     .venv/bin/python benchmarks/learning_loop.py --runs 400 --seeds 11,12,13
+    .venv/bin/python benchmarks/learning_loop.py --runs 1000 --parts effect
 """
 
 from __future__ import annotations
@@ -54,8 +56,18 @@ AUC_SETTINGS = (
     ("t3 latents, 25 positives", 25, 2000, "t3", 1.5, 1.8, 0.6),
     ("t3 latents, 100 positives", 100, 5000, "t3", 1.5, 1.8, 0.6),
 )
-#: (name, decisions, early holdout share, late holdout share)
-EFFECT_SETTINGS = (("holdout 5% then 25%", 30_000, 0.05, 0.25), ("holdout 2% then 20%", 30_000, 0.02, 0.20))
+#: (name, decisions, early holdout share, late holdout share, losses)
+EFFECT_SETTINGS = (("holdout 5% then 25%", 30_000, 0.05, 0.25, "lognormal"),
+                   ("holdout 2% then 20%", 30_000, 0.02, 0.20, "lognormal"),
+                   ("holdout 10%, Pareto losses", 30_000, 0.10, 0.10, "pareto"),
+                   ("holdout 2%, lognormal σ 1.5", 30_000, 0.02, 0.02, "lognormal 1.5"))
+
+
+def _losses(rng: np.random.Generator, kind: str, size: int) -> np.ndarray:
+    """Dollar losses of frauds: lognormal (μ 4, σ 1 or 1.5) or Pareto (tail index 2.5, from 20)."""
+    if kind == "pareto":
+        return 20.0 * (1.0 + rng.pareto(2.5, size))
+    return rng.lognormal(4.0, 1.5 if kind == "lognormal 1.5" else 1.0, size)
 
 
 def _latent(rng: np.random.Generator, kind: str, size: tuple[int, ...], rho: float) -> np.ndarray:
@@ -96,14 +108,14 @@ def auc_coverage(runs: int, seed: int) -> list[dict[str, Any]]:
 
 def effect_coverage(runs: int, seed: int) -> list[dict[str, Any]]:
     out = []
-    for name, n, early, late_share in EFFECT_SETTINGS:
-        rng = np.random.default_rng([seed, n, int(early * 100)])
+    for name, n, early, late_share, kind in EFFECT_SETTINGS:
+        rng = np.random.default_rng([seed, n, int(early * 100), int(late_share * 100), len(kind)])
         covered = 0
         for _ in range(runs):
             late = rng.random(n) < 0.5
             fraud = rng.random(n) < np.where(late, 0.05, 0.02)
             amount = np.zeros(n)
-            amount[fraud] = rng.lognormal(4.0, 1.0, int(fraud.sum()))
+            amount[fraud] = _losses(rng, kind, int(fraud.sum()))
             lost_model = np.where(fraud & ~(rng.random(n) < 0.7), amount, 0.0)
             lost_holdout = np.where(fraud & ~(rng.random(n) < 0.2), amount, 0.0)
             p = np.where(late, late_share, early)
@@ -162,13 +174,19 @@ def _ci(d: dict[str, Any] | None) -> str:
 
 
 def table_coverage(records: list[dict[str, Any]]) -> str:
-    """Coverage of the 95% intervals, per setting, with its binomial standard error."""
-    rows = [r for r in latest_runs(records, where={"part": "coverage"})]
-    if not rows:
+    """Coverage of the 95% intervals, per setting, with its binomial standard error; each statistic
+    from its latest run."""
+    statistics = list(dict.fromkeys(r["statistic"] for r in records if r.get("part") == "coverage"))
+    if not statistics:
         return "(no records: run benchmarks/learning_loop.py)\n"
-    info = rows[0]["run"]
-    out = [f"Run {info['id']} ({info['date']}, `{info['command']}`, git {info['git']}, load average "
-           f"{info['load_average'][0]}): share of 95% intervals covering the truth.", "",
+    runs, rows = [], []
+    for statistic in statistics:
+        found = latest_runs(records, where={"part": "coverage", "statistic": statistic})
+        runs.append((statistic, found[0]["run"]))
+        rows.extend(found)
+    out = [f"{statistic}: run {info['id']} ({info['date']}, `{info['command']}`, git {info['git']}, load "
+           f"average {info['load_average'][0]})." for statistic, info in runs]
+    out = [*(f"- {line}" for line in out), "", "Share of 95% intervals covering the truth:", "",
            "| statistic | setting | runs | coverage |", "|---|---|---:|---:|"]
     for r in rows:
         p = r["covered"] / r["runs"]
@@ -206,13 +224,17 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=400, help="simulated samples per coverage setting")
     parser.add_argument("--seeds", default="11,12,13", help="simulator seeds of the scenarios")
     parser.add_argument("--per-day", type=int, default=8000, help="simulated decisions a day")
+    parser.add_argument("--parts", default="coverage,scenarios",
+                        help="which parts to run: coverage (auc and effect), auc, effect, scenarios")
     parser.add_argument("--no-record", action="store_true", help="print only; write no records")
     args = parser.parse_args()
+    parts = set(args.parts.split(","))
     meta = new_run(BENCH)
-    found = [*auc_coverage(args.runs, 20261205), *effect_coverage(args.runs, 20261205)]
+    found = [*(auc_coverage(args.runs, 20261205) if parts & {"coverage", "auc"} else []),
+             *(effect_coverage(args.runs, 20261205) if parts & {"coverage", "effect"} else [])]
     for r in found:
         print(f"{r['statistic']}, {r['setting']}: {r['covered']}/{r['runs']}", flush=True)
-    for seed in (int(s) for s in args.seeds.split(",") if s):
+    for seed in (int(s) for s in args.seeds.split(",") if s and "scenarios" in parts):
         r = scenarios(seed, args.per_day)
         print(r, flush=True)
         found.append(r)
