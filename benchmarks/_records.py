@@ -69,7 +69,18 @@ def new_run(bench: str, argv: Sequence[str] | None = None) -> dict[str, Any]:
         "cpu_model": _cpu_model(),
         "python": platform.python_version(),
         "load_average": [round(x, 2) for x in os.getloadavg()],
+        "autogroup": _autogroup(),
     }
+
+
+def _autogroup() -> str | None:
+    """The scheduler's group of this process and its nice (Linux with autogroup on): with
+    autogroup, CPU is shared between groups (sessions) before a process's nice counts, so a
+    process at nice 19 in another session takes as much CPU as one at nice 0."""
+    try:
+        return Path("/proc/self/autogroup").read_text().strip()
+    except OSError:
+        return None
 
 
 def append(bench: str, run: dict[str, Any], record: dict[str, Any]) -> None:
