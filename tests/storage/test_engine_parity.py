@@ -42,6 +42,7 @@ from loopwatch.core.profile import ALL, HLL_REGISTERS, Binning, Cohort, Profile
 from loopwatch.core.profile_parts import ProfileParts
 from loopwatch.core.spec import Spec, spec_from_mapping
 from loopwatch.storage import profiling
+from loopwatch.storage.engines import Views
 from loopwatch.storage.fitting import fit_binning
 from loopwatch.storage.parquet_store import ParquetStore
 from loopwatch.storage.profiling import iter_profile_parts, profile_parts
@@ -485,3 +486,25 @@ def test_the_window_plan_gives_the_global_profile_on(engine: str, case: Case,
     got = run(case, _run_window)
     assert list(got) == [ALL], engine
     assert_same_profile(got[ALL], case.expected[ALL], f"{case.name}: window plan on {engine}")
+
+
+def test_spark_joins_the_code_tables_by_broadcast_not_by_shuffling_the_decisions(spark: Any) -> None:
+    # Spark knows no size for rows from Python: without the broadcast mark it plans a
+    # sort-merge join, which shuffles and sorts every decision of the window
+    session = spark._session
+    session.range(10_000).selectExpr("cast(id % 4 AS string) AS v").createOrReplaceTempView(
+        "_lw_test_decisions")
+    views = Views(spark)
+    try:
+        codes = views.codes("d0", ["0", "1", "2"])
+        decisions = spark.table("_lw_test_decisions")
+        sql = str(spark.compile(decisions.left_join(codes, decisions.v == codes._v_d0)))
+        plan = session.sql(f"EXPLAIN {sql}").collect()[0][0]
+        assert "BroadcastHashJoin" in plan and "SortMergeJoin" not in plan, plan
+        joined = session.sql(sql)
+        assert joined.count() == 10_000
+        assert joined.filter("_c_d0 IS NULL").count() == 2_500  # "3" has no code
+        assert joined.filter("v = '2'").agg({"_c_d0": "max"}).collect()[0][0] == 2
+    finally:
+        views.drop()
+        session.catalog.dropTempView("_lw_test_decisions")
