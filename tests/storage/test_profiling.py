@@ -419,8 +419,8 @@ def test_entity_columns_are_light_dimensions_named_by_value(tmp_path: Path) -> N
 
 def test_a_later_run_reuses_the_compiled_queries_and_gives_the_same_profiles(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from loopwatch.storage import profiling
     from loopwatch.storage.engines import Runner
+    from loopwatch.storage.profile_queries import forget_compiled
 
     store = make_store(tmp_path, make_rows(3000, seed=5))
     con = store.connect()
@@ -433,11 +433,7 @@ def test_a_later_run_reuses_the_compiled_queries_and_gives_the_same_profiles(
         return profile_parts(decisions, store.spec, binning, start=start, end=end,
                              con=con).profiles(binning, start=start, end=end)
 
-    def forget() -> None:
-        profiling._PROJECTIONS.clear()
-        profiling._AGGREGATES.clear()
-
-    forget()
+    forget_compiled()
     first = run(2)
     compiled: list[Any] = []
     original = Runner.sql
@@ -450,6 +446,6 @@ def test_a_later_run_reuses_the_compiled_queries_and_gives_the_same_profiles(
     again, other_day = run(2), run(3)
     assert compiled == [], "a later run with the same codes compiles nothing again"
     assert again == first
-    forget()
+    forget_compiled()
     assert run(3) == other_day
     assert compiled, "with the cache emptied the queries are compiled again"

@@ -22,7 +22,7 @@ profiles by summing.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -34,31 +34,19 @@ from loopwatch.core.spec import Spec
 from loopwatch.storage.aggregate_queries import (
     NULL_VALUE,
     RAW,
-    counts_query,
     decode,
-    labels_query,
-    moments_query,
     normalize,
-    sketch_query,
     union,
 )
-from loopwatch.storage.bin_expressions import numeric_bin, score_bin
 from loopwatch.storage.cohort_cap import OTHER, KeptValues
 from loopwatch.storage.decision_columns import (
-    action_slot,
-    categorical_slot,
     conform,
     feature_dtype,
-    label_columns,
-    latency_slot,
     outcome_labels,
-    positive,
-    system_columns,
-    unseen_hash,
-    within_horizon,
 )
 from loopwatch.storage.engines import FETCH_ROWS, Runner, Views
-from loopwatch.storage.fitting import as_text, split_features, without_nan
+from loopwatch.storage.fitting import as_text, split_features
+from loopwatch.storage.profile_queries import GLOBAL, Projection, aggregate_sql
 
 __all__ = [
     "PartsChunk",
@@ -69,8 +57,6 @@ __all__ = [
     "profile_parts",
 ]
 
-#: The single dimension of a profile without cohorts.
-GLOBAL = "all"
 #: ``scan(first, last)``: the decisions of ``[first, last)`` as an Ibis table.
 Scan = Callable[[datetime, datetime], Any]
 
@@ -212,7 +198,7 @@ def _profile_parts(table: Any, spec: Spec, binning: Binning, start: datetime, en
         views.replace(lab_name, lab)
         lab = ibis.table(lab.schema(), name=lab_name)
     n_scores = len(binning.score) + 1
-    project = _Projection(spec, binning, dims, null_codes, lookups, lab, labels_only,
+    project = Projection(spec, binning, dims, null_codes, lookups, lab, labels_only,
                           other_codes, horizon)
 
     # 3. the rows per day, to cut the window into chunks of whole days
@@ -225,7 +211,7 @@ def _profile_parts(table: Any, spec: Spec, binning: Binning, start: datetime, en
     chunk_name = views.name("chunk")
     runner = Runner(con)
     projected, shape = project.sql(runner, schema, source)
-    compiled = _aggregate_sql(runner, shape, chunk_name, n_dims=len(dims),
+    compiled = aggregate_sql(runner, shape, chunk_name, n_dims=len(dims),
                               n_numeric=len(numeric), n_features=len(features),
                               n_binned=n_binned, labels_only=labels_only)
     # days from the one holding `start` to the one holding the last instant before `end`
@@ -272,49 +258,6 @@ def _profile_parts(table: Any, spec: Spec, binning: Binning, start: datetime, en
         finally:
             runner.drop(chunk_name)
         yield chunk
-
-
-#: Placeholder names in compiled queries end so (a run's own names end in a random UUID).
-_ZEROS = "0" * 32
-#: The aggregate queries compiled, by what their text depends on, over :data:`_PLACEHOLDER`.
-_AGGREGATES: dict[tuple[Any, ...], dict[str, str]] = {}
-#: The name the cached queries read from, replaced by each run's own chunk name.
-_PLACEHOLDER = f"_lw_chunk_{_ZEROS}"
-#: The projections compiled (:meth:`_Projection.sql`): text over placeholders, and schema.
-_PROJECTIONS: dict[tuple[Any, ...], tuple[str, Any]] = {}
-
-
-def _aggregate_sql(runner: Runner, shape: Any, chunk_name: str, *, n_dims: int, n_numeric: int,
-                   n_features: int, n_binned: int, labels_only: bool) -> dict[str, str]:
-    """The aggregate queries of a run over the projection ``chunk_name`` of schema ``shape``.
-
-    Their text depends only on the projection's schema and the counts of dimensions and
-    features, which stay the same from one daily run to the next, while building and
-    compiling them cost about a second of CPU a run: they are compiled once a process, over
-    a placeholder name that each run's chunk name replaces.
-    """
-    import ibis
-
-    key = (runner.con.name, shape, n_dims, n_numeric, n_features, n_binned, labels_only)
-    found = _AGGREGATES.get(key)
-    if found is None:
-        rows = ibis.table(shape, name=_PLACEHOLDER)
-        queries = {"labels": labels_query(rows, n_dims)}
-        if not labels_only:
-            light = (n_features, n_features + 1)
-            pairs = [(i, k) for i in range(n_dims) for k in range(n_features + 2)
-                     if k in light or i < n_binned]
-            queries |= {
-                "counts": counts_query(rows, pairs, n_features),
-                "moments": moments_query(rows, n_dims, n_numeric, n_features),
-            }
-            if n_features > n_numeric:
-                queries["sketch"] = sketch_query(rows, n_dims, range(n_numeric, n_features))
-        found = {part: runner.sql(query) for part, query in queries.items()}
-        if len(_AGGREGATES) >= 32:  # a long-lived process of many specs: start again
-            _AGGREGATES.clear()
-        _AGGREGATES[key] = found
-    return {part: sql.replace(_PLACEHOLDER, chunk_name) for part, sql in found.items()}
 
 
 def _aggregate_rows(values: list[tuple[int, str]], n_binned: int, binning: Binning, spec: Spec,
@@ -396,121 +339,6 @@ def _present_values(table: Any, spec: Spec, dims: tuple[str, ...],
             out.setdefault(int(d), []).append(v)
     return {i: sorted(out.get(i, [])) for i, name in enumerate(dims)
             if name not in (GLOBAL, HOUR_OF_DAY)}
-
-
-@dataclass(frozen=True)
-class _Projection:
-    """One narrow row per decision: day, cohort codes, a slot per pseudo-feature, and what
-    the moments, label and sketch aggregates read (an Ibis expression over ``rows``)."""
-
-    spec: Spec
-    binning: Binning
-    dims: tuple[str, ...]
-    null_codes: list[int]
-    lookups: list[tuple[str, Any, str]]
-    lab: Any | None  # the outcomes' (_oid, _label, _value) (and _obs with a horizon), or None
-    labels_only: bool
-    other_codes: list[int | None]
-    horizon: int | None  # seconds; None: ``lab`` is already one outcome per decision
-
-    def sql(self, runner: Runner, schema: Any, source: str) -> tuple[str, Any]:
-        """The projection of the view ``source`` (of ``schema``) compiled, and its schema.
-
-        Its text names the source, the tables of codes and the outcomes only by name, so it
-        is the same from one daily run to the next: it is built and compiled once a process
-        (about a second of CPU each time) over placeholder names, which each run's replace.
-        """
-        import ibis
-
-        names = {f"_lw_source_{_ZEROS}": source}
-        lookups = []
-        for name, codes, suffix in self.lookups:
-            placeholder = f"_lw_{suffix}_{_ZEROS}"
-            names[placeholder] = codes.op().name
-            lookups.append((name, ibis.table(codes.schema(), name=placeholder), suffix))
-        lab = None
-        if self.lab is not None:
-            names[f"_lw_outcomes_{_ZEROS}"] = self.lab.op().name
-            lab = ibis.table(self.lab.schema(), name=f"_lw_outcomes_{_ZEROS}")
-        key = (runner.con.name, schema, self.spec.model_dump_json(), self.binning.fingerprint,
-               self.dims, tuple(self.null_codes), tuple(self.other_codes),
-               tuple((name, suffix) for name, _, suffix in lookups),
-               None if lab is None else lab.schema(), self.labels_only, self.horizon)
-        found = _PROJECTIONS.get(key)
-        if found is None:
-            placed = replace(self, lookups=lookups, lab=lab)
-            projection = placed(ibis.table(schema, name=f"_lw_source_{_ZEROS}"))
-            found = (runner.sql(projection), projection.schema())
-            if len(_PROJECTIONS) >= 32:  # a long-lived process of many specs: start again
-                _PROJECTIONS.clear()
-            _PROJECTIONS[key] = found
-        text = found[0]
-        for placeholder, name in names.items():
-            text = text.replace(placeholder, name)
-        return text, found[1]
-
-    def __call__(self, rows: Any) -> Any:
-        joined = rows
-        for name, codes, suffix in self.lookups:
-            joined = joined.left_join(codes, as_text(joined[name], feature_dtype(self.spec, name))
-                                      == codes[f"_v_{suffix}"])
-        if self.lab is not None:
-            lab = self.lab if self.horizon is None else within_horizon(rows, self.lab, self.spec,
-                                                                       self.horizon)
-            joined = joined.left_join(lab, joined[self.spec.columns.decision_id] == lab._oid)
-        score = score_bin(joined[self.spec.columns.score], self.binning.score)
-        columns = {**self._cohorts(joined),
-                   **label_columns(joined, self.binning, self.lab is not None, score)}
-        if not self.labels_only:
-            columns |= {**self._slots(joined, score), **self._values(joined)}
-        return joined.select(**columns)
-
-    def _cohorts(self, joined: Any) -> dict[str, Any]:
-        import ibis
-
-        ts = joined[self.spec.columns.timestamp]
-        cols: dict[str, Any] = {"_day": (ts.epoch_seconds() // 86400).cast("int32")}
-        for i, name in enumerate(self.dims):
-            null_code = self.null_codes[i]
-            if name == GLOBAL:
-                cols[f"_d{i}"] = ibis.literal(null_code - 1).cast("int32")
-            elif name == HOUR_OF_DAY:
-                hour = ts.epoch_seconds() // 3600 % 24  # UTC, without a calendar per row
-                cols[f"_d{i}"] = (hour + null_code - 24).cast("int32")
-            elif self.other_codes[i] is not None:  # a capped column: not kept is (other)
-                missing = ibis.ifelse(joined[name].isnull(), null_code, self.other_codes[i])
-                cols[f"_d{i}"] = joined[f"_c_d{i}"].fill_null(missing).cast("int32")
-            else:
-                cols[f"_d{i}"] = joined[f"_c_d{i}"].fill_null(null_code).cast("int32")
-        return cols
-
-    def _slots(self, joined: Any, score: Any) -> dict[str, Any]:
-        """Each pseudo-feature's bin + 1 (0 for null): features, score × action, latency."""
-        binning = self.binning
-        numeric, categorical = split_features(self.spec)
-        cols: dict[str, Any] = {}
-        for k, name in enumerate(numeric):
-            cols[f"_s{k}"] = (numeric_bin(joined[name], binning.numeric[name]) + 1).cast("int32")
-        for k, name in enumerate(categorical, start=len(numeric)):
-            cols[f"_s{k}"] = categorical_slot(joined, name, k, binning)
-        k = len(numeric) + len(categorical)
-        cols[f"_s{k}"] = action_slot(joined, self.spec, binning, score)
-        cols[f"_s{k + 1}"] = latency_slot(joined, self.spec, binning)
-        return cols
-
-    def _values(self, joined: Any) -> dict[str, Any]:
-        """What the moments and sketches sum: score, positives, cleaned numeric values,
-        errors, latency, hashes of unseen categorical values."""
-        c = self.spec.columns
-        numeric, categorical = split_features(self.spec)
-        cols: dict[str, Any] = {"_score": joined[c.score].cast("float64"),
-                                "_pos": positive(joined, self.spec).cast("int32")}
-        for j, name in enumerate(numeric):
-            cols[f"_x{j}"] = without_nan(joined[name])
-        cols |= system_columns(joined, self.spec)
-        for j, name in enumerate(categorical, start=len(numeric)):
-            cols[f"_h{j}"] = unseen_hash(joined, self.spec, name, j)
-        return cols
 
 
 def _day_start(day: int) -> datetime:

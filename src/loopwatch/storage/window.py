@@ -48,7 +48,7 @@ from loopwatch.storage.decision_columns import (
 )
 from loopwatch.storage.engines import Runner, Views
 from loopwatch.storage.fitting import as_text, split_features, without_nan
-from loopwatch.storage.profiling import GLOBAL
+from loopwatch.storage.profile_queries import GLOBAL
 
 __all__ = ["WindowPlan", "window_parts"]
 
