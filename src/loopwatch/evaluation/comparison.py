@@ -74,7 +74,6 @@ __all__ = [
     "MinimumEffect",
     "compare",
     "compare_metrics",
-    "finding_of",
     "value_per_decision",
 ]
 
@@ -321,8 +320,7 @@ def _message(c: MetricComparison) -> str:
             f"n={c.current.n}, label coverage {c.maturity.coverage:.0%})")
 
 
-def finding_of(c: MetricComparison, window: Window) -> Finding:
-    """The finding of one comparison of ``window`` (see :func:`compare` for its fields)."""
+def _finding(c: MetricComparison, window: Window) -> Finding:
     _, severity = COMPARED_METRICS[c.metric]
     ref_interval = [_number(c.reference.low), _number(c.reference.high)]
     return Finding(
@@ -392,6 +390,6 @@ def compare(reference: Mapping[Cohort, Profile], current: Mapping[Cohort, Profil
     comparisons = compare_metrics(reference, current, binning, spec, threshold=threshold,
                                   min_effects=min_effects, maturity=maturity,
                                   fdr=spec.monitoring.fdr if fdr is None else fdr, confidence=confidence)
-    findings = [finding_of(c, window) for c in comparisons if c.significant]
+    findings = [_finding(c, window) for c in comparisons if c.significant]
     findings.sort(key=lambda f: (-f.severity, f.evidence["p_value"], f.cohort or "", f.statistic))
     return findings

@@ -7,10 +7,7 @@ keeps its severity only when
 
 1. it rests on at least ``min_rows`` rows (decisions, or labelled rows for a
    performance metric: its ``n``); and
-2. either the check already showed it in two consecutive non-overlapping
-   windows (``evidence["persisted"]``: the performance check's pooled test of a
-   cohort that got worse in each of two windows); or its test is decisive in
-   one window, a p-value at most
+2. either its test is decisive in one window, a p-value at most
    :data:`SINGLE_WINDOW_P` (divided by the size of its family for time-bucket
    cohorts: 24 hours of the day, 7 days of the week), a level that bounds the
    chance of one false page in a year of daily runs of about 300 tests each
@@ -34,7 +31,7 @@ from typing import Final
 from loopwatch.core.findings import Finding, Severity
 from loopwatch.core.profile import DAY_OF_WEEK, HOUR_OF_DAY
 
-__all__ = ["SINGLE_WINDOW_P", "family_of", "family_size", "require_evidence", "subject"]
+__all__ = ["SINGLE_WINDOW_P", "family_size", "require_evidence", "subject"]
 
 #: Largest p-value that pages from one window alone (see the module's docstring).
 SINGLE_WINDOW_P: Final = 1e-6
@@ -58,18 +55,8 @@ def family_size(finding: Finding) -> int:
     >>> family_size(f)
     24
     """
-    return family_of(finding.cohort)
-
-
-def family_of(cohort: str | None) -> int:
-    """How many tests a cohort's test stands for, by the cohort's text (``None``: the whole traffic).
-
-    Examples
-    --------
-    >>> family_of("day_of_week=4"), family_of("region=AFR"), family_of(None)
-    (7, 1, 1)
-    """
-    return _FAMILIES.get((cohort or "").split("=", 1)[0], 1)
+    column = (finding.cohort or "").split("=", 1)[0]
+    return _FAMILIES.get(column, 1)
 
 
 def require_evidence(findings: Sequence[Finding], *, min_rows: int,
@@ -100,9 +87,8 @@ def require_evidence(findings: Sequence[Finding], *, min_rows: int,
             p = f.evidence.get("p_value")
             if f.n is not None and f.n < min_rows:
                 verdict = f"too few rows to page: {f.n} < {min_rows}"
-            elif f.evidence.get("persisted") is True or (
-                    isinstance(p, float | int) and math.isfinite(p)
-                    and p * family_size(f) <= single_window_p):
+            elif isinstance(p, float | int) and math.isfinite(p) \
+                    and p * family_size(f) <= single_window_p:
                 verdict = None
             else:
                 verdict = "persistence"
