@@ -25,6 +25,11 @@ in the machine's load falls on all of them; each size's ratio to the smallest is
 repeat by repeat. Records go to ``records/history_bench.jsonl``; stores are cached under
 ``benchmarks/.data/history`` (365 days at 20k a day is about 0.5 GB; 90 days at 1M a day
 about 6 GB).
+
+Only the largest store is written, day by day through the store's ingest; a smaller one is
+its first days, hard-linked (a day's decisions, and the outcomes observed on a day, are made
+from that day alone, so they are the files writing the smaller store would have made; the
+profiles are brought up to date on each store by its own run).
 """
 
 from __future__ import annotations
@@ -38,10 +43,11 @@ import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _records
@@ -77,7 +83,7 @@ def decisions(day: int, n: int) -> pa.Table:
     base = int((START + timedelta(days=day)).timestamp() * 1_000_000)
     micros = np.sort(rng.integers(0, 86_400_000_000, n)) + base
     columns: dict[str, Any] = {
-        "decision_id": pa.array(np.char.add(f"d{day}-", np.arange(n).astype(str))),
+        "decision_id": pc.binary_join_element_wise(f"d{day}-", pa.array(np.arange(n)).cast(pa.string()), ""),
         "timestamp": pa.array(micros, pa.timestamp("us", tz="UTC")),
         "score": rng.random(n),
         "segment": pa.array(np.array(["a", "b", "c", "d"])[rng.integers(0, 4, n)]),
@@ -85,7 +91,8 @@ def decisions(day: int, n: int) -> pa.Table:
     for i, name in enumerate(NUMERIC):
         columns[name] = rng.normal(i, 1 + i / 3, n)
     for name, k in CATEGORICAL.items():
-        columns[name] = pa.array(np.char.add(f"{name[0]}", rng.zipf(1.3, n).clip(1, k).astype(str)))
+        codes = pa.array(rng.zipf(1.3, n).clip(1, k))  # the values as strings, made by Arrow (10x numpy's)
+        columns[name] = pc.binary_join_element_wise(name[0], codes.cast(pa.string()), "")
     return pa.table(columns)
 
 
@@ -110,23 +117,51 @@ def by_observed_day(table: pa.Table) -> dict[int, pa.Table]:
     return {int(d): table.filter(pa.array(days == d)) for d in np.unique(days)}
 
 
-def build(days: int, per_day: int) -> Path:
-    """A store of ``days`` days, plus the next day's rows kept aside (cached between runs)."""
-    import pyarrow.parquet as pq
+def prepare(sizes: list[int], per_day: int) -> dict[int, Path]:
+    """Each size's store (cached between runs): the largest is written, the others are its
+    first days (hard links to its files, which are never changed once written)."""
+    largest = max(sizes)
+    directories = {largest: build(largest, per_day)}
+    for days in sorted(set(sizes) - {largest}):
+        directories[days] = derive(directories[largest], days, per_day)
+    return directories
+
+
+def _new(directory: Path) -> Any:
+    """A fresh directory holding the two specs, and the store they read."""
     import yaml
 
     from loopwatch.core.spec import load_spec
     from loopwatch.storage.parquet_store import ParquetStore
 
-    directory = DATA / f"{per_day}x{days}"
-    if (directory / ".complete").exists():
-        return directory
     shutil.rmtree(directory, ignore_errors=True)
     directory.mkdir(parents=True)
     for variant, horizon in (("horizon", "30d"), ("none", None)):
         (directory / f"{variant}.yaml").write_text(yaml.safe_dump(spec_dict(horizon)))
-    store = ParquetStore.for_spec(load_spec(directory / "horizon.yaml"))
+    return ParquetStore.for_spec(load_spec(directory / "horizon.yaml"))
+
+
+def _ingest(store: Any, kind: Literal["decisions", "outcomes"], table: pa.Table) -> None:
+    """Through the store's own ingest (validation, the day partitions, atomic files)."""
+    from loopwatch.storage.parquet_store import ParquetStore
+
+    # a store object per write: its cache of the keys written would otherwise hold every
+    # id of the history (about 4 GB by day 22 at a million a day); each write here fills
+    # partitions no earlier write touched, so the cache has nothing to catch
+    result = ParquetStore(store.root, spec=store.spec).ingest(kind, table, source="bench")
+    assert result.quarantined == 0 and result.duplicates == 0, result
+
+
+def build(days: int, per_day: int) -> Path:
+    """A store of ``days`` days, plus the next day's rows kept aside (cached between runs)."""
+    import pyarrow.parquet as pq
+
+    directory = DATA / f"{per_day}x{days}"
+    if (directory / ".complete").exists():
+        return directory
+    store = _new(directory)
     pending: dict[int, list[pa.Table]] = {}
+    began = time.perf_counter()
     for day in range(days + 1):
         table = decisions(day, per_day)
         for observed, rows in by_observed_day(outcomes(table, day)).items():
@@ -136,19 +171,57 @@ def build(days: int, per_day: int) -> Path:
             pq.write_table(table, directory / "next-decisions.parquet")
             pq.write_table(arrived, directory / "next-outcomes.parquet")
             break
-        assert store.ingest("decisions", table, source="bench").quarantined == 0
-        assert store.ingest("outcomes", arrived, source="bench").quarantined == 0
+        _ingest(store, "decisions", table)
+        _ingest(store, "outcomes", arrived)
         if day % 10 == 9:
-            print(f"  {per_day:,} a day: wrote {day + 1} of {days} days", file=sys.stderr, flush=True)
-    # profiles up to date for the stored days (the run before the timed one)
-    check(directory, "horizon", days)
-    shutil.copytree(directory / "profiles", directory / "profiles.kept")
-    assert store.ingest("decisions", pq.read_table(directory / "next-decisions.parquet"),
-                        source="bench").quarantined == 0
-    assert store.ingest("outcomes", pq.read_table(directory / "next-outcomes.parquet"),
-                        source="bench").quarantined == 0
+            print(f"  {per_day:,} a day: wrote {day + 1} of {days} days "
+                  f"({time.perf_counter() - began:.0f} s)", file=sys.stderr, flush=True)
+    _bring_up_to_date(directory, days)
+    _ingest(store, "decisions", pq.read_table(directory / "next-decisions.parquet"))
+    _ingest(store, "outcomes", pq.read_table(directory / "next-outcomes.parquet"))
     (directory / ".complete").touch()
     return directory
+
+
+def derive(larger: Path, days: int, per_day: int) -> Path:
+    """The store of the first ``days`` days of ``larger`` (and the day after, kept aside).
+
+    Its files are the larger store's own, hard-linked: decisions of a day, and outcomes by
+    their day of observation, are generated from the day alone, so the first days of the
+    larger store are what writing ``days`` days would have written, file for file.
+    """
+    from loopwatch.storage.layout import StoreLayout
+
+    directory = DATA / f"{per_day}x{days}"
+    if (directory / ".complete").exists():
+        return directory
+    store = _new(directory)
+
+    def link(through: int) -> None:
+        last = f"date={START + timedelta(days=through):%Y-%m-%d}"
+        for kind in ("decisions", "outcomes"):
+            for source in StoreLayout(larger, store.spec.model).partitions(kind):
+                target = directory / source.relative_to(larger)
+                if source.name <= last and not target.exists():
+                    target.mkdir(parents=True)
+                    for path in source.glob("*.parquet"):
+                        os.link(path, target / path.name)
+
+    link(days - 1)
+    _bring_up_to_date(directory, days)
+    link(days)  # the next day: its decisions, and the outcomes observed during it
+    (directory / ".complete").touch()
+    return directory
+
+
+def _bring_up_to_date(directory: Path, days: int) -> None:
+    """The profiles up to date for the stored days (the run before the timed one), kept aside."""
+    began = time.perf_counter()
+    check(directory, "horizon", days)
+    print(f"  {directory.name}: profiles up to date ({time.perf_counter() - began:.0f} s)",
+          file=sys.stderr, flush=True)
+    shutil.rmtree(directory / "profiles.kept", ignore_errors=True)
+    shutil.copytree(directory / "profiles", directory / "profiles.kept")
 
 
 def check(directory: Path, variant: str, days: int) -> float:
@@ -182,7 +255,7 @@ def main(argv: list[str] | None = None) -> None:
                         help="build the stores (and bring their profiles up to date); time nothing")
     args = parser.parse_args(argv)
     sizes = [int(d) for d in args.days.split(",")]
-    directories = {d: build(d, args.per_day) for d in sizes}  # built before anything is timed
+    directories = prepare(sizes, args.per_day)  # built before anything is timed
     if args.prepare:
         return
     run = _records.new_run(BENCH, argv)
