@@ -1,6 +1,6 @@
 """The model inventory: the "day 1–2 baseline" of one model, from its spec, logs and control plane.
 
-:func:`inventory` answers, for one model and the days ending at ``as_of``: what
+:func:`build_inventory` answers, for one model and the days ending at ``as_of``: what
 flows through it (inputs → features → model → outputs → actions), where it runs
 and at what rate and tail latency, who owns its code, data and operations, its
 current quality, system and business figures, and three questions — how do we
@@ -16,27 +16,23 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from statistics import median
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 
 from loopwatch.core.intervals import wilson
 from loopwatch.core.profile import ALL, HOUR_OF_DAY, Profile, latency_edges
 from loopwatch.core.registry import ModelVersion
-from loopwatch.core.spec import parse_duration
 from loopwatch.evaluation.bins import ScoreBins
-from loopwatch.evaluation.metrics import Metric
-from loopwatch.monitoring.checks import CHECKS
 from loopwatch.monitoring.impact import importance_shares
-from loopwatch.monitoring.job import build_checks
-from loopwatch.report.build import RATE_METRICS, ReportInputs
+from loopwatch.report.build import ReportInputs
+from loopwatch.report.inventory_items import Item, metric_item, pct
+from loopwatch.report.questions import harmed, misbehaving, roll_back
 from loopwatch.report.series import latency_quantiles, volume_days
 
 __all__ = ["SECTIONS", "Inventory", "Item", "Section", "build_inventory"]
-
-Source = Literal["spec", "logs", "control plane", "registry"]
 
 #: The sections, in order: (key, title).
 SECTIONS = (
@@ -50,22 +46,6 @@ SECTIONS = (
     ("roll_back", "How would we roll back?"),
     ("who_is_harmed", "Who is harmed if it degrades for one cohort?"),
 )
-
-
-@dataclass(frozen=True)
-class Item:
-    """One answer: a label, the text a person reads, the figures behind it, where it comes from, and
-    whether it is a gap (something nobody recorded)."""
-
-    label: str
-    text: str
-    source: Source
-    data: Any = None
-    gap: bool = False
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"label": self.label, "text": self.text, "source": self.source, "gap": self.gap,
-                "data": _jsonable(self.data)}
 
 
 @dataclass(frozen=True)
@@ -93,47 +73,6 @@ class Inventory:
                 "gaps": list(self.gaps)}
 
 
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, Metric):
-        return value.to_dict()
-    return value
-
-
-def _pct(value: float, digits: int = 1) -> str:
-    return "–" if not math.isfinite(value) else f"{value:.{digits}%}"
-
-
-def _metric_text(m: Metric) -> str:
-    rate = m.name in RATE_METRICS
-
-    def show(v: float) -> str:
-        return _pct(v) if rate else f"{v:.3f}"
-
-    if m.status == "undefined" or not math.isfinite(m.value):
-        return f"no value (n={m.n:,})"
-    text = f"{show(m.value)}"
-    if math.isfinite(m.low) and math.isfinite(m.high):
-        text += f" [{show(m.low)}, {show(m.high)}]"
-    text += f", n={m.n:,}"
-    if m.status == "not_enough_data":
-        text += f" — not enough data ({m.reason})" if m.reason else " — not enough data"
-    return text
-
-
-def _metric_item(label: str, m: Metric | None, source: Source = "logs") -> Item:
-    if m is None:
-        return Item(label, "not measured", source, gap=True)
-    return Item(label, _metric_text(m), source, m, gap=m.status != "ok")
-
-
 def _flow(inputs: ReportInputs, whole: Profile | None, registry: Sequence[ModelVersion]) -> list[Item]:
     spec = inputs.spec
     source = spec.source
@@ -144,14 +83,14 @@ def _flow(inputs: ReportInputs, whole: Profile | None, registry: Sequence[ModelV
     if whole is not None and whole.n:
         labelled = whole.score.labelled
         items.append(Item("labels", f"{labelled:,} of {whole.n:,} decisions of the window have a label "
-                                    f"so far ({_pct(labelled / whole.n)})", "logs",
+                                    f"so far ({pct(labelled / whole.n)})", "logs",
                           {"labelled": labelled, "decisions": whole.n}, gap=labelled == 0))
     measured = importance_shares(spec, whole.by_bin) if whole is not None and whole.by_bin else {}
     features = [{"name": f.name, "dtype": f.dtype, "owner": f.owner, "pii": f.pii,
                  "importance": f.importance, "importance_share": measured.get(f.name)} for f in spec.features]
     top = sorted(spec.features, key=lambda f: -measured.get(f.name, 0.0))[:5]
     items.append(Item("features", f"{len(features)} features; most important: "
-                      + ", ".join(f"{f.name} ({_pct(measured.get(f.name, 0.0), 0)})" for f in top),
+                      + ", ".join(f"{f.name} ({pct(measured.get(f.name, 0.0), 0)})" for f in top),
                       "spec", features))
     versions: dict[str, int] = {}
     for v in inputs.versions:
@@ -176,7 +115,7 @@ def _flow(inputs: ReportInputs, whole: Profile | None, registry: Sequence[ModelV
         shares = {name: int(per_action[i]) for i, name in enumerate(actions)}
         if len(per_action) > len(actions):
             shares["(other)"] = int(per_action[len(actions):].sum())
-        items.append(Item("actions", ", ".join(f"{name} {_pct(n / total if total else math.nan)}"
+        items.append(Item("actions", ", ".join(f"{name} {pct(n / total if total else math.nan)}"
                                                for name, n in shares.items())
                           + f"; positive actions: {', '.join(spec.positive_actions)}", "logs", shares))
     return items
@@ -244,10 +183,10 @@ def _quality(inputs: ReportInputs) -> list[Item]:
     if whole is None:
         return [Item("quality", "no labelled decision in the window: quality unknown", "logs", gap=True)]
     state = "mature" if whole.maturity.mature else "not mature yet: recent labels are missing"
-    items = [Item("label maturity", f"label coverage {_pct(whole.maturity.coverage)} of the window ({state})",
+    items = [Item("label maturity", f"label coverage {pct(whole.maturity.coverage)} of the window ({state})",
                   "logs", whole.maturity.to_dict(), gap=not whole.maturity.mature)]
     for name in ("roc_auc", "precision", "recall", "calibration_intercept", "brier_score"):
-        item = _metric_item(name, whole.metrics.get(name))
+        item = metric_item(name, whole.metrics.get(name))
         if not whole.maturity.mature and not item.gap:  # measured on the labels that came first
             item = Item(item.label, item.text + " — labels not mature yet: an early, biased reading",
                         item.source, item.data, gap=True)
@@ -260,8 +199,8 @@ def _system(inputs: ReportInputs, whole: Profile | None) -> list[Item]:
     if whole is not None and whole.n:
         low, high = wilson(whole.system.errors, whole.n)
         items.append(Item("errors", f"{whole.system.errors:,} of {whole.n:,} decisions "
-                                    f"({_pct(whole.system.errors / whole.n, 2)} "
-                                    f"[{_pct(low, 2)}, {_pct(high, 2)}])",
+                                    f"({pct(whole.system.errors / whole.n, 2)} "
+                                    f"[{pct(low, 2)}, {pct(high, 2)}])",
                           "logs", {"errors": whole.system.errors, "n": whole.n, "low": low, "high": high}))
     volume = volume_days(inputs.profiles)
     if volume:
@@ -278,13 +217,13 @@ def _system(inputs: ReportInputs, whole: Profile | None) -> list[Item]:
 def _business(inputs: ReportInputs) -> list[Item]:
     spec, evaluation = inputs.spec, inputs.evaluation
     whole = next((c for c in evaluation.cohorts if c.cohort == ALL), None) if evaluation else None
-    items = [_metric_item("decision rate", whole.metrics.get("decision_rate") if whole else None)]
+    items = [metric_item("decision rate", whole.metrics.get("decision_rate") if whole else None)]
     if spec.value is None:
         items.append(Item("value per decision", "the spec has no value model: the money a decision saves or "
                                                 "costs is not known", "spec", gap=True))
     else:
         value = whole.metrics.get("value_per_decision") if whole else None
-        items.append(_metric_item("value per decision", value))
+        items.append(metric_item("value per decision", value))
     cost_n = sum(v.cost_n for v in inputs.versions)
     if cost_n:
         total = sum(v.cost_sum for v in inputs.versions)
@@ -296,107 +235,6 @@ def _business(inputs: ReportInputs) -> list[Item]:
     return items
 
 
-def _misbehaving(inputs: ReportInputs) -> list[Item]:
-    spec = inputs.spec
-    names = [c for c in CHECKS.names() if c not in spec.checks.disabled]
-    checks = [c.name for c in build_checks(spec, names)]
-    items = [Item("checks", f"{len(checks)} checks run on every watch: {', '.join(checks)}"
-                  + (f" ({', '.join(spec.checks.disabled)} disabled)" if spec.checks.disabled else ""),
-                  "spec", checks)]
-    cadence = parse_duration(spec.inputs.cadence)
-    if inputs.last_run is None:
-        items.append(Item("monitoring runs", "no watch run is recorded: nothing checks this model (schedule "
-                                             "`loopwatch watch`)", "control plane", gap=True))
-    else:
-        late = inputs.window.end - inputs.last_run > cadence + timedelta(hours=1)
-        items.append(Item("monitoring runs", f"last watch run {inputs.last_run:%Y-%m-%d %H:%M} UTC"
-                          + (f", more than {spec.inputs.cadence} before {inputs.window.end:%Y-%m-%d}: "
-                             "monitoring has stopped" if late else ""), "control plane", inputs.last_run,
-                          gap=late))
-    live = [a for a in inputs.alerts if a.resolved_at is None]
-    pages = [a for a in live if str(a.severity) == "page"]
-    items.append(Item("open alerts", f"{len(live)} open ({len(pages)} paging)"
-                      + "".join(f"; #{a.id} {a.headline}" for a in pages[:3]), "control plane",
-                      [{"id": a.id, "severity": str(a.severity), "headline": a.headline, "owner": a.owner}
-                       for a in live]))
-    if not spec.alerts.sinks:
-        items.append(Item("notification", "no alert sink: a page is seen only by someone who looks", "spec",
-                          gap=True))
-    return items
-
-
-def _roll_back(inputs: ReportInputs, registry: Sequence[ModelVersion]) -> list[Item]:
-    spec = inputs.spec
-    items = []
-    production = [v for v in registry if v.stage == "production"]
-    earlier = [v for v in registry if v.stage == "archived"]
-    if production and earlier:
-        target = earlier[-1].version
-        items.append(Item("previous version", f"roll back from {production[-1].version} to {target}: "
-                                              f"`loopwatch flags set --kind rollback --version {target}`",
-                          "registry", {"production": production[-1].version, "previous": target}))
-    elif registry:
-        items.append(Item("previous version", "the registry holds no earlier version to go back to",
-                          "registry", [v.version for v in registry], gap=True))
-    else:
-        logged = sorted({v.version for v in inputs.versions})
-        items.append(Item("previous version", "no version is registered (`loopwatch models register`); "
-                                              f"the logs show {', '.join(logged) or 'none'}, but not which "
-                                              "one was good",
-                          "registry", logged, gap=True))
-    rules = spec.alerts.mitigations
-    if rules:
-        items.append(Item("automatic mitigations", "; ".join(f"a {r.on} page sets {r.action}" for r in rules),
-                          "spec", [r.model_dump(mode="json") for r in rules]))
-    else:
-        items.append(Item("automatic mitigations", "none in the spec: every mitigation is set by hand "
-                                                   "(`loopwatch flags set`)", "spec", gap=True))
-    active = [m for m in inputs.flags if m.reverted_at is None]
-    items.append(Item("flags in force", "; ".join(f"{m.what} by {m.who}" for m in active) or "none",
-                      "control plane", [m.what for m in active]))
-    return items
-
-
-def _harmed(inputs: ReportInputs) -> list[Item]:
-    spec = inputs.spec
-    if not spec.cohorts and not spec.entities:
-        return [Item("cohorts", "the spec names no cohort column: who is harmed cannot be told apart", "spec",
-                     gap=True)]
-    window = inputs.profiles.window()
-    total = window[ALL].n if ALL in window else 0
-    items = []
-    for column in (*spec.cohorts, *spec.entities):
-        rows = sorted(((str(c.value), p) for c, p in window.items() if c.column == column),
-                      key=lambda r: -r[1].n)
-        data: list[dict[str, Any]] = []
-        for value, p in rows:
-            at_stake = float(p.score.value_sum[1].sum()) if spec.value is not None else None
-            data.append({"value": value, "decisions": p.n, "share": p.n / total if total else None,
-                         "positives": int(p.score.by_label[1].sum()), "value_at_stake": at_stake})
-        text = ", ".join(f"{value} {_pct(p.n / total if total else math.nan, 0)}" for value, p in rows[:6])
-        if len(data) > 6:
-            text += f" and {len(data) - 6} more"
-        items.append(Item(f"by {column}", text or "no decision in the window", "logs", data, gap=not data))
-    if inputs.evaluation is not None:
-        # per cohort column, the surest gap: the one whose interval's lower end is highest
-        gaps = []
-        for column in sorted({g.column for g in inputs.evaluation.fairness}):
-            found = [g for g in inputs.evaluation.fairness if g.column == column and math.isfinite(g.gap)]
-            if found:
-                gaps.append(max(found, key=lambda g: (g.interval[0] if math.isfinite(g.interval[0]) else -1.0,
-                                                      g.metric)))
-        for g in gaps:
-            surely = math.isfinite(g.interval[0]) and g.interval[0] > 0
-            text = (f"{g.column}={g.low_value} {_metric_text(g.low)} against {g.column}={g.high_value} "
-                    f"{_metric_text(g.high)}; gap {g.gap:.3f} [{g.interval[0]:.3f}, {g.interval[1]:.3f}]"
-                    + ("" if surely else " (its interval holds 0: no sure gap)"))
-            items.append(Item(f"{g.column}: largest gap ({g.metric})", text, "logs", g.to_dict()))
-        if not gaps:
-            items.append(Item("gaps between cohorts", "no cohort has enough labelled decisions to compare",
-                              "logs", gap=True))
-    return items
-
-
 def build_inventory(inputs: ReportInputs, registry: Sequence[ModelVersion] = ()) -> Inventory:
     """The inventory of the model of ``inputs`` (gathered by :func:`~loopwatch.report.build.gather`)."""
     window = inputs.profiles.window()
@@ -404,8 +242,8 @@ def build_inventory(inputs: ReportInputs, registry: Sequence[ModelVersion] = ())
     parts = {
         "flow": _flow(inputs, whole, registry), "where_it_runs": _where(inputs, whole),
         "owners": _owners(inputs, registry), "quality": _quality(inputs), "system": _system(inputs, whole),
-        "business": _business(inputs), "misbehaving_now": _misbehaving(inputs),
-        "roll_back": _roll_back(inputs, registry), "who_is_harmed": _harmed(inputs),
+        "business": _business(inputs), "misbehaving_now": misbehaving(inputs),
+        "roll_back": roll_back(inputs, registry), "who_is_harmed": harmed(inputs),
     }
     sections = tuple(Section(key, title, tuple(parts[key])) for key, title in SECTIONS)
     gaps = tuple(f"{s.title}: {i.label}: {i.text}" for s in sections for i in s.items if i.gap)
