@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 import pytest
+from scipy import stats
 
 from loopwatch.core.intervals import wilson
 from loopwatch.evaluation.class_mixture import ClassMoments, mixture_mean_interval
@@ -51,9 +52,38 @@ def test_covers_a_skewed_two_class_mean_about_95_percent_with_few_positives() ->
     assert normal_covered < covered  # the normal interval misses more (too low when positives are few)
 
 
+def test_with_the_spread_as_drawn_covers_a_value_that_is_a_gain_or_a_loss_per_positive() -> None:
+    # 1% positives worth +v when caught (30%) and -(25 + v) when missed, v ~ Gamma(2, 60);
+    # negatives cost 15 when flagged (2%); windows of 2,500 decisions reported from 25 positives,
+    # where the windows that draw more positives also lose more: the normal interval is too wide there
+    rng = np.random.default_rng(5)
+    mean_v = 120.0
+    truth = 0.01 * (0.3 * mean_v - 0.7 * (25 + mean_v)) - 0.99 * 0.02 * 15
+    tally = {"drawn": 0, "normal": 0, "windows": 0}
+    for _ in range(3000):
+        y = rng.random(2500) < 0.01
+        if min(y.sum(), (~y).sum()) < 25:
+            continue
+        v = rng.gamma(2.0, 60.0, y.size)
+        x = np.where(y, np.where(rng.random(y.size) < 0.3, v, -(25 + v)),
+                     np.where(rng.random(y.size) < 0.02, -15.0, 0.0))
+        z = float(stats.t.ppf(0.975, y.sum() - 1))
+        low, high = mixture_mean_interval(moments(x[~y]), moments(x[y]), z=z, within="drawn")
+        tally["drawn"] += low <= truth <= high
+        tally["normal"] += abs(x.mean() - truth) <= Z * x.std(ddof=1) / math.sqrt(x.size)
+        tally["windows"] += 1
+    k = tally["windows"]
+    assert k > 1200
+    assert 0.935 <= tally["drawn"] / k <= 0.965, tally
+    assert tally["normal"] / k > 0.965, tally  # the interval it replaces for the business value
+
+
 def test_inputs_are_checked() -> None:
     with pytest.raises(ValueError, match="both classes need rows"):
         mixture_mean_interval(ClassMoments(rows=0, total=0, squares=0),
                               ClassMoments(rows=3, total=1, squares=1), z=Z)
     with pytest.raises(ValueError, match="rows must be >= 0"):
         ClassMoments(rows=-1, total=0.0, squares=0.0)
+    with pytest.raises(ValueError, match="within must be 'share' or 'drawn'"):
+        mixture_mean_interval(ClassMoments(rows=3, total=1, squares=1),
+                              ClassMoments(rows=3, total=1, squares=1), z=Z, within="both")  # type: ignore[arg-type]

@@ -19,12 +19,23 @@ spread included:
 (``p`` the observed share, ``D = m1 - m0``), a quadratic in ``q`` whose roots,
 mapped through ``m0 + q·D``, are the interval's ends. With ``D = 0`` it is the
 normal interval of the within-class spread.
+
+With ``within="drawn"`` only the class share's part of the variance is taken at
+the hypothesised share; the within-class part is that of the classes as drawn:
+
+``(p - q)²·D² <= z²/n · [q(1 - q)·D² + p·s1² + (1 - p)·s0²]``
+
+This is the form for a sum whose positives' contributions spread far on both
+sides of their mean (the business value: a caught positive's gain, a missed
+one's loss), where a within-class term that grows with the hypothesised share
+carries the interval far beyond the shares the data allow.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Literal
 
 __all__ = ["ClassMoments", "mixture_mean_interval"]
 
@@ -61,11 +72,12 @@ class ClassMoments:
         return max(0.0, (self.squares - self.total * self.total / self.rows) / (self.rows - 1))
 
 
-def mixture_mean_interval(negatives: ClassMoments, positives: ClassMoments, *,
-                          z: float) -> tuple[float, float]:
+def mixture_mean_interval(negatives: ClassMoments, positives: ClassMoments, *, z: float,
+                          within: Literal["share", "drawn"] = "share") -> tuple[float, float]:
     """Interval ``[low, high]`` of the per-row mean over both classes (see the module docstring).
 
-    Both classes need rows; ``z`` is the normal quantile of the level (1.96 for 95%).
+    Both classes need rows; ``z`` is the quantile of the level (1.96 for 95%); ``within`` says
+    whether the within-class spread is taken at the hypothesised ``share`` or as ``drawn``.
 
     Examples
     --------
@@ -78,6 +90,8 @@ def mixture_mean_interval(negatives: ClassMoments, positives: ClassMoments, *,
         raise ValueError("both classes need rows")
     if not (math.isfinite(z) and z > 0):
         raise ValueError(f"z must be a finite number > 0; got {z}")
+    if within not in ("share", "drawn"):
+        raise ValueError(f"within must be 'share' or 'drawn'; got {within!r}")
     n = negatives.rows + positives.rows
     m0, m1 = negatives.mean, positives.mean
     v0, v1 = negatives.variance, positives.variance
@@ -88,8 +102,12 @@ def mixture_mean_interval(negatives: ClassMoments, positives: ClassMoments, *,
     if a == 0:  # the classes' means agree: only the within-class spread is left
         half = z * math.sqrt((p * v1 + (1 - p) * v0) / n)
         return m0 - half, m0 + half
-    b = -2 * p * d * d - k * (d * d + v1 - v0)
-    c = p * p * d * d - k * v0
+    if within == "share":
+        b = -2 * p * d * d - k * (d * d + v1 - v0)
+        c = p * p * d * d - k * v0
+    else:
+        b = -2 * p * d * d - k * d * d
+        c = p * p * d * d - k * (p * v1 + (1 - p) * v0)
     root = math.sqrt(max(b * b - 4 * a * c, 0.0))
     # the roots are not clipped to [0, 1]: beyond the share's range they carry the within-class spread
     q_low, q_high = (-b - root) / (2 * a), (-b + root) / (2 * a)

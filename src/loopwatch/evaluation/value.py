@@ -15,13 +15,13 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from scipy import stats
 
 from loopwatch.core.intervals import wilson
 from loopwatch.core.profile import Profile
 from loopwatch.core.spec import Spec, ValueModel
 from loopwatch.evaluation.bins import ScoreBins
-from loopwatch.evaluation.metrics import MIN_CLASS_ROWS, Metric, label_rows
+from loopwatch.evaluation.class_mixture import ClassMoments, mixture_mean_interval
+from loopwatch.evaluation.metrics import MIN_CLASS_ROWS, Metric, label_rows, small_sample_quantile
 
 __all__ = ["BusinessValue", "business_value", "value_per_decision"]
 
@@ -58,13 +58,16 @@ def _value_rows(name: str, array: npt.ArrayLike | None, shape: tuple[int, int]) 
     return values[0], values[1]
 
 
-def _total(name: str, n: float, s1: float, s2: float, z: float) -> Metric:
-    """Sum over ``n`` i.i.d. rows whose per-row contributions sum to ``s1`` with squares summing to ``s2``."""
-    if n < 2:
-        return Metric(name, s1 if n else math.nan, math.nan, math.nan, round(n))
-    variance = max(0.0, (s2 - s1 * s1 / n) / (n - 1))
-    half = z * math.sqrt(n * variance)
-    return Metric(name, s1, s1 - half, s1 + half, round(n))
+def _sum(name: str, negatives: ClassMoments, positives: ClassMoments, z: float | None,
+         reason: str) -> Metric:
+    """The window's total of a per-row contribution, with the two-class interval of its mean times the
+    rows (``z`` the quantile), or ``not_enough_data`` with ``reason`` when ``z`` is None."""
+    n = negatives.rows + positives.rows
+    total = negatives.total + positives.total
+    if z is None:
+        return Metric.not_enough_data(name, total, n=round(n), reason=reason)
+    low, high = mixture_mean_interval(negatives, positives, z=z, within="drawn")
+    return Metric(name, total, min(total, n * low), max(total, n * high), round(n))
 
 
 def business_value(by_label: npt.ArrayLike, *, bins: ScoreBins, threshold: float, model: ValueModel,
@@ -81,14 +84,19 @@ def business_value(by_label: npt.ArrayLike, *, bins: ScoreBins, threshold: float
     With fewer than :data:`~loopwatch.evaluation.metrics.MIN_CLASS_ROWS` labelled
     positives or negatives, the net value, the value prevented and the value
     lost are ``not_enough_data`` (a value, no interval). Otherwise the intervals
-    treat the window's ``n`` labelled decisions as i.i.d. draws of
-    a per-decision contribution ``X`` (0 for true negatives) and estimate the
-    expected total ``n·E[X]`` by the normal approximation
-    ``Σ X ± z·√(n·s²)``, with ``s²`` the sample variance of ``X`` from the
-    counts, value sums and sums of squares per cell (a true positive contributes
-    ``(a + α·v)²``, expanded as ``a² + 2aα·v + α²·v²``). The false-positive cost
-    is ``c`` times a count, so its interval is ``c·n`` times the Wilson interval
-    of the false-positive share.
+    treat the window's ``n`` labelled decisions as i.i.d. draws of a per-decision
+    contribution ``X`` (0 for true negatives) and cover the expected total
+    ``n·E[X]``: ``n`` times the two-class interval of the mean
+    (:func:`~loopwatch.evaluation.class_mixture.mixture_mean_interval`, the
+    within-class spread as drawn) from each class's count, sum and sum of squares
+    of ``X`` (a true positive contributes ``(a + α·v)²``, expanded as
+    ``a² + 2aα·v + α²·v²``), at Student's t quantile with
+    ``min(positives, negatives) - 1`` degrees of freedom
+    (:func:`~loopwatch.evaluation.metrics.small_sample_quantile`). The normal
+    interval ``Σ X ± z·√(n·s²)`` covered 97-98% near the floor where a positive
+    costs on average more than it brings (docs/DESIGN-NOTES.md). The
+    false-positive cost is ``c`` times a count, so its interval is ``c·n`` times
+    the Wilson interval of the false-positive share.
 
     Examples
     --------
@@ -103,7 +111,6 @@ def business_value(by_label: npt.ArrayLike, *, bins: ScoreBins, threshold: float
     """
     if not 0 < confidence < 1:
         raise ValueError(f"confidence must be in (0, 1); got {confidence}")
-    z = float(stats.norm.ppf(0.5 + confidence / 2))
     neg, pos = label_rows(by_label)
     if neg.size != len(bins):
         raise ValueError(f"by_label has {neg.size} score bins but bins has {len(bins)}; "
@@ -134,16 +141,18 @@ def business_value(by_label: npt.ArrayLike, *, bins: ScoreBins, threshold: float
             false_negatives=0,
         )
     fp_low, fp_high = wilson(fp, n, confidence=confidence)
-    net = _total("value", n, gain - cost - loss, gain_sq + cost_sq + loss_sq, z)
-    prevented = _total("value_prevented", n, gain, gain_sq, z)
-    lost = _total("value_lost", n, loss, loss_sq, z)
     m, negatives = float(pos.sum()), float(neg.sum())
-    if min(m, negatives) < MIN_CLASS_ROWS:
-        # the sums rest on the few positives drawn: the normal interval covered 88-92% with 9-15 of them
-        fewer = "positives" if m <= negatives else "negatives"
-        reason = f"{round(min(m, negatives))} labelled {fewer}; an interval needs {MIN_CLASS_ROWS}"
-        net, prevented, lost = (Metric.not_enough_data(x.name, x.value, n=x.n, reason=reason)
-                                for x in (net, prevented, lost))
+    fewer = min(m, negatives)
+    # the sums rest on the few positives drawn: the normal interval covered 88-92% with 9-15 of them
+    q = small_sample_quantile(confidence, fewer) if fewer >= MIN_CLASS_ROWS else None
+    which = "positives" if m <= negatives else "negatives"
+    reason = f"{round(fewer)} labelled {which}; an interval needs {MIN_CLASS_ROWS}"
+    no_value = ClassMoments(rows=negatives, total=0.0, squares=0.0)
+    net = _sum("value", ClassMoments(rows=negatives, total=-cost, squares=cost_sq),
+               ClassMoments(rows=m, total=gain - loss, squares=gain_sq + loss_sq), q, reason)
+    prevented = _sum("value_prevented", no_value, ClassMoments(rows=m, total=gain, squares=gain_sq), q,
+                     reason)
+    lost = _sum("value_lost", no_value, ClassMoments(rows=m, total=loss, squares=loss_sq), q, reason)
     return BusinessValue(
         net=net, prevented=prevented,
         false_positive_cost=Metric("value_false_positive_cost", cost, min(cost, c * n * fp_low),
@@ -158,8 +167,9 @@ def value_per_decision(profile: Profile, bins: ScoreBins, spec: Spec, *, thresho
     """Net value per labelled decision with its interval, and the variance of that mean.
 
     The net value's interval from :func:`~loopwatch.evaluation.value.business_value`
-    is ``total ± z·√(n·s²)``; divided by ``n`` it is the mean's, and the mean's
-    variance is ``s²/n``. NaN without a value model or labelled decisions.
+    divided by ``n`` is the mean's; the mean's variance is taken as that of a normal
+    interval as wide, at the same quantile. NaN without a value model or labelled
+    decisions.
 
     Examples
     --------
@@ -175,7 +185,6 @@ def value_per_decision(profile: Profile, bins: ScoreBins, spec: Spec, *, thresho
     """
     if spec.value is None:
         return Metric.undefined("value_per_decision", n=0), math.nan
-    z = float(stats.norm.ppf(0.5 + confidence / 2))
     score = profile.score
     net = business_value(score.by_label, bins=bins, threshold=threshold, model=spec.value,
                          value_sum=score.value_sum, value_sq=score.value_sq, confidence=confidence).net
@@ -187,5 +196,6 @@ def value_per_decision(profile: Profile, bins: ScoreBins, spec: Spec, *, thresho
         return Metric.not_enough_data("value_per_decision", mean, n=n, reason=net.reason), math.nan
     if not math.isfinite(net.low):
         return Metric("value_per_decision", mean, math.nan, math.nan, n), math.nan
-    se = (net.high - net.low) / (2 * z) / n
+    neg, pos = label_rows(score.by_label)
+    se = (net.high - net.low) / (2 * small_sample_quantile(confidence, float(min(neg.sum(), pos.sum())))) / n
     return Metric("value_per_decision", mean, net.low / n, net.high / n, n), se * se
