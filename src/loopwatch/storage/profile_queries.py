@@ -9,12 +9,19 @@ placeholder names, which each run's own view and table names replace.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
 from loopwatch.core.profile import HOUR_OF_DAY, Binning
 from loopwatch.core.spec import Spec
-from loopwatch.storage.aggregate_queries import counts_query, labels_query, moments_query, sketch_query
+from loopwatch.storage.aggregate_queries import (
+    counts_query,
+    labels_query,
+    moments_query,
+    sketch_query,
+    union,
+)
 from loopwatch.storage.bin_expressions import numeric_bin, score_bin
 from loopwatch.storage.decision_columns import (
     action_slot,
@@ -30,7 +37,7 @@ from loopwatch.storage.decision_columns import (
 from loopwatch.storage.engines import Runner
 from loopwatch.storage.fitting import as_text, split_features, without_nan
 
-__all__ = ["GLOBAL", "Projection", "aggregate_sql", "forget_compiled"]
+__all__ = ["GLOBAL", "Projection", "aggregate_sql", "forget_compiled", "window_sql"]
 
 #: The single dimension of a profile without cohorts.
 GLOBAL = "all"
@@ -43,6 +50,49 @@ _AGGREGATES: dict[tuple[Any, ...], dict[str, str]] = {}
 _PLACEHOLDER = f"_lw_chunk_{_ZEROS}"
 #: The projections compiled (:meth:`Projection.sql`): text over placeholders, and schema.
 _PROJECTIONS: dict[tuple[Any, ...], tuple[str, Any]] = {}
+#: The window's small queries compiled (:func:`window_sql`), over :data:`_SOURCE`.
+_WINDOWS: dict[tuple[Any, ...], tuple[str | None, str]] = {}
+#: The name the window's queries read from, replaced by each run's own view of its decisions.
+_SOURCE = f"_lw_source_{_ZEROS}"
+
+
+def window_sql(runner: Runner, schema: Any, source: str, spec: Spec, dims: tuple[str, ...],
+               kept: Mapping[str, tuple[str, ...]]) -> tuple[str | None, str]:
+    """The two small queries a run asks of its window's decisions (the view ``source`` of
+    ``schema``) before its projection: the values present of each cohort column (``None``
+    without cohort columns), and the decisions per day (days since the epoch).
+
+    Each pass of a daily run (the new day's profile, the label part of the days owed
+    labels) asked them anew, and building and compiling them took about a third of a
+    pass's CPU time; their text depends on the spec and the kept cohort values only, so
+    they are compiled once a process, over a placeholder name that ``source`` replaces.
+    """
+    import ibis
+
+    key = (runner.con.name, schema, spec.model_dump_json(), dims,
+           tuple(sorted((k, tuple(v)) for k, v in kept.items())))
+    found = _WINDOWS.get(key)
+    if found is None:
+        rows = ibis.table(schema, name=_SOURCE)
+        branches = []
+        for i, name in enumerate(dims):
+            if name in (GLOBAL, HOUR_OF_DAY):
+                continue
+            distinct = rows.select(d=ibis.literal(i, "int32"),
+                                   v=as_text(rows[name], feature_dtype(spec, name))).distinct()
+            capped = kept.get(name)
+            if capped is not None:
+                distinct = distinct.filter(distinct.v.isin(list(capped)))
+            branches.append(distinct)
+        daily = rows.group_by(_day=rows[spec.columns.timestamp].epoch_seconds() // 86400).aggregate(
+            n=ibis._.count())
+        found = (runner.sql(union(branches)) if branches else None, runner.sql(daily))
+        if len(_WINDOWS) >= 32:  # a long-lived process of many specs: start again
+            _WINDOWS.clear()
+        _WINDOWS[key] = found
+    present, daily_sql = found
+    return (None if present is None else present.replace(_SOURCE, source),
+            daily_sql.replace(_SOURCE, source))
 
 
 def aggregate_sql(runner: Runner, shape: Any, chunk_name: str, *, n_dims: int, n_numeric: int,
@@ -197,3 +247,4 @@ def forget_compiled() -> None:
     """Drop every compiled query, so that the next run compiles its own again."""
     _AGGREGATES.clear()
     _PROJECTIONS.clear()
+    _WINDOWS.clear()

@@ -27,6 +27,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from loopwatch.core.profile import HOUR_OF_DAY, Binning
 from loopwatch.core.profile_parts import ProfileParts
@@ -36,17 +37,15 @@ from loopwatch.storage.aggregate_queries import (
     RAW,
     decode,
     normalize,
-    union,
 )
 from loopwatch.storage.cohort_cap import OTHER, KeptValues
 from loopwatch.storage.decision_columns import (
     conform,
-    feature_dtype,
     outcome_labels,
 )
 from loopwatch.storage.engines import FETCH_ROWS, Runner, Views
-from loopwatch.storage.fitting import as_text, split_features
-from loopwatch.storage.profile_queries import GLOBAL, Projection, aggregate_sql
+from loopwatch.storage.fitting import split_features
+from loopwatch.storage.profile_queries import GLOBAL, Projection, aggregate_sql, window_sql
 
 __all__ = [
     "PartsChunk",
@@ -186,11 +185,17 @@ def _profile_parts(table: Any, spec: Spec, binning: Binning, start: datetime, en
         ts = table[c.timestamp]
         return table.filter((ts >= ibis.literal(first)) & (ts < ibis.literal(last)))
 
-    window = between(start, end)
     day0 = int(start.timestamp() // 86400)
+    # the window's decisions as a view, which the small queries and (one chunk) the
+    # projection read by name
+    source = views.name("source")
+    views.replace(source, between(start, end))
+    runner = Runner(con)
+    present_sql, daily_sql = window_sql(runner, schema, source, spec, dims, kept)
     # 1. integer codes for cohort values and categories; 2. the projection of a chunk
-    values, null_codes, lookups, other_codes = _cohort_codes(window, spec, binning, dims, views,
-                                                             labels_only, kept)
+    values, null_codes, lookups, other_codes = _cohort_codes(
+        None if present_sql is None else runner.fetch(present_sql), binning, dims, views,
+        labels_only, kept, spec)
     lab = None
     if outcomes is not None:  # a view, so that the projection's text does not name the files
         lab = outcome_labels(outcomes, spec, observed=horizon is not None)
@@ -201,15 +206,14 @@ def _profile_parts(table: Any, spec: Spec, binning: Binning, start: datetime, en
     project = Projection(spec, binning, dims, null_codes, lookups, lab, labels_only,
                           other_codes, horizon)
 
-    # 3. the rows per day, to cut the window into chunks of whole days
-    daily = (window.group_by(_day=(window[c.timestamp].epoch_seconds() // 86400 - day0))
-             .aggregate(n=ibis._.count()).to_pyarrow())
+    # 3. the rows per day (from the window's first day), to cut it into chunks of whole days
+    counted = runner.fetch(daily_sql)
+    daily = pa.table({"_day": pc.subtract(pc.cast(counted.column("_day"), pa.int64()), day0),
+                      "n": counted.column("n")})
     n_binned = binned_dimensions(spec) if len(dims) > 1 else 1
     # the projection and the aggregates are compiled once, over fixed names: a view of
     # each chunk's decisions (replaced chunk after chunk), and the chunk's projection
-    source = views.name("source")
     chunk_name = views.name("chunk")
-    runner = Runner(con)
     projected, shape = project.sql(runner, schema, source)
     compiled = aggregate_sql(runner, shape, chunk_name, n_dims=len(dims),
                               n_numeric=len(numeric), n_features=len(features),
@@ -231,7 +235,6 @@ def _profile_parts(table: Any, spec: Spec, binning: Binning, start: datetime, en
         # a distributed engine: the window's projection is one job, kept (cached) once; its
         # aggregates are fetched in groups of days sized for the driver's memory
         cached = views.name("window")
-        views.replace(source, between(start, end))
         per_day = _aggregate_rows(values, n_binned, binning, spec, n_scores)
         weights = daily.set_column(1, "n", pa.array([per_day] * daily.num_rows, pa.int64()))
         runner.materialize(cached, projected)
@@ -249,9 +252,11 @@ def _profile_parts(table: Any, spec: Spec, binning: Binning, start: datetime, en
     # an engine on one machine: whole days in chunks of about CHUNK_ROWS rows, each
     # materialised once (narrow integers) and aggregated by several group-bys, so memory is
     # bounded by the chunk, not by the window
-    for first, last in _chunks(daily, runner.chunk_rows or 0, n_days):
-        views.replace(source, between(max(start, _day_start(day0 + first)),
-                                      min(end, _day_start(day0 + last))))
+    chunks = _chunks(daily, runner.chunk_rows or 0, n_days)
+    for first, last in chunks:
+        if len(chunks) > 1:  # one chunk is the whole window, which the view holds already
+            views.replace(source, between(max(start, _day_start(day0 + first)),
+                                          min(end, _day_start(day0 + last))))
         runner.materialize(chunk_name, projected)
         try:
             chunk = fetched(first, last)
@@ -271,12 +276,13 @@ def _aggregate_rows(values: list[tuple[int, str]], n_binned: int, binning: Binni
     return max(1, binned * slots + len(values) * (4 * n_scores + 64))
 
 
-def _cohort_codes(table: Any, spec: Spec, binning: Binning, dims: tuple[str, ...],
-                  views: Views, labels_only: bool, kept: KeptValues,
+def _cohort_codes(present: pa.Table | None, binning: Binning, dims: tuple[str, ...],
+                  views: Views, labels_only: bool, kept: KeptValues, spec: Spec,
                   ) -> tuple[list[tuple[int, str]], list[int], list[tuple[str, Any, str]],
                              list[int | None]]:
-    """Integer codes for the cohort values present (a small query per cohort column) and
-    for the reference categories.
+    """Integer codes for the cohort values present (``present``: the window's distinct
+    ``(d, v)``, dimension index and value as text, from
+    :func:`~loopwatch.storage.profile_queries.window_sql`) and for the reference categories.
 
     Each dimension's values take consecutive codes, then ``(other)``'s for a capped
     column, then its code for null. Returns the (dimension, value) of each code, each
@@ -287,7 +293,12 @@ def _cohort_codes(table: Any, spec: Spec, binning: Binning, dims: tuple[str, ...
     null_codes: list[int] = []
     other_codes: list[int | None] = []
     lookups: list[tuple[str, Any, str]] = []
-    present = _present_values(table, spec, dims, kept)
+    found_values: dict[int, list[str]] = {}
+    if present is not None:
+        for d, v in zip(present.column("d").to_pylist(), present.column("v").to_pylist(),
+                        strict=True):
+            if v is not None:
+                found_values.setdefault(int(d), []).append(v)
     for i, name in enumerate(dims):
         capped = kept.get(name) if name not in (GLOBAL, HOUR_OF_DAY) else None
         if name == GLOBAL:
@@ -295,7 +306,7 @@ def _cohort_codes(table: Any, spec: Spec, binning: Binning, dims: tuple[str, ...
         elif name == HOUR_OF_DAY:
             found = [str(h) for h in range(24)]
         else:
-            found = present[i]
+            found = sorted(found_values.get(i, []))
             lookups.append((name, views.codes(f"d{i}", found, len(values)), f"d{i}"))
         values += [(i, v) for v in found]
         other_codes.append(len(values) if capped is not None else None)
@@ -308,37 +319,6 @@ def _cohort_codes(table: Any, spec: Spec, binning: Binning, dims: tuple[str, ...
         for j, name in enumerate(categorical, start=len(numeric)):
             lookups.append((name, views.codes(f"f{j}", binning.categorical[name]), f"f{j}"))
     return values, null_codes, lookups, other_codes
-
-
-def _present_values(table: Any, spec: Spec, dims: tuple[str, ...],
-                    kept: KeptValues) -> dict[int, list[str]]:
-    """The values (as text, sorted, no null) present in ``table`` of each cohort column of
-    ``dims``, by its index; a capped column's kept values only, however many others there are.
-
-    One query for every column (a union of their distinct values): a query each cost
-    its compilation and a round trip per column, on every profile run.
-    """
-    import ibis
-
-    branches = []
-    for i, name in enumerate(dims):
-        if name in (GLOBAL, HOUR_OF_DAY):
-            continue
-        distinct = table.select(d=ibis.literal(i, "int32"),
-                                v=as_text(table[name], feature_dtype(spec, name))).distinct()
-        capped = kept.get(name)
-        if capped is not None:
-            distinct = distinct.filter(distinct.v.isin(list(capped)))
-        branches.append(distinct)
-    out: dict[int, list[str]] = {}
-    if not branches:
-        return out
-    found = union(branches).to_pyarrow()
-    for d, v in zip(found.column("d").to_pylist(), found.column("v").to_pylist(), strict=True):
-        if v is not None:
-            out.setdefault(int(d), []).append(v)
-    return {i: sorted(out.get(i, [])) for i, name in enumerate(dims)
-            if name not in (GLOBAL, HOUR_OF_DAY)}
 
 
 def _day_start(day: int) -> datetime:
