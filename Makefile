@@ -6,8 +6,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 SUM := $(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 STAMP := $(VENV)/.installed-$(SUM)
-# the demo needs the core dependencies only (no Spark, PostgreSQL driver or test tools)
+# the demo needs the core dependencies only (no Spark, PostgreSQL driver or test tools),
+# installed by uv (pinned; from PyPI through pip): 3 s of CPU where pip took 37 s
+# (docs/DESIGN-NOTES.md, "loopwatch demo in make demo")
 CORE_STAMP := $(VENV)/.core-$(SUM)
+UV_VERSION := 0.13.9
 DEMO_DIR ?= demo-data
 
 .PHONY: demo test install bench bench-full bench-tables clean
@@ -20,7 +23,8 @@ $(STAMP): pyproject.toml
 
 $(CORE_STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet -e .
+	$(BIN)/python -m pip install --quiet uv==$(UV_VERSION)
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -e .
 	@rm -f $(VENV)/.core-* && touch $(CORE_STAMP)
 
 install: $(STAMP)
