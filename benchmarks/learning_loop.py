@@ -6,7 +6,8 @@ Two parts, each writing records to ``benchmarks/records/learning_loop.jsonl``:
   the correlated-DeLong interval of an AUC difference (binormal and heavy-tailed scores, at
   the rule's floor of 25 positives and above) and the weighted model-effect interval
   (a holdout share that changes with the world, lognormal dollar losses; a constant share with
-  Pareto losses; a constant 2% share with heavier lognormal losses).
+  Pareto losses; a constant 2% share with heavier lognormal losses; each at 30,000 and 120,000
+  decisions), counting the windows it reports "not enough data" for apart.
 * ``scenarios``: on the fraud simulator, per seed, the champion/challenger scenario (a
   challenger better overall but misreading one region's IP reputation) and the ablation
   scenario (a second IP-reputation vendor built to be redundant).
@@ -56,11 +57,14 @@ AUC_SETTINGS = (
     ("t3 latents, 25 positives", 25, 2000, "t3", 1.5, 1.8, 0.6),
     ("t3 latents, 100 positives", 100, 5000, "t3", 1.5, 1.8, 0.6),
 )
-#: (name, decisions, early holdout share, late holdout share, losses)
-EFFECT_SETTINGS = (("holdout 5% then 25%", 30_000, 0.05, 0.25, "lognormal"),
-                   ("holdout 2% then 20%", 30_000, 0.02, 0.20, "lognormal"),
-                   ("holdout 10%, Pareto losses", 30_000, 0.10, 0.10, "pareto"),
-                   ("holdout 2%, lognormal σ 1.5", 30_000, 0.02, 0.02, "lognormal 1.5"))
+#: (name, decisions, early holdout share, late holdout share, losses); each shape at 30,000 and 120,000
+#: decisions, so that the "not enough data" floor is crossed within a shape, not only between shapes
+EFFECT_SHAPES = (("holdout 5% then 25%", 0.05, 0.25, "lognormal"),
+                 ("holdout 2% then 20%", 0.02, 0.20, "lognormal"),
+                 ("holdout 10%, Pareto losses", 0.10, 0.10, "pareto"),
+                 ("holdout 2%, lognormal σ 1.5", 0.02, 0.02, "lognormal 1.5"))
+EFFECT_SETTINGS = tuple((name, n, early, late, kind) for n in (30_000, 120_000)
+                        for name, early, late, kind in EFFECT_SHAPES)
 
 
 def _losses(rng: np.random.Generator, kind: str, size: int) -> np.ndarray:
@@ -107,10 +111,12 @@ def auc_coverage(runs: int, seed: int) -> list[dict[str, Any]]:
 
 
 def effect_coverage(runs: int, seed: int) -> list[dict[str, Any]]:
+    """Per setting: windows with an interval, how many of those cover the truth, and the coverage of
+    every window's interval had the "not enough data" floor not applied (the same windows)."""
     out = []
     for name, n, early, late_share, kind in EFFECT_SETTINGS:
         rng = np.random.default_rng([seed, n, int(early * 100), int(late_share * 100), len(kind)])
-        covered = 0
+        reported = covered = covered_unfloored = 0
         for _ in range(runs):
             late = rng.random(n) < 0.5
             fraud = rng.random(n) < np.where(late, 0.05, 0.02)
@@ -120,10 +126,18 @@ def effect_coverage(runs: int, seed: int) -> list[dict[str, Any]]:
             lost_holdout = np.where(fraud & ~(rng.random(n) < 0.2), amount, 0.0)
             p = np.where(late, late_share, early)
             h = rng.random(n) < p
-            got = policy_effect(np.where(h, lost_holdout, lost_model), h, p)
-            covered += got.low <= float((lost_model - lost_holdout).mean()) <= got.high
-        out.append({"part": "coverage", "statistic": "model effect (weighted)", "setting": name, "runs": runs,
-                    "covered": covered, "truth": None})
+            observed = np.where(h, lost_holdout, lost_model)
+            truth = float((lost_model - lost_holdout).mean())
+            got = policy_effect(observed, h, p)
+            unfloored = policy_effect(observed, h, p, max_skewness=math.inf)
+            covered_unfloored += unfloored.low <= truth <= unfloored.high
+            if got.status == "ok":
+                reported += 1
+                covered += got.low <= truth <= got.high
+        out.append({"part": "coverage", "statistic": "model effect (weighted)", "setting": name,
+                    "decisions": n, "runs": runs, "reported": reported, "covered": covered,
+                    "not_enough_data": runs - reported, "covered_unfloored": covered_unfloored,
+                    "truth": None})
     return out
 
 
@@ -174,8 +188,8 @@ def _ci(d: dict[str, Any] | None) -> str:
 
 
 def table_coverage(records: list[dict[str, Any]]) -> str:
-    """Coverage of the 95% intervals, per setting, with its binomial standard error; each statistic
-    from its latest run."""
+    """Coverage of the 95% intervals reported, per setting, with its binomial standard error, and how
+    often the model effect said "not enough data"; each statistic from its latest run."""
     statistics = list(dict.fromkeys(r["statistic"] for r in records if r.get("part") == "coverage"))
     if not statistics:
         return "(no records: run benchmarks/learning_loop.py)\n"
@@ -186,12 +200,25 @@ def table_coverage(records: list[dict[str, Any]]) -> str:
         rows.extend(found)
     out = [f"{statistic}: run {info['id']} ({info['date']}, `{info['command']}`, git {info['git']}, load "
            f"average {info['load_average'][0]})." for statistic, info in runs]
-    out = [*(f"- {line}" for line in out), "", "Share of 95% intervals covering the truth:", "",
-           "| statistic | setting | runs | coverage |", "|---|---|---:|---:|"]
+    out = [*(f"- {line}" for line in out), "",
+           "Share of the 95% intervals reported that cover the truth; windows with \"not enough data\" "
+           "(no interval) counted apart, and what every window's interval would have covered without "
+           "that floor:", "",
+           "| statistic | setting | decisions | runs | not enough data | coverage of those reported "
+           "| without the floor |", "|---|---|---:|---:|---:|---:|---:|"]
     for r in rows:
-        p = r["covered"] / r["runs"]
-        se = math.sqrt(p * (1 - p) / r["runs"])
-        out.append(f"| {r['statistic']} | {r['setting']} | {r['runs']} | {100 * p:.1f}% ±{100 * se:.1f} |")
+        reported = r.get("reported", r["runs"])
+        if reported:
+            p = r["covered"] / reported
+            coverage = f"{100 * p:.1f}% ±{100 * math.sqrt(p * (1 - p) / reported):.1f}"
+        else:
+            coverage = "none reported"
+        floor = "—" if "not_enough_data" not in r else f"{100 * r['not_enough_data'] / r['runs']:.1f}%"
+        unfloored = ("—" if "covered_unfloored" not in r
+                     else f"{100 * r['covered_unfloored'] / r['runs']:.1f}%")
+        decisions = f"{r['decisions']:,}" if "decisions" in r else "—"
+        out.append(f"| {r['statistic']} | {r['setting']} | {decisions} | {r['runs']} | {floor} | "
+                   f"{coverage} | {unfloored} |")
     return "\n".join(out) + "\n"
 
 
@@ -233,7 +260,9 @@ def main() -> None:
     found = [*(auc_coverage(args.runs, 20261205) if parts & {"coverage", "auc"} else []),
              *(effect_coverage(args.runs, 20261205) if parts & {"coverage", "effect"} else [])]
     for r in found:
-        print(f"{r['statistic']}, {r['setting']}: {r['covered']}/{r['runs']}", flush=True)
+        shown = f"{r['covered']}/{r.get('reported', r['runs'])} reported"
+        print(f"{r['statistic']}, {r['setting']}, {r.get('decisions', '')}: {shown} of {r['runs']}",
+              flush=True)
     for seed in (int(s) for s in args.seeds.split(",") if s and "scenarios" in parts):
         r = scenarios(seed, args.per_day)
         print(r, flush=True)
