@@ -73,7 +73,14 @@ def test_the_effect_on_dollars_lost_is_found_per_cohort_with_intervals_that_hold
     assert set(by_cohort) == {"all", "region=EU", "region=NA"}
     for cohort, true_effect in truth.items():
         lost = by_cohort[cohort]["lost_per_decision"]
-        assert lost.low <= true_effect <= lost.high, (cohort, lost, true_effect)
+        if cohort == "region=EU":
+            # 30% of the traffic: its holdout holds too few lognormal losses for an interval to be
+            # trusted; the estimate stays, the interval is "not enough data", and the rates have theirs
+            assert lost.status == "not_enough_data" and "skewness" in lost.reason, lost
+            assert np.isnan(lost.low) and lost.effect < 0
+            assert by_cohort[cohort]["missed_positive_rate"].status == "ok"
+            continue
+        assert lost.status == "ok" and lost.low <= true_effect <= lost.high, (cohort, lost, true_effect)
         assert lost.high < 0  # the model prevents losses, significantly
     # the holdout approves everything, so its decision rate is zero
     assert by_cohort["all"]["decision_rate"].holdout == 0.0
