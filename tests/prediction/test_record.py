@@ -60,3 +60,40 @@ def test_decisions_with_different_features_fill_what_they_lack_with_none() -> No
                                        "c": [None, None, None]}
     assert _feature_columns([{"a": 1}, {"a": 2}]) == {"a": [1, 2]}
     assert _feature_columns([]) == {}
+
+
+def test_step_times_written_with_a_memo_read_as_without_one() -> None:
+    import json
+
+    from loopwatch.prediction.record import _times
+
+    memo: dict[float, str] = {}
+    batch = [{"model": 3.6959, "queue": 0.0}, {"model": 3.6959, "queue": -0.0},
+             {"model": 1.0, "queue": 1}, {"model": 1, "queue": 1.0},
+             {"model": float("nan"), "queue": 2.5e-05}, {"model": 3.6959, "queue": 1e22}]
+    texts = [_times(steps, memo) for steps in batch]
+    # text for text what each row alone writes: -0.0 stays -0.0, an int stays an int
+    assert texts == [_times(steps) for steps in batch]
+    assert texts[1] == '{"model":3.6959,"queue":-0.0}' and texts[3] == '{"model":1,"queue":1.0}'
+    assert json.loads(texts[5]) == {"model": 3.6959, "queue": 1e22}
+    assert 3.6959 in memo and 0.0 not in memo
+
+
+def test_rounding_by_scaling_keeps_the_digits_and_passes_non_finite_values() -> None:
+    import math
+    import random
+
+    from loopwatch.prediction.record import _rounded, _rounded_all
+
+    rng = random.Random(3)
+    values = [rng.uniform(0, 50) * 10 ** rng.randint(-6, 3) for _ in range(5000)]
+    for digits in (4, 6):
+        for v, r in zip(values, _rounded_all(values, digits), strict=True):
+            # the decimal rounding, or its neighbour when v lies within a rounding error of a half
+            assert abs(r - round(v, digits)) <= 10.0 ** -digits * (1 + 1e-9)
+            assert abs(r - v) <= 0.5 * 10.0 ** -digits * (1 + 1e-6)
+            assert r == _rounded(v, digits)
+    assert sum(r == round(v, 6) for v, r in zip(values, _rounded_all(values, 6), strict=True)) >= 4990
+    out = _rounded_all([1.23456789, math.inf, -math.inf, math.nan], 4)
+    assert out[0] == 1.2346 and out[1] == math.inf and out[2] == -math.inf and math.isnan(out[3])
+    assert _rounded(math.inf, 6) == math.inf and math.isnan(_rounded(math.nan, 6))

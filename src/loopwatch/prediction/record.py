@@ -26,12 +26,52 @@ from loopwatch.prediction.runner import Pending
 __all__ = ["RowBuilder", "decision_row"]
 
 _dumps = json.JSONEncoder(separators=(",", ":")).encode
+# one C call an element (``map``) rather than a comprehension's bytecode
+_FEATURES, _ID, _SCORE, _ROUTE = (attrgetter("features"), attrgetter("decision_id"),
+                                  attrgetter("score"), attrgetter("route"))
+_LATENCY, _CPU, _HOLDOUT, _HOLDOUT_P, _RULE = (
+    attrgetter("latency_ms"), attrgetter("cpu_ms"), attrgetter("holdout"),
+    attrgetter("holdout_probability"), attrgetter("rule"))
+_AT, _INPUTS = attrgetter("at"), attrgetter("inputs")
 
 
-def _times(steps: Mapping[str, float]) -> str:
+def _times(steps: Mapping[str, float], memo: dict[float, str] | None = None) -> str:
     """A flat ``{step: ms}`` as JSON; step names are identifiers with dots, values finite floats
-    (a third of ``json.dumps``'s time, which matters once per decision)."""
-    return "{" + ",".join([f'"{k}":{v!r}' for k, v in steps.items()]) + "}"
+    (a third of ``json.dumps``'s time, which matters once per decision).
+
+    ``memo`` keeps the text of each float already written: a batch's rows share their model
+    call's time, and a float's ``repr`` is most of this function's cost.
+    """
+    if memo is None:
+        return "{" + ",".join([f'"{k}":{v!r}' for k, v in steps.items()]) + "}"
+    parts = []
+    for k, v in steps.items():
+        text = memo.get(v) if type(v) is float and v else None  # 0.0 == -0.0, 1 == 1.0: not memoized
+        if text is None:
+            text = repr(v)
+            if type(v) is float and v:
+                memo[v] = text
+        parts.append(f'"{k}":{text}')
+    return "{" + ",".join(parts) + "}"
+
+
+def _rounded(value: float, digits: int) -> float:
+    """``value`` to ``digits`` decimals, by scaling: five times cheaper than ``round(value, digits)``
+    (which rounds through the decimal digits) and the same to within the last digit kept."""
+    scale = 10.0 ** digits
+    try:
+        return round(value * scale) / scale
+    except (OverflowError, ValueError):  # not finite: as it is
+        return value
+
+
+def _rounded_all(values: list[float], digits: int) -> list[float]:
+    """:func:`_rounded` of each value, in one comprehension (the batch path)."""
+    scale = 10.0 ** digits
+    try:
+        return [round(v * scale) / scale for v in values]
+    except (OverflowError, ValueError):
+        return [_rounded(v, digits) for v in values]
 
 
 class RowBuilder:
@@ -65,7 +105,7 @@ class RowBuilder:
         for name, field in self.optional:
             row[name] = getattr(decision, field)
         if self.latency:
-            row[self.latency] = round(decision.latency_ms, 4)
+            row[self.latency] = _rounded(decision.latency_ms, 4)
         if self.source and self.source in inputs:
             row[self.source] = inputs[self.source]
         s = self.serving
@@ -76,7 +116,7 @@ class RowBuilder:
             row[s.route] = decision.route
             row[s.batch_rows] = decision.batch_rows or None
             row[s.steps] = _times(steps) if steps else None
-            row[s.cpu_ms] = round(decision.cpu_ms, 6)
+            row[s.cpu_ms] = _rounded(decision.cpu_ms, 6)
             fallbacks = decision.fallbacks
             row[s.fallbacks] = _dumps([f.to_dict() for f in fallbacks]) if fallbacks else None
             row[s.flags] = _dumps(list(decision.flags)) if decision.flags else None
@@ -90,34 +130,35 @@ class RowBuilder:
                 shadows: Sequence[tuple[float | None, str | None]],
                 shadow_ms: Sequence[float | None]) -> dict[str, list[Any]]:
         """The logged rows of a batch as columns: ``out[name][i]`` is decision ``i``'s value."""
-        out = _feature_columns([d.features for d in decisions])
-        out[self.id] = [d.decision_id for d in decisions]
-        out[self.time] = [item.at for item in items]
+        out = _feature_columns(list(map(_FEATURES, decisions)))
+        out[self.id] = list(map(_ID, decisions))
+        out[self.time] = list(map(_AT, items))
+        inputs = list(map(_INPUTS, items))
         for name in self.cohorts:
-            out[name] = [item.inputs.get(name) for item in items]
-        out[self.score] = [d.score for d in decisions]
+            out[name] = [i.get(name) for i in inputs]
+        out[self.score] = list(map(_SCORE, decisions))
         for name, field in self.optional:
-            get = attrgetter(field)
-            out[name] = [get(d) for d in decisions]
+            out[name] = list(map(attrgetter(field), decisions))
         if self.latency:
-            out[self.latency] = [round(d.latency_ms, 4) for d in decisions]
+            out[self.latency] = _rounded_all(list(map(_LATENCY, decisions)), 4)
         if self.source:
             source = self.source
-            out[source] = [item.inputs.get(source) for item in items]
+            out[source] = [i.get(source) for i in inputs]
         s = self.serving
         if s is not None:
-            out[s.route] = [d.route for d in decisions]
+            memo: dict[float, str] = {}
+            out[s.route] = list(map(_ROUTE, decisions))
             out[s.batch_rows] = [d.batch_rows or None for d in decisions]
-            out[s.steps] = [_steps(d.steps_ms, ms) for d, ms in zip(decisions, shadow_ms, strict=True)]
-            out[s.cpu_ms] = [round(d.cpu_ms, 6) for d in decisions]
+            out[s.steps] = [_steps(d.steps_ms, ms, memo) for d, ms in zip(decisions, shadow_ms, strict=True)]
+            out[s.cpu_ms] = _rounded_all(list(map(_CPU, decisions)), 6)
             out[s.fallbacks] = [_dumps([f.to_dict() for f in d.fallbacks]) if d.fallbacks else None
                                 for d in decisions]
             out[s.flags] = [_dumps(list(d.flags)) if d.flags else None for d in decisions]
             out[s.shadow_score] = [score for score, _ in shadows]
             out[s.shadow_version] = [version for _, version in shadows]
-            out[s.holdout] = [d.holdout for d in decisions]
-            out[s.holdout_probability] = [d.holdout_probability for d in decisions]
-            out[s.rule] = [d.rule for d in decisions]
+            out[s.holdout] = list(map(_HOLDOUT, decisions))
+            out[s.holdout_probability] = list(map(_HOLDOUT_P, decisions))
+            out[s.rule] = list(map(_RULE, decisions))
         return out
 
 
@@ -143,7 +184,7 @@ def _feature_columns(features: Sequence[Mapping[str, Any]]) -> dict[str, list[An
     return {name: [f.get(name) for f in features] for name in union}
 
 
-def _steps(steps: Mapping[str, float], shadow_ms: float | None) -> str | None:
+def _steps(steps: Mapping[str, float], shadow_ms: float | None, memo: dict[float, str]) -> str | None:
     if shadow_ms is not None:
         steps = {**steps, "shadow": shadow_ms}
-    return _times(steps) if steps else None
+    return _times(steps, memo) if steps else None
