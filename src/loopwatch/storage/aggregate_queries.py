@@ -67,6 +67,15 @@ def labels_query(chunk: Any, n_dims: int) -> Any:
 
 def moments_query(rows: Any, n_dims: int, n_numeric: int, n_features: int) -> Any:
     """Moments, missing values, errors and latency sums per (day, cohort value)."""
+    aggs = _moment_aggregates(n_numeric, n_features)
+    branches = []
+    for i in range(n_dims):
+        g = rows.group_by(["_day", f"_d{i}"]).aggregate(**aggs)
+        branches.append(g.select(day=g._day, code=g[f"_d{i}"], **{k: g[k] for k in aggs}))
+    return union(branches)
+
+
+def _moment_aggregates(n_numeric: int, n_features: int) -> dict[str, Any]:
     import ibis
 
     aggs: dict[str, Any] = {"n": ibis._.count(), "errors": ibis._._err.sum(),
@@ -77,11 +86,7 @@ def moments_query(rows: Any, n_dims: int, n_numeric: int, n_features: int) -> An
                  f"{j}_min": x.min(), f"{j}_max": x.max()}
     for j in range(n_numeric, n_features):
         aggs[f"{j}_nulls"] = ibis.ifelse(ibis._[f"_s{j}"] == 0, 1, 0).sum()
-    branches = []
-    for i in range(n_dims):
-        g = rows.group_by(["_day", f"_d{i}"]).aggregate(**aggs)
-        branches.append(g.select(day=g._day, code=g[f"_d{i}"], **{k: g[k] for k in aggs}))
-    return union(branches)
+    return aggs
 
 
 def sketch_query(chunk: Any, n_dims: int, categorical: range) -> Any:
@@ -99,6 +104,79 @@ def sketch_query(chunk: Any, n_dims: int, categorical: range) -> Any:
             branches.append(g.select(day=g._day, code=g._code, feature=ibis.literal(j, "int32"),
                                      register=g._register, rank=g["rank"]))
     return union(branches)
+
+
+def stacked_counts_query(chunk: Any, pairs: list[tuple[int, int]], n_features: int) -> Any:
+    """What :func:`counts_query` returns, as one group-by over the rows stacked by pair.
+
+    Each row becomes one row per (dimension, pseudo-feature) pair, holding that pair's
+    cohort code, feature and slot; codes of different dimensions are distinct, so grouping
+    by (day, code, feature, slot) counts each pair's bins apart. One aggregate (one shuffle
+    on Spark) instead of one per pair.
+    """
+    import ibis
+
+    stacked = chunk.select(
+        "_day", "_score", "_pos",
+        _e=ibis.array([ibis.struct({"code": chunk[f"_d{i}"], "feature": ibis.literal(k, "int32"),
+                                    "slot": chunk[f"_s{k}"]}) for i, k in pairs]).unnest())
+    stacked = stacked.select("_day", "_score", "_pos", _code=stacked._e["code"],
+                             _feature=stacked._e["feature"], _slot=stacked._e["slot"])
+    g = stacked.group_by(["_day", "_code", "_feature", "_slot"]).aggregate(
+        n=ibis._.count(), score_sum=ibis._._score.sum(), positive=ibis._._pos.sum())
+    sums = g._feature < n_features  # the score and action × score, latency slots carry none
+    return g.select(day=g._day, code=g._code, feature=g._feature, bin=g._slot - 1, n=g.n,
+                    score_sum=ibis.ifelse(sums, g.score_sum, ibis.literal(None, "float64")),
+                    positive=ibis.ifelse(sums, g.positive, ibis.literal(None, "int64")))
+
+
+def _stacked_codes(chunk: Any, n_dims: int, keep: list[str]) -> Any:
+    """``chunk``'s columns ``keep``, one row per dimension with its cohort code as ``_code``."""
+    import ibis
+
+    return chunk.select(*keep, _code=ibis.array([chunk[f"_d{i}"] for i in range(n_dims)]).unnest())
+
+
+def stacked_labels_query(chunk: Any, n_dims: int) -> Any:
+    """What :func:`labels_query` returns, as one group-by over the rows stacked by dimension."""
+    import ibis
+
+    g = (_stacked_codes(chunk, n_dims, ["_day", "_lab", "_val"])
+         .group_by(["_day", "_code", "_lab"])
+         .aggregate(n=ibis._.count(), value_sum=ibis._._val.sum(),
+                    value_sq=(ibis._._val * ibis._._val).sum()))
+    return g.select(day=g._day, code=g._code, lab=g._lab, n=g.n, value_sum=g.value_sum,
+                    value_sq=g.value_sq)
+
+
+def stacked_moments_query(rows: Any, n_dims: int, n_numeric: int, n_features: int) -> Any:
+    """What :func:`moments_query` returns, as one group-by over the rows stacked by dimension."""
+    keep = ["_day", "_err", "_lat", *(f"_x{j}" for j in range(n_numeric)),
+            *(f"_s{j}" for j in range(n_numeric, n_features))]
+    g = (_stacked_codes(rows, n_dims, keep).group_by(["_day", "_code"])
+         .aggregate(**_moment_aggregates(n_numeric, n_features)))
+    return g.select(day=g._day, code=g._code, **{k: g[k] for k in _moment_aggregates(
+        n_numeric, n_features)})
+
+
+def stacked_sketch_query(chunk: Any, n_dims: int, categorical: range) -> Any:
+    """What :func:`sketch_query` returns, as one group-by over the rows with an unseen value,
+    stacked by (dimension, categorical feature)."""
+    import ibis
+
+    unseen = chunk.filter(ibis.or_(*(chunk[f"_h{j}"].notnull() for j in categorical)))
+    stacked = unseen.select(
+        "_day", _e=ibis.array([ibis.struct({"code": unseen[f"_d{i}"],
+                                            "feature": ibis.literal(j, "int32"),
+                                            "hash": unseen[f"_h{j}"]})
+                               for i in range(n_dims) for j in categorical]).unnest())
+    rows = stacked.filter(stacked._e["hash"].notnull())
+    hashed = rows._e["hash"]
+    g = (rows.select(_day=rows._day, _code=rows._e["code"], _feature=rows._e["feature"],
+                     _register=hashed % (1 << HLL_BITS), _rank=hll_rank(hashed))
+         .group_by(["_day", "_code", "_feature", "_register"]).aggregate(rank=ibis._._rank.max()))
+    return g.select(day=g._day, code=g._code, feature=g._feature, register=g._register,
+                    rank=g["rank"])
 
 
 NULL_VALUE = "(null)"

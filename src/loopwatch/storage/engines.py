@@ -33,6 +33,10 @@ CHUNK_ROWS: dict[str, int | None] = {"duckdb": 500_000, "postgres": 500_000, "py
 #: the days of a window are fetched in groups of about this many rows (an estimate from the
 #: codes and bins), which bounds the driver's memory.
 FETCH_ROWS = 2_000_000
+#: Whether the aggregates stack each row by (dimension, feature) pair and run one group-by a
+#: query, rather than a ``UNION ALL`` of one group-by per pair. On Spark each group-by is a
+#: job of its own with a shuffle, whose fixed cost dominated the counting.
+STACKED: dict[str, bool] = {"duckdb": False, "postgres": False, "pyspark": True}
 
 
 class Runner:
@@ -45,6 +49,7 @@ class Runner:
                 f"and pyspark; got {con.name!r}, where only summary works")
         self.con = con
         self.chunk_rows = CHUNK_ROWS[con.name]
+        self.stacked = STACKED[con.name]
 
     @property
     def whole_window(self) -> bool:

@@ -15,13 +15,8 @@ from typing import Any
 
 from loopwatch.core.profile import HOUR_OF_DAY, Binning
 from loopwatch.core.spec import Spec
-from loopwatch.storage.aggregate_queries import (
-    counts_query,
-    labels_query,
-    moments_query,
-    sketch_query,
-    union,
-)
+from loopwatch.storage import aggregate_queries as q
+from loopwatch.storage.aggregate_queries import union
 from loopwatch.storage.bin_expressions import numeric_bin, score_bin
 from loopwatch.storage.decision_columns import (
     action_slot,
@@ -106,21 +101,23 @@ def aggregate_sql(runner: Runner, shape: Any, chunk_name: str, *, n_dims: int, n
     """
     import ibis
 
-    key = (runner.con.name, shape, n_dims, n_numeric, n_features, n_binned, labels_only)
+    stacked = runner.stacked
+    key = (runner.con.name, stacked, shape, n_dims, n_numeric, n_features, n_binned, labels_only)
     found = _AGGREGATES.get(key)
     if found is None:
         rows = ibis.table(shape, name=_PLACEHOLDER)
-        queries = {"labels": labels_query(rows, n_dims)}
+        queries = {"labels": (q.stacked_labels_query if stacked else q.labels_query)(rows, n_dims)}
         if not labels_only:
             light = (n_features, n_features + 1)
             pairs = [(i, k) for i in range(n_dims) for k in range(n_features + 2)
                      if k in light or i < n_binned]
-            queries |= {
-                "counts": counts_query(rows, pairs, n_features),
-                "moments": moments_query(rows, n_dims, n_numeric, n_features),
-            }
+            counts = q.stacked_counts_query if stacked else q.counts_query
+            moments = q.stacked_moments_query if stacked else q.moments_query
+            queries |= {"counts": counts(rows, pairs, n_features),
+                        "moments": moments(rows, n_dims, n_numeric, n_features)}
             if n_features > n_numeric:
-                queries["sketch"] = sketch_query(rows, n_dims, range(n_numeric, n_features))
+                sketch = q.stacked_sketch_query if stacked else q.sketch_query
+                queries["sketch"] = sketch(rows, n_dims, range(n_numeric, n_features))
         found = {part: runner.sql(query) for part, query in queries.items()}
         if len(_AGGREGATES) >= 32:  # a long-lived process of many specs: start again
             _AGGREGATES.clear()
