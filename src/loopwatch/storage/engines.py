@@ -23,13 +23,13 @@ __all__ = ["Runner", "Views"]
 
 #: About the most decisions a profile run materialises at once, per engine; ``None``: the whole
 #: window at once. DuckDB and PostgreSQL keep a chunk in the process's (or the server's)
-#: memory, so chunks are small. Spark keeps the window's projection as one cached job (it
-#: spills to disk): each chunk costs it a few jobs of fixed overhead and a scan of the source
-#: (its 10M-row profile took 1,050 s in chunks of 500,000 rows, 314 s in chunks of 2.5M and
-#: 270 s in chunks of 5M).
+#: memory, so chunks are small. Spark computes each aggregate over the whole window as one
+#: job and keeps its result (cached; it spills to disk): each chunk would cost it a few jobs of
+#: fixed overhead and a scan of the source (its 10M-row profile took 1,050 s in chunks of
+#: 500,000 rows, 314 s in chunks of 2.5M and 270 s in chunks of 5M).
 CHUNK_ROWS: dict[str, int | None] = {"duckdb": 500_000, "postgres": 500_000, "pyspark": None}
-#: On an engine that materialises the whole window, about the most aggregate rows fetched into
-#: Python at once: the aggregates of a day do not depend on how many decisions it holds, so
+#: On an engine that aggregates the whole window at once, about the most aggregate rows fetched
+#: into Python at once: the aggregates of a day do not depend on how many decisions it holds, so
 #: the days of a window are fetched in groups of about this many rows (an estimate from the
 #: codes and bins), which bounds the driver's memory.
 FETCH_ROWS = 2_000_000
@@ -69,9 +69,8 @@ class Runner:
         """Keep the rows of ``sql`` as ``name`` until :meth:`drop` (a temporary table, or a
         cached temporary view on Spark)."""
         if self.con.name == "pyspark":
-            # as many partitions as the cluster has cores: the aggregates are many small jobs
-            # over these rows, each running a task per partition (the 90 daily files of a
-            # 10M-row window were read as 40 partitions: 40 tasks a job on 2 cores)
+            # as many partitions as the cluster has cores: the rows kept are fetched by many
+            # small jobs, each running a task per partition
             cores = self.con._session.sparkContext.defaultParallelism
             self._execute(f"CACHE TABLE {self._quoted(name)} AS "
                           f"SELECT /*+ COALESCE({int(cores)}) */ * FROM ({sql}) AS rows")

@@ -7,7 +7,10 @@ the reference categories. A run takes whole days in chunks of about
 :data:`~loopwatch.storage.engines.CHUNK_ROWS` decisions (set per engine), read
 from those days only: each chunk's projection (narrow integers: day, cohort
 codes, a slot per feature) is kept as a temporary table and counted by small
-group-bys, one per (dimension, feature). The projection is built and compiled
+group-bys, one per (dimension, feature). On Spark the window is not cut: each
+aggregate is one job over the whole window's projection (a view, not kept), whose
+rows are stacked by (dimension, feature) for a single group-by, and its result is
+kept and fetched a group of days at a time. The projection is built and compiled
 by Ibis once per run, the aggregates over it once per process (their text
 does not change from run to run; :mod:`loopwatch.storage.engines` runs them). Column and
 value names reach the engine only as Ibis identifiers and literals, never as
@@ -221,10 +224,10 @@ def _profile_parts(table: Any, spec: Spec, binning: Binning, start: datetime, en
     # days from the one holding `start` to the one holding the last instant before `end`
     n_days = max(1, -(-int(end.timestamp() - day0 * 86400) // 86400))
 
-    def fetched(first: int, last: int) -> PartsChunk:
-        """The aggregates of the days ``[first, last)`` of the view ``chunk_name``."""
-        raw = {part: normalize(runner.fetch(sql), part, len(numeric), len(features))
-               for part, sql in compiled.items()}
+    def decoded(first: int, last: int, fetch: Callable[[str], pa.Table]) -> PartsChunk:
+        """The aggregates of the days ``[first, last)``, each part's rows from ``fetch(part)``."""
+        raw = {part: normalize(fetch(part), part, len(numeric), len(features))
+               for part in compiled}
         for part in RAW:
             raw.setdefault(part, normalize(None, part, len(numeric), len(features)))
         # the projection's days are days since the epoch
@@ -232,22 +235,27 @@ def _profile_parts(table: Any, spec: Spec, binning: Binning, start: datetime, en
                           decode(0, values, dims, features, n_scores, raw, n_binned))
 
     if runner.whole_window:
-        # a distributed engine: the window's projection is one job, kept (cached) once; its
-        # aggregates are fetched in groups of days sized for the driver's memory
-        cached = views.name("window")
+        # a distributed engine: each aggregate is one job over the whole window (a scan of the
+        # source and one shuffle), its result kept (cached); the projection is a view, not
+        # kept. The results are fetched in groups of days sized for the driver's memory.
+        runner.define_view(chunk_name, projected)
         per_day = _aggregate_rows(values, n_binned, binning, spec, n_scores)
         weights = daily.set_column(1, "n", pa.array([per_day] * daily.num_rows, pa.int64()))
-        runner.materialize(cached, projected)
+        results = {part: views.name(part) for part in compiled}
         try:
-            window_rows = ibis.table(shape, name=cached)
+            for part, sql in compiled.items():
+                runner.materialize(results[part], sql)
+            kept_rows = {part: con.table(name) for part, name in results.items()}
             for first, last in _chunks(weights, FETCH_ROWS, n_days):
-                days = window_rows.filter((window_rows._day >= day0 + first)
-                                          & (window_rows._day < day0 + last))
-                runner.define_view(chunk_name, runner.sql(days))
-                yield fetched(first, last)
+                def fetch(part: str, first: int = first, last: int = last) -> pa.Table:
+                    rows = kept_rows[part]
+                    return runner.fetch(runner.sql(rows.filter((rows.day >= day0 + first)
+                                                               & (rows.day < day0 + last))))
+                yield decoded(first, last, fetch)
         finally:
+            for name in results.values():
+                runner.drop(name)
             runner.drop(chunk_name)
-            runner.drop(cached)
         return
     # an engine on one machine: whole days in chunks of about CHUNK_ROWS rows, each
     # materialised once (narrow integers) and aggregated by several group-bys, so memory is
@@ -259,7 +267,7 @@ def _profile_parts(table: Any, spec: Spec, binning: Binning, start: datetime, en
                                           min(end, _day_start(day0 + last))))
         runner.materialize(chunk_name, projected)
         try:
-            chunk = fetched(first, last)
+            chunk = decoded(first, last, lambda part: runner.fetch(compiled[part]))
         finally:
             runner.drop(chunk_name)
         yield chunk
