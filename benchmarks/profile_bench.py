@@ -230,7 +230,8 @@ def _spark_table(store: Any) -> tuple[Any, Any]:
 
     builder = (SparkSession.builder.master("local[2]").appName("loopwatch-bench")
                .config("spark.ui.enabled", "false").config("spark.sql.shuffle.partitions", "8")
-               .config("spark.driver.memory", "4g").config("spark.ui.showConsoleProgress", "false").config("spark.sql.session.timeZone", "UTC"))
+               .config("spark.driver.memory", "4g").config("spark.sql.session.timeZone", "UTC")
+               .config("spark.ui.showConsoleProgress", "false"))
     events = os.environ.get("LOOPWATCH_BENCH_SPARK_EVENTS")
     if events:  # Spark's event log (stage and task times), to see where a run goes
         Path(events).mkdir(parents=True, exist_ok=True)
