@@ -13,7 +13,7 @@ Two parts, each writing records to ``benchmarks/records/learning_loop.jsonl``:
   scenario (a second IP-reputation vendor built to be redundant).
 
     .venv/bin/python benchmarks/learning_loop.py --runs 400 --seeds 11,12,13
-    .venv/bin/python benchmarks/learning_loop.py --runs 1000 --parts effect
+    .venv/bin/python benchmarks/learning_loop.py --runs 500 --parts effect
 """
 
 from __future__ import annotations
