@@ -97,8 +97,8 @@ def _demo_table(records: list[dict[str, Any]]) -> str:
              f"{run['load_average'][0]} at start). Wall and CPU time of the whole command in a new process "
              "(simulation, 60 daily runs, report); load average before and after each run.", "",
              "| days | per day | runs | wall | CPU (user+sys) | peak RSS | load avg (1 min) | "
-             "paged / warned / missed | false pages | run date |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+             "paged / warned / missed | false pages | run date | commit |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     tagged = [{**r, "_run": r["run"]["id"]} for r in latest]
     for (days, per_day, _), found in _records.group_by(tagged, "days", "per_day", "_run").items():
         wall = _records.fmt_spread([r["wall_seconds"] for r in found], 0, " s")
@@ -111,7 +111,7 @@ def _demo_table(records: list[dict[str, Any]]) -> str:
             f"| {found[0]['paged']} / {found[0]['warned_only']} / {len(found[0]['missed'])}"
             f"{' (' + ', '.join(missed) + ')' if missed else ''} "
             f"| {_records.fmt_spread([r['false_pages'] for r in found], 0)} "
-            f"| {found[0]['run']['date'][:10]} |")
+            f"| {found[0]['run']['date'][:10]} | {found[0]['run'].get('git') or '–'} |")
     return "\n".join(lines) + "\n"
 
 
