@@ -449,3 +449,48 @@ def test_a_later_run_reuses_the_compiled_queries_and_gives_the_same_profiles(
     forget_compiled()
     assert run(3) == other_day
     assert compiled, "with the cache emptied the queries are compiled again"
+
+
+def test_stacked_aggregates_equal_the_unions_of_group_bys(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Spark runs each aggregate as one group-by over rows stacked by (dimension, feature);
+    # the same queries on DuckDB must return exactly what the unions of group-bys return
+    from loopwatch.storage import engines
+
+    table = make_rows(3000, seed=8)
+    store = make_store(tmp_path, table, make_spec(entities=["c"]))
+    store.ingest("outcomes", pa.table({
+        "decision_id": table.column("decision_id").to_pylist()[:2000],
+        "observed_at": [T0 + timedelta(days=30)] * 2000,
+        "label": np.random.default_rng(3).random(2000) < 0.3,
+        "value": np.random.default_rng(4).lognormal(3, 1, 2000)}), source="test")
+    con = store.connect()
+    decisions = store.table("decisions", con=con)
+    # "new" and "d" are not in the reference: unseen values, counted in the sketches
+    binning = fit_binning(decisions.filter(decisions.c.isin(["a", "b", "c"])), store.spec)
+    end = T0 + timedelta(days=7)
+
+    def run() -> ProfileParts:
+        return profile_parts(decisions, store.spec, binning, start=T0, end=end, con=con,
+                             outcomes=store.outcomes_latest(con=con))
+
+    unions = run()
+    monkeypatch.setitem(engines.STACKED, "duckdb", True)
+    stacked = run()
+    assert stacked.sketch.num_rows > 0 and stacked.labels.num_rows > 0
+    for name in ("counts", "moments", "labels", "sketch", "by_bin"):
+        got, want = getattr(stacked, name), getattr(unions, name)
+        assert got.schema == want.schema, name
+        floats = {f.name for f in got.schema if pa.types.is_floating(f.type)}
+
+        def rows(t: pa.Table, floats: set[str] = floats) -> list[dict[str, Any]]:
+            # sorted by everything but the sums, which engines add in any order
+            return sorted(t.to_pylist(), key=lambda r: repr({k: v for k, v in r.items()
+                                                              if k not in floats}))
+
+        assert len(got) == len(want), name
+        for a, b in zip(rows(got), rows(want), strict=True):
+            assert {k: v for k, v in a.items() if k not in floats} == \
+                {k: v for k, v in b.items() if k not in floats}, name
+            for k in floats:
+                assert a[k] == pytest.approx(b[k], rel=1e-9, nan_ok=True), (name, k)
