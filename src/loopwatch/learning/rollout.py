@@ -11,7 +11,11 @@ Newcombe's; p95 latency), and says ``hold``, ``advance`` or ``rollback``, with w
 :func:`apply` carries it out in one transaction of the control plane: the canary flag
 changes, the stage moves (shadow → canary on the first share, canary → production
 after the last, canary/shadow → archived on a rollback), each step is audited and
-sent to the sinks as a change event (context, never a page).
+sent to the sinks as a change event (context, never a page). When the challenger was
+imported from an MLflow registry, its new stage is then written there as an alias, as
+``loopwatch models promote`` does (:mod:`loopwatch.learning.mlflow_aliases`, the URI from
+``MLFLOW_TRACKING_URI``); the control plane is the record, so a failed write is told in
+``alias`` and the step stands.
 
 Labels of a canary's decisions mature in weeks, a step lasts hours: the rule uses what
 the log shows at once; the champion/challenger rule on matured labels belongs to the
@@ -21,7 +25,7 @@ gate (``loopwatch gate``) before the rollout starts.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -71,6 +75,7 @@ class RolloutPlan:
     model_arm: ArmStats | None = None
     alerts: tuple[str, ...] = ()
     figures: dict[str, Any] = field(default_factory=dict)
+    alias: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return {"model": self.model, "verdict": self.verdict, "reasons": list(self.reasons),
@@ -79,7 +84,7 @@ class RolloutPlan:
                 "step_started": None if self.step_started is None else self.step_started.isoformat(),
                 "challenger_arm": None if self.challenger_arm is None else self.challenger_arm.to_dict(),
                 "model_arm": None if self.model_arm is None else self.model_arm.to_dict(),
-                "alerts": list(self.alerts), "figures": self.figures}
+                "alerts": list(self.alerts), "figures": self.figures, "alias": self.alias}
 
 
 def _challenger(registry: ModelRegistry, model: str) -> ModelVersion | None:
@@ -207,9 +212,12 @@ def plan(spec: Spec, plane: ControlPlane, source: DecisionSource, *,
                             f"decisions: on to {target}"])
 
 
-def apply(spec: Spec, plane: ControlPlane, step: RolloutPlan, *, actor: str) -> RolloutPlan:
+def apply(spec: Spec, plane: ControlPlane, step: RolloutPlan, *, actor: str,
+          mlflow_uri: str | None = None) -> RolloutPlan:
     """Carry out ``step`` (an ``advance`` or a ``rollback``) in one transaction; ``hold`` and ``idle``
-    change nothing. Returns ``step``."""
+    change nothing. A stage that moved is then written to the MLflow registry the version came from
+    (``mlflow_uri``, default ``MLFLOW_TRACKING_URI``). Returns ``step``, with ``alias`` saying what
+    was written there, or why not."""
     if step.verdict in ("hold", "idle") or step.challenger is None:
         return step
     registry = ModelRegistry(plane.engine, sinks=spec.alerts.sinks)
@@ -217,31 +225,43 @@ def apply(spec: Spec, plane: ControlPlane, step: RolloutPlan, *, actor: str) -> 
     version = step.challenger
     flag_id, _ = _current(flags, spec.model, version)
     why = "; ".join(step.reasons)
+    moves = step.verdict == "rollback" or step.next_share is None or step.stage == "shadow"
     with plane.engine.begin() as con:
         if flag_id is not None:
             revert_flag(con, flag_id, actor=actor, reason=f"rollout {step.verdict}: {why}")
         if step.verdict == "rollback":
             registry.move_within(con, spec.model, version, "archived", actor=actor,
                                  reason=f"rolled back: {why}", detail=_detail(step))
-            return step
-        if step.next_share is None:
+        elif step.next_share is None:
             registry.move_within(con, spec.model, version, "production", actor=actor,
                                  reason=f"rollout: {why}", detail=_detail(step))
-            return step
-        now = datetime.now(UTC)
-        set_flag(con, Canary(id=f"canary-{version}-{now:%Y%m%dT%H%M%S%f}", model=spec.model, who=actor,
-                             why=f"rollout: canary at {step.next_share:.0%}", when=now, version=version,
-                             share=step.next_share))
-        if step.stage == "shadow":
-            registry.move_within(con, spec.model, version, "canary", actor=actor,
-                                 reason=f"rollout: {why}", detail=_detail(step))
         else:
-            registry.step_within(con, spec.model, version, action="rollout_step", actor=actor,
-                                 reason=f"rollout: {why}",
-                                 summary=f"version {version}: canary {step.share:.0%} → "
-                                         f"{step.next_share:.0%}",
-                                 detail=_detail(step))
-    return step
+            now = datetime.now(UTC)
+            set_flag(con, Canary(id=f"canary-{version}-{now:%Y%m%dT%H%M%S%f}", model=spec.model, who=actor,
+                                 why=f"rollout: canary at {step.next_share:.0%}", when=now, version=version,
+                                 share=step.next_share))
+            if step.stage == "shadow":
+                registry.move_within(con, spec.model, version, "canary", actor=actor,
+                                     reason=f"rollout: {why}", detail=_detail(step))
+            else:
+                registry.step_within(con, spec.model, version, action="rollout_step", actor=actor,
+                                     reason=f"rollout: {why}",
+                                     summary=f"version {version}: canary {step.share:.0%} → "
+                                             f"{step.next_share:.0%}",
+                                     detail=_detail(step))
+    return _alias(registry, step, mlflow_uri) if moves else step
+
+
+def _alias(registry: ModelRegistry, step: RolloutPlan, uri: str | None) -> RolloutPlan:
+    """Write the challenger's new stage as an MLflow alias, after the transaction (module docstring)."""
+    from loopwatch.learning.mlflow_aliases import write_alias
+
+    assert step.challenger is not None  # apply returned early otherwise
+    try:
+        done = write_alias(registry.get(step.model, step.challenger), tracking_uri=uri)
+    except InputError as exc:
+        return replace(step, alias=str(exc))
+    return step if done is None else replace(step, alias=done)
 
 
 def _detail(step: RolloutPlan) -> dict[str, Any]:

@@ -58,6 +58,8 @@ def _print(step: RolloutPlan, fmt: Format, *, applied: bool) -> None:
     if step.challenger is not None:
         pairs += [("challenger", f"version {step.challenger} in {step.stage}, canary share {step.share:.0%}"),
                   ("step began", f"{step.step_started:%Y-%m-%d %H:%M} UTC" if step.step_started else "-")]
+    if step.alias:
+        pairs.append(("MLflow", step.alias))
     for name, arm in (("challenger's decisions", step.challenger_arm), ("model's decisions", step.model_arm)):
         if arm is not None:
             latency = "-" if arm.p95_latency_ms is None else f"{arm.p95_latency_ms:.1f} ms"

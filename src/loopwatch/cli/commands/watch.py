@@ -101,6 +101,8 @@ def _rollout(spec: Spec, plane: ControlPlane, source: Any) -> None:
     if step.verdict in ("advance", "rollback"):
         render.err().print(f"rollout of version {step.challenger}: {step.verdict}: {'; '.join(step.reasons)}",
                            markup=False)
+    if step.alias:
+        render.err().print(step.alias, markup=False)
 
 
 def _show(model: str, run: WatchRun, fmt: Format) -> None:
