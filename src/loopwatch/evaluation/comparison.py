@@ -320,9 +320,12 @@ def _message(c: MetricComparison) -> str:
             f"n={c.current.n}, label coverage {c.maturity.coverage:.0%})")
 
 
-def _finding(c: MetricComparison, window: Window) -> Finding:
+def _finding(c: MetricComparison, window: Window, reference_precision: float = math.nan) -> Finding:
     _, severity = COMPARED_METRICS[c.metric]
     ref_interval = [_number(c.reference.low), _number(c.reference.high)]
+    # what a recall drop can be explained by: flags lost over the reference's true positives,
+    # which are its precision times its flags (monitoring/echoes.py)
+    context = {"reference_precision": reference_precision} if c.metric == "recall" else {}
     return Finding(
         kind="performance", check="performance", statistic=c.metric, start=window.start, end=window.end,
         cohort=None if c.cohort == ALL else str(c.cohort), value=c.current.value,
@@ -333,7 +336,7 @@ def _finding(c: MetricComparison, window: Window) -> Finding:
                   "label_coverage": _number(c.maturity.coverage),
                   "reference_label_coverage": _number(c.maturity.reference_coverage),
                   "label_maturity": _number(c.maturity.ratio), "min_effect": c.margin,
-                  "relative_effect": c.relative_effect},
+                  "relative_effect": c.relative_effect, **context},
     )
 
 
@@ -390,6 +393,8 @@ def compare(reference: Mapping[Cohort, Profile], current: Mapping[Cohort, Profil
     comparisons = compare_metrics(reference, current, binning, spec, threshold=threshold,
                                   min_effects=min_effects, maturity=maturity,
                                   fdr=spec.monitoring.fdr if fdr is None else fdr, confidence=confidence)
-    findings = [_finding(c, window) for c in comparisons if c.significant]
+    precision_of = {c.cohort: c.reference.value for c in comparisons if c.metric == "precision"}
+    findings = [_finding(c, window, precision_of.get(c.cohort, math.nan))
+                for c in comparisons if c.significant]
     findings.sort(key=lambda f: (-f.severity, f.evidence["p_value"], f.cohort or "", f.statistic))
     return findings

@@ -34,12 +34,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from loopwatch.core.alerts import Alert, AlertDraft, AlertState, fingerprint_of
 from loopwatch.core.findings import Finding, Kind, Severity
 from loopwatch.core.runbooks import risk_of, runbook_for
 from loopwatch.core.spec import Spec
+from loopwatch.monitoring.echoes import can_explain, known_cause, live_performance_onsets, reach_of, reaches
 from loopwatch.monitoring.headlines import headline
 
 __all__ = ["INHIBIT_RULES", "InhibitRule", "Subject", "group_findings", "subject_of"]
@@ -175,36 +176,16 @@ def _entity_explains(cause: _Group, symptom: _Group, spec: Spec) -> bool:
     return bool(explained & symptom.features) and _overlap(cause, symptom)
 
 
-#: Input families that say an input is broken (missing, stuck, out of range, not scored),
-#: not shifted: the model decides worse wherever the input is broken.
-_FAILURES: frozenset[Kind] = frozenset({"health", "coverage"})
-
-
-def _reaches(kind: Kind, where: set[str | None], cohort: str | None, spec: Spec) -> bool:
-    """Does an input change of family ``kind`` seen in ``where`` (``None``: the whole traffic)
-    explain a performance change of ``cohort`` (``None``: the whole traffic)?
-
-    * in the cohorts where it is seen (the whole traffic included);
-    * a global change: in cohorts whose features are not profiled (hours, days, entities,
-      sources), where no input change of their own could be seen; not in a profiled cohort
-      whose own inputs did not move (a minority's drop beside a global drift, or beside
-      another incident's outage, is its own cause);
-    * a *failure* (an input missing, stuck or not scored) in part of the traffic (some
-      hours, one entity): in the whole traffic and the unprofiled cohorts too, which hold
-      the decisions made without that input.
-    """
-    if cohort in where:
-        return True
-    unprofiled = cohort is not None and cohort.split("=", 1)[0] not in spec.cohorts
-    return (None in where or kind in _FAILURES) and (cohort is None or unprofiled)
-
-
 def _input_explains_performance(cause: _Group, symptom: _Group, spec: Spec) -> bool:
     """An input change explains a performance change, in overlapping windows, where it reaches
-    (:func:`_reaches`); the cohorts of the input change are those at warning or more, so a
-    cohort whose input change is only an echo of a global drift (info) keeps its own alert."""
-    return _overlap(cause, symptom) and _reaches(cause.subject.kind, set(cause.cohorts),
-                                                 symptom.subject.cohort, spec)
+    (:func:`~loopwatch.monitoring.echoes.reaches`) and as far as its decision shift can move
+    the metric (:func:`~loopwatch.monitoring.echoes.can_explain`), finding by finding (the
+    symptom is one finding); the cohorts of the input change are those at warning or more, so
+    a cohort whose input change is only an echo of a global drift (info) keeps its own alert."""
+    return (_overlap(cause, symptom)
+            and reaches(cause.subject.kind, set(cause.cohorts), symptom.subject.cohort, spec)
+            and all(can_explain(reach_of(cause.findings), f) for f in symptom.findings
+                    if f.severity > Severity.INFO))
 
 
 def _lost_traffic_explains_mix(cause: _Group, symptom: _Group, spec: Spec) -> bool:
@@ -267,15 +248,19 @@ def group_findings(findings: Sequence[Finding], *, spec: Spec,
         groups.setdefault(subject, _Group(subject)).findings.append(finding)
     alerting = [g for g in groups.values() if g.severity > Severity.INFO]
     onsets = {a.fingerprint: a.onset for a in open_alerts if a.state is not AlertState.RESOLVED}
-    # a live performance alert began before any input change that begins after it: that
-    # change cannot be its cause (a minority's drop keeps its alert when an outage follows)
-    began = {a.cohort: a.onset for a in open_alerts
-             if a.kind == "performance" and a.state is not AlertState.RESOLVED}
+    began = live_performance_onsets(open_alerts)
+    # a performance change is judged finding by finding: the drift that explains a cohort's
+    # precision need not explain its recall
+    alerting = [*(g for g in alerting if g.subject.kind != "performance"),
+                *(_Group(g.subject, [f]) for g in alerting if g.subject.kind == "performance"
+                  for f in g.findings if f.severity > Severity.INFO)]
     for symptom in alerting:
         symptom.cause = _cause(symptom, alerting, spec, onsets, began)
     # a performance change whose labels cover an incident already raised is its echo
     alerting = [g for g in alerting
-                if g.cause is not None or _known_cause(g, open_alerts, spec, began) is None]
+                if g.cause is not None or g.subject.kind != "performance"
+                or known_cause(g.findings[0], open_alerts, spec, began.get(g.subject.cohort)) is None]
+    alerting = _rejoin(alerting, groups)
     drafts = []
     for group in alerting:
         if group.cause is not None:
@@ -306,28 +291,21 @@ def _cause(symptom: _Group, groups: Sequence[_Group], spec: Spec, onsets: Mappin
     return None
 
 
-def _known_cause(group: _Group, alerts: Sequence[Alert], spec: Spec,
-                 began: Mapping[str | None, datetime]) -> Alert | None:
-    """The raised input alert (health, drift, coverage, schema; live or resolved) whose days
-    overlap the labels window of a performance group, where it reaches (:func:`_reaches`).
-    Labels arrive late: a window that holds an incident's days shows its performance change
-    a week after the incident was raised, and ended. An input alert that began after the
-    cohort's live performance alert is not its cause."""
-    if group.subject.kind != "performance":
-        return None
-    cohort = group.subject.cohort
-    since = began.get(cohort)
-    for alert in alerts:
-        if alert.kind not in ("health", "drift", "coverage", "schema"):
+def _rejoin(alerting: list[_Group], groups: Mapping[Subject, _Group]) -> list[_Group]:
+    """The performance findings of a cohort that no cause explains, one group again, with the
+    cohort's info findings."""
+    out: list[_Group] = []
+    rejoined: dict[Subject, _Group] = {}
+    for group in alerting:
+        if group.subject.kind != "performance" or group.cause is not None:
+            out.append(group)
             continue
-        if since is not None and alert.onset > since:
-            continue
-        until = (alert.resolved_at or alert.last_seen) + timedelta(days=1)
-        if not any(f.start < until and alert.onset < f.end for f in group.findings):
-            continue
-        if _reaches(alert.kind, {alert.cohort, *alert.cohorts}, cohort, spec):
-            return alert
-    return None
+        if group.subject not in rejoined:
+            rejoined[group.subject] = _Group(group.subject, [
+                f for f in groups[group.subject].findings if f.severity <= Severity.INFO])
+            out.append(rejoined[group.subject])
+        rejoined[group.subject].findings += group.findings
+    return out
 
 
 def _fingerprint(subject: Subject, spec: Spec) -> str:
