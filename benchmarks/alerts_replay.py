@@ -171,7 +171,31 @@ def hysteresis_table(records: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-TABLES = {"incidents": incidents_table, "incidents_churn": lambda r: incidents_table(r, "churn"),
+def runs_table(records: list[dict[str, Any]]) -> str:
+    """Every recorded replay, oldest first: how the figures moved from one rule to the next."""
+    lines = ["| run | generator | scenario | decisions/day | page alerts naming no active incident | "
+             "page-level alerts per 30 days | warning-level alerts per 30 days | "
+             "harmful incidents never paged | days missing after raised (harmful) | "
+             "label_definition_change: days open / active |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for r in records:
+        if r.get("record") != "replay":
+            continue
+        harmful = [i for i in r["incidents"] if i["harmful"]]
+        label = next((i for i in r["incidents"] if i["kind"] == "label_definition_change"), None)
+        opened = "–" if label is None else f"{label['days_open']} / {label['days_active']}"
+        when = r["run"]["date"][:16].replace("T", " ")
+        lines.append(
+            f"| {when} at {r['run']['git']} | {r.get('generator', 'fraud')} | "
+            f"{r['scenario']} | {r['per_day']:,} | {len(r['unrelated_page_alerts'])} | "
+            f"{r['page_alerts_per_30_days']:.1f} | {r['warning_alerts_per_30_days']:.1f} | "
+            f"{sum(i['page_alerts'] == 0 for i in harmful)} | "
+            f"{sum(i['days_missing_after_raised'] for i in harmful)} | {opened} |")
+    return "\n".join(lines)
+
+
+TABLES = {"runs": runs_table, "incidents": incidents_table,
+          "incidents_churn": lambda r: incidents_table(r, "churn"),
           "quiet": quiet_table, "hysteresis": hysteresis_table}
 
 
