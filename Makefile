@@ -23,8 +23,10 @@ $(STAMP): pyproject.toml
 
 $(CORE_STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet uv==$(UV_VERSION)
-	$(BIN)/uv pip install --quiet --python $(BIN)/python -e .
+	$(BIN)/python -m pip install --quiet uv==$(UV_VERSION) \
+	    && $(BIN)/uv pip install --quiet --python $(BIN)/python -e . \
+	    || { echo "uv could not install the core dependencies (behind a mirror, set UV_INDEX_URL): using pip"; \
+	         $(BIN)/python -m pip install --quiet -e .; }
 	@rm -f $(VENV)/.core-* && touch $(CORE_STAMP)
 
 install: $(STAMP)
