@@ -32,7 +32,7 @@ from typing import Any, Literal
 from loopwatch.core.findings import Severity
 from loopwatch.core.flags import Canary
 from loopwatch.core.intervals import newcombe
-from loopwatch.core.registry import ModelVersion
+from loopwatch.core.registry import ModelVersion, Stage
 from loopwatch.core.spec import Spec, parse_duration
 from loopwatch.core.store import DecisionSource
 from loopwatch.errors import InputError
@@ -225,31 +225,29 @@ def apply(spec: Spec, plane: ControlPlane, step: RolloutPlan, *, actor: str,
     version = step.challenger
     flag_id, _ = _current(flags, spec.model, version)
     why = "; ".join(step.reasons)
-    moves = step.verdict == "rollback" or step.next_share is None or step.stage == "shadow"
+    # the stage it moves to; None: a step from one canary share to the next
+    target: Stage | None = ("archived" if step.verdict == "rollback"
+                            else "production" if step.next_share is None
+                            else "canary" if step.stage == "shadow" else None)
     with plane.engine.begin() as con:
         if flag_id is not None:
             revert_flag(con, flag_id, actor=actor, reason=f"rollout {step.verdict}: {why}")
-        if step.verdict == "rollback":
-            registry.move_within(con, spec.model, version, "archived", actor=actor,
-                                 reason=f"rolled back: {why}", detail=_detail(step))
-        elif step.next_share is None:
-            registry.move_within(con, spec.model, version, "production", actor=actor,
-                                 reason=f"rollout: {why}", detail=_detail(step))
-        else:
+        if step.verdict != "rollback" and step.next_share is not None:  # the next canary share's flag
             now = datetime.now(UTC)
             set_flag(con, Canary(id=f"canary-{version}-{now:%Y%m%dT%H%M%S%f}", model=spec.model, who=actor,
                                  why=f"rollout: canary at {step.next_share:.0%}", when=now, version=version,
                                  share=step.next_share))
-            if step.stage == "shadow":
-                registry.move_within(con, spec.model, version, "canary", actor=actor,
-                                     reason=f"rollout: {why}", detail=_detail(step))
-            else:
-                registry.step_within(con, spec.model, version, action="rollout_step", actor=actor,
-                                     reason=f"rollout: {why}",
-                                     summary=f"version {version}: canary {step.share:.0%} → "
-                                             f"{step.next_share:.0%}",
-                                     detail=_detail(step))
-    return _alias(registry, step, mlflow_uri) if moves else step
+        if target is None:
+            registry.step_within(con, spec.model, version, action="rollout_step", actor=actor,
+                                 reason=f"rollout: {why}",
+                                 summary=f"version {version}: canary {step.share:.0%} → "
+                                         f"{step.next_share:.0%}",
+                                 detail=_detail(step))
+        else:
+            registry.move_within(con, spec.model, version, target, actor=actor,
+                                 reason=f"{'rolled back' if target == 'archived' else 'rollout'}: {why}",
+                                 detail=_detail(step))
+    return step if target is None else _alias(registry, step, mlflow_uri)
 
 
 def _alias(registry: ModelRegistry, step: RolloutPlan, uri: str | None) -> RolloutPlan:

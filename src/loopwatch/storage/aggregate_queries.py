@@ -153,10 +153,9 @@ def stacked_moments_query(rows: Any, n_dims: int, n_numeric: int, n_features: in
     """What :func:`moments_query` returns, as one group-by over the rows stacked by dimension."""
     keep = ["_day", "_err", "_lat", *(f"_x{j}" for j in range(n_numeric)),
             *(f"_s{j}" for j in range(n_numeric, n_features))]
-    g = (_stacked_codes(rows, n_dims, keep).group_by(["_day", "_code"])
-         .aggregate(**_moment_aggregates(n_numeric, n_features)))
-    return g.select(day=g._day, code=g._code, **{k: g[k] for k in _moment_aggregates(
-        n_numeric, n_features)})
+    aggs = _moment_aggregates(n_numeric, n_features)
+    g = _stacked_codes(rows, n_dims, keep).group_by(["_day", "_code"]).aggregate(**aggs)
+    return g.select(day=g._day, code=g._code, **{k: g[k] for k in aggs})
 
 
 def stacked_sketch_query(chunk: Any, n_dims: int, categorical: range) -> Any:
