@@ -51,6 +51,15 @@ _WINDOWS: dict[tuple[Any, ...], tuple[str | None, str]] = {}
 _SOURCE = f"_lw_source_{_ZEROS}"
 
 
+def _remember(cache: dict[tuple[Any, ...], Any], key: tuple[Any, ...], value: Any) -> Any:
+    """Keep ``value`` under ``key`` in one of the caches of compiled queries; a long-lived
+    process of many specs starts a cache again once it holds 32."""
+    if len(cache) >= 32:
+        cache.clear()
+    cache[key] = value
+    return value
+
+
 def window_sql(runner: Runner, schema: Any, source: str, spec: Spec, dims: tuple[str, ...],
                kept: Mapping[str, tuple[str, ...]]) -> tuple[str | None, str]:
     """The two small queries a run asks of its window's decisions (the view ``source`` of
@@ -81,10 +90,8 @@ def window_sql(runner: Runner, schema: Any, source: str, spec: Spec, dims: tuple
             branches.append(distinct)
         daily = rows.group_by(_day=rows[spec.columns.timestamp].epoch_seconds() // 86400).aggregate(
             n=ibis._.count())
-        found = (runner.sql(union(branches)) if branches else None, runner.sql(daily))
-        if len(_WINDOWS) >= 32:  # a long-lived process of many specs: start again
-            _WINDOWS.clear()
-        _WINDOWS[key] = found
+        found = _remember(_WINDOWS, key, (runner.sql(union(branches)) if branches else None,
+                                          runner.sql(daily)))
     present, daily_sql = found
     return (None if present is None else present.replace(_SOURCE, source),
             daily_sql.replace(_SOURCE, source))
@@ -118,10 +125,7 @@ def aggregate_sql(runner: Runner, shape: Any, chunk_name: str, *, n_dims: int, n
             if n_features > n_numeric:
                 sketch = q.stacked_sketch_query if stacked else q.sketch_query
                 queries["sketch"] = sketch(rows, n_dims, range(n_numeric, n_features))
-        found = {part: runner.sql(query) for part, query in queries.items()}
-        if len(_AGGREGATES) >= 32:  # a long-lived process of many specs: start again
-            _AGGREGATES.clear()
-        _AGGREGATES[key] = found
+        found = _remember(_AGGREGATES, key, {part: runner.sql(query) for part, query in queries.items()})
     return {part: sql.replace(_PLACEHOLDER, chunk_name) for part, sql in found.items()}
 
 
@@ -167,10 +171,7 @@ class Projection:
         if found is None:
             placed = replace(self, lookups=lookups, lab=lab)
             projection = placed(ibis.table(schema, name=f"_lw_source_{_ZEROS}"))
-            found = (runner.sql(projection), projection.schema())
-            if len(_PROJECTIONS) >= 32:  # a long-lived process of many specs: start again
-                _PROJECTIONS.clear()
-            _PROJECTIONS[key] = found
+            found = _remember(_PROJECTIONS, key, (runner.sql(projection), projection.schema()))
         text = found[0]
         for placeholder, name in names.items():
             text = text.replace(placeholder, name)
